@@ -1,0 +1,134 @@
+-- scimbox schema, version 1. Applied in one transaction on an empty database; PRAGMA user_version
+-- records the version, and later changes are numbered steps in src/store/migrate.rs.
+--
+-- Conventions: every table has an INTEGER primary key `pk` used for joins; resources also carry
+-- their public SCIM `id` (a UUID). Times are UTC text in one fixed format
+-- (YYYY-MM-DDTHH:MM:SS.mmmZ), so text order is time order and indexes serve range filters.
+-- Every query names `org_id`, which leads every index: organizations never see each other.
+
+CREATE TABLE orgs (
+    pk           INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    name         TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    scim_enabled INTEGER NOT NULL DEFAULT 1,
+    created      TEXT NOT NULL
+);
+
+-- Bearer tokens: only the argon2id hash of the secret is kept.
+CREATE TABLE tokens (
+    pk        INTEGER PRIMARY KEY,
+    id        TEXT NOT NULL UNIQUE,
+    org_pk    INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+    name      TEXT NOT NULL,
+    hash      TEXT NOT NULL,
+    created   TEXT NOT NULL,
+    expires   TEXT,
+    revoked   TEXT,
+    last_used TEXT
+);
+CREATE INDEX tokens_org ON tokens(org_pk, name);
+
+-- Users: the indexed attributes as columns, and the whole stored resource (everything but id,
+-- meta, groups and password) as JSON text in `data`, returned without re-parsing.
+CREATE TABLE users (
+    pk            INTEGER PRIMARY KEY,
+    org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+    id            TEXT NOT NULL UNIQUE,
+    user_name     TEXT NOT NULL COLLATE NOCASE,
+    external_id   TEXT,
+    display_name  TEXT COLLATE NOCASE,
+    active        INTEGER NOT NULL DEFAULT 1,
+    org_role      TEXT NOT NULL DEFAULT 'ORGANIZATION_MEMBER',
+    created       TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 1,
+    data          TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_user_name ON users(org_pk, user_name);
+CREATE INDEX users_external_id ON users(org_pk, external_id);
+CREATE INDEX users_display_name ON users(org_pk, display_name);
+CREATE INDEX users_last_modified ON users(org_pk, last_modified);
+CREATE INDEX users_created ON users(org_pk, created);
+
+-- One row per email value, so `emails.value eq` and `emails[type eq "work"].value eq` are
+-- index lookups.
+CREATE TABLE user_emails (
+    user_pk    INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    org_pk     INTEGER NOT NULL,
+    value      TEXT NOT NULL COLLATE NOCASE,
+    type       TEXT COLLATE NOCASE,
+    is_primary INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX user_emails_value ON user_emails(org_pk, value);
+CREATE INDEX user_emails_user ON user_emails(user_pk);
+
+-- Teams are SCIM Groups. Members live in `memberships`, never in `data`, so a change touches
+-- only the members it names and a read without members never scans them.
+CREATE TABLE teams (
+    pk            INTEGER PRIMARY KEY,
+    org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+    id            TEXT NOT NULL UNIQUE,
+    display_name  TEXT NOT NULL COLLATE NOCASE,
+    external_id   TEXT,
+    description   TEXT,
+    org_role      TEXT NOT NULL DEFAULT 'ORGANIZATION_MEMBER',
+    scim_managed  INTEGER NOT NULL,
+    member_count  INTEGER NOT NULL DEFAULT 0,
+    created       TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 1,
+    data          TEXT NOT NULL
+);
+CREATE UNIQUE INDEX teams_display_name ON teams(org_pk, display_name);
+CREATE INDEX teams_external_id ON teams(org_pk, external_id);
+CREATE INDEX teams_last_modified ON teams(org_pk, last_modified);
+CREATE INDEX teams_created ON teams(org_pk, created);
+
+CREATE TABLE memberships (
+    team_pk INTEGER NOT NULL REFERENCES teams(pk) ON DELETE CASCADE,
+    user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    PRIMARY KEY (team_pk, user_pk)
+) WITHOUT ROWID;
+CREATE INDEX memberships_user ON memberships(user_pk, team_pk);
+
+CREATE TABLE workspaces (
+    pk      INTEGER PRIMARY KEY,
+    org_pk  INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+    id      TEXT NOT NULL UNIQUE,
+    name    TEXT NOT NULL COLLATE NOCASE,
+    created TEXT NOT NULL
+);
+CREATE UNIQUE INDEX workspaces_name ON workspaces(org_pk, name);
+
+-- Access templates: a Team's role in a Workspace, inherited by every member.
+CREATE TABLE team_workspace_roles (
+    team_pk      INTEGER NOT NULL REFERENCES teams(pk) ON DELETE CASCADE,
+    workspace_pk INTEGER NOT NULL REFERENCES workspaces(pk) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    PRIMARY KEY (team_pk, workspace_pk)
+) WITHOUT ROWID;
+CREATE INDEX team_workspace_roles_ws ON team_workspace_roles(workspace_pk);
+
+-- A user's own Workspace roles (given locally, never over SCIM).
+CREATE TABLE user_workspace_roles (
+    user_pk      INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    workspace_pk INTEGER NOT NULL REFERENCES workspaces(pk) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    PRIMARY KEY (user_pk, workspace_pk)
+) WITHOUT ROWID;
+
+-- Every change: when, who (a token or the admin), what, and the before/after.
+CREATE TABLE audit (
+    pk            INTEGER PRIMARY KEY,
+    org_pk        INTEGER NOT NULL,
+    at            TEXT NOT NULL,
+    actor         TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    reason        TEXT,
+    before        TEXT,
+    after         TEXT
+);
+CREATE INDEX audit_org ON audit(org_pk, pk);
+CREATE INDEX audit_resource ON audit(org_pk, resource_id);

@@ -1,0 +1,65 @@
+//! The one error type. Variants are named for what the client hit; `scim::error` is the only
+//! place that turns them into an HTTP status, a `scimType` and a `detail` (RFC 7644 §3.12).
+
+/// Everything that can go wrong while serving a request or running a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The resource does not exist (or belongs to another organization).
+    NotFound(String),
+    /// A unique attribute already has this value; the string names the attribute.
+    Uniqueness(String),
+    InvalidFilter(String),
+    InvalidSyntax(String),
+    InvalidValue(String),
+    InvalidPath(String),
+    NoTarget(String),
+    Mutability(String),
+    TooMany(String),
+    InvalidCursor(String),
+    ExpiredCursor(String),
+    /// A missing, malformed, wrong, expired or revoked credential. The detail never says which.
+    Unauthorized,
+    /// Authenticated, but the action is not allowed (SCIM disabled, a SCIM-managed Team rule).
+    Forbidden(String),
+    /// `If-Match` did not match the current version (RFC 7644 §3.14).
+    PreconditionFailed,
+    /// The request body, or a part of it, is over a configured limit.
+    TooLarge(String),
+    MethodNotAllowed,
+    UnsupportedMediaType(String),
+    /// The database is busy beyond the busy timeout; the client should retry.
+    Busy,
+    TooManyRequests,
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NotFound(d)
+            | Error::InvalidFilter(d)
+            | Error::InvalidSyntax(d)
+            | Error::InvalidValue(d)
+            | Error::InvalidPath(d)
+            | Error::NoTarget(d)
+            | Error::Mutability(d)
+            | Error::TooMany(d)
+            | Error::InvalidCursor(d)
+            | Error::ExpiredCursor(d)
+            | Error::Forbidden(d)
+            | Error::TooLarge(d)
+            | Error::UnsupportedMediaType(d)
+            | Error::Internal(d) => f.write_str(d),
+            Error::Uniqueness(attr) => write!(f, "{attr} is already taken"),
+            Error::Unauthorized => f.write_str("unauthorized"),
+            Error::PreconditionFailed => f.write_str("precondition failed"),
+            Error::MethodNotAllowed => f.write_str("method not allowed"),
+            Error::Busy => f.write_str("database busy"),
+            Error::TooManyRequests => f.write_str("too many requests"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,4 @@
+//! The ground floor: the attribute catalogue and the filter AST, shared by `scim` and `store`.
+
+pub mod filter;
+pub mod schema;

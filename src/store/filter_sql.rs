@@ -1,0 +1,1 @@
+//! Filter to SQL compiler (placeholder).

@@ -1,0 +1,3 @@
+//! SQLite storage.
+
+pub mod filter_sql;
