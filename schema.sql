@@ -11,8 +11,21 @@ CREATE TABLE orgs (
     id           TEXT NOT NULL UNIQUE,
     name         TEXT NOT NULL COLLATE NOCASE UNIQUE,
     scim_enabled INTEGER NOT NULL DEFAULT 1,
+    -- Kept by the writer so an unfiltered list answers totalResults without counting rows.
+    user_count   INTEGER NOT NULL DEFAULT 0,
+    team_count   INTEGER NOT NULL DEFAULT 0,
     created      TEXT NOT NULL
 );
+
+-- A counter bumped by triggers whenever anything that decides authentication changes (a token
+-- created, revoked or expiring, an organization switched). A running server re-reads it when
+-- SQLite says another connection committed, and drops its token cache when it moved: a token
+-- revoked by the CLI in another process is refused at once.
+CREATE TABLE auth_epoch (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT INTO auth_epoch (id, value) VALUES (1, 0);
 
 -- Bearer tokens: only the argon2id hash of the secret is kept.
 CREATE TABLE tokens (
@@ -27,6 +40,16 @@ CREATE TABLE tokens (
     last_used TEXT
 );
 CREATE INDEX tokens_org ON tokens(org_pk, name);
+CREATE TRIGGER tokens_insert_epoch AFTER INSERT ON tokens
+    BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_delete_epoch AFTER DELETE ON tokens
+    BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER tokens_update_epoch AFTER UPDATE OF revoked, expires, hash, org_pk ON tokens
+    BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER orgs_update_epoch AFTER UPDATE OF scim_enabled, id ON orgs
+    BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+CREATE TRIGGER orgs_delete_epoch AFTER DELETE ON orgs
+    BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
 
 -- Users: the indexed attributes as columns, and the whole stored resource (everything but id,
 -- meta, groups and password) as JSON text in `data`, returned without re-parsing.
@@ -49,6 +72,10 @@ CREATE INDEX users_external_id ON users(org_pk, external_id);
 CREATE INDEX users_display_name ON users(org_pk, display_name);
 CREATE INDEX users_last_modified ON users(org_pk, last_modified);
 CREATE INDEX users_created ON users(org_pk, created);
+CREATE TRIGGER users_count_insert AFTER INSERT ON users
+    BEGIN UPDATE orgs SET user_count = user_count + 1 WHERE pk = NEW.org_pk; END;
+CREATE TRIGGER users_count_delete AFTER DELETE ON users
+    BEGIN UPDATE orgs SET user_count = user_count - 1 WHERE pk = OLD.org_pk; END;
 
 -- One row per email value, so `emails.value eq` and `emails[type eq "work"].value eq` are
 -- index lookups.
@@ -83,6 +110,10 @@ CREATE UNIQUE INDEX teams_display_name ON teams(org_pk, display_name);
 CREATE INDEX teams_external_id ON teams(org_pk, external_id);
 CREATE INDEX teams_last_modified ON teams(org_pk, last_modified);
 CREATE INDEX teams_created ON teams(org_pk, created);
+CREATE TRIGGER teams_count_insert AFTER INSERT ON teams
+    BEGIN UPDATE orgs SET team_count = team_count + 1 WHERE pk = NEW.org_pk; END;
+CREATE TRIGGER teams_count_delete AFTER DELETE ON teams
+    BEGIN UPDATE orgs SET team_count = team_count - 1 WHERE pk = OLD.org_pk; END;
 
 CREATE TABLE memberships (
     team_pk INTEGER NOT NULL REFERENCES teams(pk) ON DELETE CASCADE,
@@ -90,6 +121,10 @@ CREATE TABLE memberships (
     PRIMARY KEY (team_pk, user_pk)
 ) WITHOUT ROWID;
 CREATE INDEX memberships_user ON memberships(user_pk, team_pk);
+CREATE TRIGGER memberships_count_insert AFTER INSERT ON memberships
+    BEGIN UPDATE teams SET member_count = member_count + 1 WHERE pk = NEW.team_pk; END;
+CREATE TRIGGER memberships_count_delete AFTER DELETE ON memberships
+    BEGIN UPDATE teams SET member_count = member_count - 1 WHERE pk = OLD.team_pk; END;
 
 CREATE TABLE workspaces (
     pk      INTEGER PRIMARY KEY,

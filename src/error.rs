@@ -30,6 +30,8 @@ pub enum Error {
     /// The database is busy beyond the busy timeout; the client should retry.
     Busy,
     TooManyRequests,
+    /// A SCIM feature scimbox does not offer (RFC 7644 §3.11 `/Me`, for instance).
+    NotImplemented(String),
     Internal(String),
 }
 
@@ -51,6 +53,7 @@ impl std::fmt::Display for Error {
             | Error::Forbidden(d)
             | Error::TooLarge(d)
             | Error::UnsupportedMediaType(d)
+            | Error::NotImplemented(d)
             | Error::Internal(d) => f.write_str(d),
             Error::Uniqueness(attr) => write!(f, "{attr} is already taken"),
             Error::Unauthorized => f.write_str("unauthorized"),

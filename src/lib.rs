@@ -1,17 +1,26 @@
 //! scimbox: a self-contained SCIM 2.0 service provider (RFC 7643 / RFC 7644).
 //!
-//! Module map (calls flow one way: `http` → `scim`/`admin`/`auth` → `directory` → `store` →
-//! `model`):
-//! - `config`: command line and environment → validated settings.
+//! Module map (calls flow one way: `http` → `scim`/`auth` → `directory` → `store` → `model`):
+//! - `config`: the command line; `cli`: the subcommands; `logs`: log output.
 //! - `error`: the one error type; `scim::error` maps it to SCIM error responses.
 //! - `model`: the attribute catalogue and the filter AST, shared by parser and SQL compiler.
 //! - `store`: SQLite: schema, the group-commit writer, read connections, all SQL.
-//! - `directory`: the operations every edge shares (users, Teams, tokens, audit).
+//! - `directory`: the operations every edge shares (users, Teams, orgs, tokens, audit).
 //! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory).
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
 //! - `http`: routing, body limits, responses; `server`: accept loop and graceful shutdown.
+//! - `app`: what handlers share; `clock`: time, read once per request.
 
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod directory;
 pub mod error;
+pub mod http;
+pub mod logs;
 pub mod model;
 pub mod scim;
+pub mod server;
 pub mod store;

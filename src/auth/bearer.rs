@@ -1,0 +1,248 @@
+//! Bearer tokens: `sbx_<id>_<secret>`. The id finds the stored argon2id hash in one indexed
+//! lookup; the secret is what is verified. Verifying argon2 on every request would cap the API
+//! at a few dozen requests a second, so a verified token is remembered by its SHA-256 digest.
+//!
+//! Revocation reaches a running server at once, even from the CLI in another process: triggers
+//! bump `auth_epoch` on every change that matters, and before each request the server asks
+//! SQLite whether any other connection committed (`PRAGMA data_version`, a memory read); only
+//! then does it read the epoch, and if it moved it forgets every cached token.
+
+use super::secret::{self, Secret};
+use crate::error::{Error, Result};
+use crate::store::{self, Store, tokens};
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+const PREFIX: &str = "sbx_";
+const ID_HEX: usize = 8;
+const SECRET_HEX: usize = 32;
+
+/// Who a request acts as once its token checked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub org_pk: i64,
+    pub org_id: String,
+    pub token_pk: i64,
+    pub token_name: String,
+}
+
+impl Principal {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.token_name)
+    }
+}
+
+/// A newly made token: its id, and the whole bearer value to show once.
+pub struct NewToken {
+    pub id: String,
+    pub bearer: Secret,
+}
+
+/// Makes a token: 64 bits of id and 128 bits of secret from the OS CSPRNG.
+pub fn generate() -> Result<NewToken> {
+    let id = secret::random_hex(ID_HEX)?;
+    let secret = secret::random_hex(SECRET_HEX)?;
+    Ok(NewToken {
+        bearer: Secret::new(format!("{PREFIX}{id}_{secret}")),
+        id,
+    })
+}
+
+/// The id part of a bearer value, if it has our shape.
+fn token_id(bearer: &str) -> Option<&str> {
+    let rest = bearer.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(id, ID_HEX * 2) && hex(secret, SECRET_HEX * 2)).then_some(id)
+}
+
+#[derive(Clone)]
+struct Cached {
+    digest: [u8; 32],
+    principal: Principal,
+    scim_enabled: bool,
+    expires: Option<String>,
+    last_touched: Option<String>,
+}
+
+struct Watch {
+    conn: Connection,
+    data_version: i64,
+    epoch: i64,
+}
+
+/// Verifies bearer tokens for the SCIM API.
+pub struct Authenticator {
+    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    watch: Mutex<Watch>,
+    /// argon2 is deliberately slow; a few at a time keep a flood of bad tokens from taking
+    /// every core.
+    verify_slots: Semaphore,
+    /// A real hash to verify against when the token id is unknown, so the answer takes the
+    /// same time whether or not the id exists.
+    decoy_hash: String,
+}
+
+impl Authenticator {
+    pub fn new(db: &Path) -> Result<Authenticator> {
+        let conn = store::open_connection(db)?;
+        let data_version = data_version(&conn)?;
+        let epoch = tokens::auth_epoch(&conn)?;
+        Ok(Authenticator {
+            cache: Mutex::new(HashMap::new()),
+            watch: Mutex::new(Watch {
+                conn,
+                data_version,
+                epoch,
+            }),
+            verify_slots: Semaphore::new(2),
+            decoy_hash: secret::hash(&secret::random_hex(SECRET_HEX)?)?,
+        })
+    }
+
+    /// Drops every cached token if anything that matters to authentication changed since the
+    /// last look, in this process or another.
+    fn refresh(&self) -> Result<()> {
+        let mut w = self
+            .watch
+            .lock()
+            .map_err(|_| Error::Internal("auth watch poisoned".into()))?;
+        let dv = data_version(&w.conn)?;
+        if dv == w.data_version {
+            return Ok(());
+        }
+        w.data_version = dv;
+        let epoch = tokens::auth_epoch(&w.conn)?;
+        if epoch != w.epoch {
+            w.epoch = epoch;
+            if let Ok(mut cache) = self.cache.lock() {
+                cache.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an `Authorization` header value for the organization named in the URL.
+    /// Every failure is the same `Unauthorized`, so nothing can be learned from the answer.
+    /// Returns the principal and whether its `last_used` is due an update.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        header: Option<&str>,
+        org_id: &str,
+        now: &str,
+    ) -> Result<(Principal, bool)> {
+        let bearer = header
+            .and_then(|h| {
+                let (scheme, value) = h.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+            })
+            .filter(|v| !v.is_empty())
+            .ok_or(Error::Unauthorized)?;
+        let digest: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
+        self.refresh()?;
+        let cached = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Internal("token cache poisoned".into()))?
+            .get(&digest)
+            .cloned();
+        let entry = match cached {
+            // The map lookup is by digest; the constant-time compare keeps the final check
+            // free of early exits.
+            Some(c) if bool::from(c.digest.ct_eq(&digest)) => c,
+            _ => self.verify_slow(store, bearer, digest, now).await?,
+        };
+        if entry.principal.org_id != org_id || entry.expires.as_deref().is_some_and(|e| e <= now) {
+            return Err(Error::Unauthorized);
+        }
+        if !entry.scim_enabled {
+            return Err(Error::Forbidden(
+                "SCIM provisioning is disabled for this organization; switch it on in scimbox"
+                    .into(),
+            ));
+        }
+        // last_used is kept to the minute: one write per token per minute, not per request.
+        let due = entry
+            .last_touched
+            .as_deref()
+            .is_none_or(|t| t.get(..16) != now.get(..16));
+        if due && let Ok(mut cache) = self.cache.lock() {
+            if let Some(c) = cache.get_mut(&digest) {
+                c.last_touched = Some(now.to_string());
+            }
+        }
+        Ok((entry.principal, due))
+    }
+
+    async fn verify_slow(
+        &self,
+        store: &Store,
+        bearer: &str,
+        digest: [u8; 32],
+        now: &str,
+    ) -> Result<Cached> {
+        let row = match token_id(bearer) {
+            Some(id) => {
+                let id = id.to_string();
+                store.read(move |conn| tokens::by_id(conn, &id)).await?
+            }
+            None => None,
+        };
+        let _slot = self
+            .verify_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("auth closed".into()))?;
+        let hash = row
+            .as_ref()
+            .map_or(self.decoy_hash.clone(), |r| r.hash.clone());
+        let candidate = bearer.to_string();
+        let matched = tokio::task::spawn_blocking(move || secret::verify(&candidate, &hash))
+            .await
+            .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
+        let row = match row {
+            Some(row) if matched && row.is_live(now) => row,
+            _ => return Err(Error::Unauthorized),
+        };
+        let entry = Cached {
+            digest,
+            principal: Principal {
+                org_pk: row.org_pk,
+                org_id: row.org_id.clone(),
+                token_pk: row.pk,
+                token_name: row.name.clone(),
+            },
+            scim_enabled: row.org_scim_enabled,
+            expires: row.expires.clone(),
+            last_touched: row.last_used.clone(),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(digest, entry.clone());
+        }
+        Ok(entry)
+    }
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_have_the_parsable_shape() {
+        let t = generate().unwrap();
+        assert_eq!(token_id(t.bearer.expose()), Some(t.id.as_str()));
+        assert_eq!(token_id("sbx_zz_00"), None);
+        assert_eq!(token_id("Bearer x"), None);
+    }
+}

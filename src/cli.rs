@@ -1,0 +1,239 @@
+//! The subcommands. Each opens the database (creating and migrating it if needed) and works
+//! through `directory`, like the SCIM API does, so the same rules and audit apply. They work
+//! while a server runs on the same file: SQLite's WAL and busy timeout let them share it.
+
+use crate::app::{App, Limits};
+use crate::auth::bearer::Authenticator;
+use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
+use crate::directory::{self, Actor};
+use crate::store::{Store, StoreOptions};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+type CliResult = Result<(), String>;
+
+fn cli_actor(what: &str) -> Actor {
+    Actor {
+        who: "cli".into(),
+        why: format!("scimbox {what}"),
+    }
+}
+
+fn now() -> String {
+    crate::clock::format(crate::clock::now())
+}
+
+fn open(db: &Path) -> Result<Store, String> {
+    let options = StoreOptions {
+        readers: 1,
+        ..StoreOptions::default()
+    };
+    Store::open(db, &options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+pub fn org(db: &Path, cmd: &OrgCommand) -> CliResult {
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        match cmd {
+            OrgCommand::Create { name } => {
+                let org =
+                    directory::orgs::create(&store, &cli_actor("org create"), name.clone(), now())
+                        .await?;
+                println!("{}", org.id);
+            }
+            OrgCommand::List => {
+                println!(
+                    "{:<34} {:<5} {:>8} {:>7}  NAME",
+                    "ID", "SCIM", "USERS", "TEAMS"
+                );
+                for org in directory::orgs::list(&store).await? {
+                    println!(
+                        "{:<34} {:<5} {:>8} {:>7}  {}",
+                        org.id,
+                        if org.scim_enabled { "on" } else { "off" },
+                        org.user_count,
+                        org.team_count,
+                        org.name
+                    );
+                }
+            }
+            OrgCommand::Scim { org, state } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let on = *state == Switch::On;
+                directory::orgs::set_scim_enabled(&store, &cli_actor("org scim"), &org, on, now())
+                    .await?;
+                eprintln!(
+                    "SCIM provisioning is {} for {}",
+                    if on { "on" } else { "off" },
+                    org.name
+                );
+            }
+        }
+        Ok::<(), crate::error::Error>(())
+    });
+    store.close();
+    result.map_err(|e| e.to_string())
+}
+
+pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        match cmd {
+            TokenCommand::Create {
+                org,
+                name,
+                expires_in,
+            } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let expires = expires_in.map(|days| {
+                    crate::clock::format(
+                        crate::clock::now() + time::Duration::days(i64::from(days)),
+                    )
+                });
+                let (_, bearer) = directory::orgs::create_token(
+                    &store,
+                    &cli_actor("token create"),
+                    &org,
+                    name.clone(),
+                    expires,
+                    now(),
+                )
+                .await?;
+                println!("{}", bearer.expose());
+            }
+            TokenCommand::List { org } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                println!(
+                    "{:<17} {:<8} {:<25} {:<25} {:<25} NAME",
+                    "ID", "STATE", "CREATED", "EXPIRES", "LAST USED"
+                );
+                let now = now();
+                for t in directory::orgs::list_tokens(&store, &org).await? {
+                    let state = if t.revoked.is_some() {
+                        "revoked"
+                    } else if t.is_live(&now) {
+                        "live"
+                    } else {
+                        "expired"
+                    };
+                    println!(
+                        "{:<17} {:<8} {:<25} {:<25} {:<25} {}",
+                        t.id,
+                        state,
+                        t.created,
+                        t.expires.as_deref().unwrap_or("never"),
+                        t.last_used.as_deref().unwrap_or("never"),
+                        t.name
+                    );
+                }
+            }
+            TokenCommand::Revoke { org, token } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                directory::orgs::revoke_token(
+                    &store,
+                    &cli_actor("token revoke"),
+                    &org,
+                    token.clone(),
+                    now(),
+                )
+                .await?;
+                eprintln!("revoked {token}");
+            }
+        }
+        Ok::<(), crate::error::Error>(())
+    });
+    store.close();
+    result.map_err(|e| e.to_string())
+}
+
+/// The URL a person can paste: an unspecified listen address becomes loopback.
+pub fn display_addr(addr: SocketAddr) -> SocketAddr {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    a
+}
+
+pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let store = Store::open(db, &StoreOptions::default())
+            .map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {} ({e}); set --listen or SCIMBOX_LISTEN",
+                    args.listen
+                )
+            })?;
+        let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
+        first_run(&store, addr).await.map_err(|e| e.to_string())?;
+        let auth = Authenticator::new(db).map_err(|e| e.to_string())?;
+        let app = Arc::new(App {
+            store: store.clone(),
+            auth,
+            limits: Limits {
+                max_body_bytes: args.max_body_bytes,
+            },
+        });
+        tracing::info!(%addr, db = %db.display(), "scimbox is serving");
+        crate::server::run(listener, app, shutdown_signal()).await;
+        tracing::info!("stopped accepting; closing the database");
+        store.close();
+        Ok(())
+    })
+}
+
+/// On an empty database: a default organization and a first token, printed once so a new
+/// user can paste both into an IdP.
+async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+    if !directory::orgs::list(store).await?.is_empty() {
+        return Ok(());
+    }
+    let actor = cli_actor("serve (first run)");
+    let org = directory::orgs::create(store, &actor, "default".into(), now()).await?;
+    let (_, bearer) =
+        directory::orgs::create_token(store, &actor, &org, "initial".into(), None, now()).await?;
+    println!("scimbox: this is a new database, so it has one organization and one token.");
+    println!("  SCIM base URL: http://{addr}/scim/v2/{}", org.id);
+    println!("  Bearer token:  {}", bearer.expose());
+    println!(
+        "  The token is shown only this once. More: scimbox token create --org default --name NAME"
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested; draining requests");
+}

@@ -1,0 +1,71 @@
+//! The operations every edge shares (the SCIM API, the admin page, the CLI): users, Teams,
+//! organizations and tokens. Rules that must hold whoever acts (no nested Teams, SCIM-managed
+//! Teams, the audit record) live here, so no edge can bypass them.
+
+pub mod orgs;
+pub mod teams;
+pub mod users;
+
+use crate::error::{Error, Result};
+
+/// Who made a change and why, as the audit log records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    /// `token:<name>`, `admin:<name>` or `cli`.
+    pub who: String,
+    /// What the change was made through, e.g. `SCIM PATCH /Users/…` or an admin's reason.
+    pub why: String,
+}
+
+/// An `If-Match` precondition (RFC 7644 §3.14): a list of entity tags or `*`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Precondition {
+    Any,
+    OneOf(Vec<String>),
+}
+
+impl Precondition {
+    /// Parses an `If-Match` header value.
+    pub fn parse(header: &str) -> Precondition {
+        if header.trim() == "*" {
+            return Precondition::Any;
+        }
+        Precondition::OneOf(
+            header
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        )
+    }
+
+    /// Checks the current version. Weak comparison: `W/"3"` and `"3"` both match version 3.
+    pub fn check(pre: Option<&Precondition>, version: i64) -> Result<()> {
+        match pre {
+            None | Some(Precondition::Any) => Ok(()),
+            Some(Precondition::OneOf(tags)) => {
+                let current = version.to_string();
+                let hit = tags.iter().any(|t| {
+                    let t = t.strip_prefix("W/").unwrap_or(t);
+                    t.trim_matches('"') == current
+                });
+                if hit {
+                    Ok(())
+                } else {
+                    Err(Error::PreconditionFailed)
+                }
+            }
+        }
+    }
+}
+
+/// The entity tag of a resource version: weak, since the representation varies with the
+/// request's `attributes`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// A fresh resource id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

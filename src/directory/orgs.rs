@@ -1,0 +1,181 @@
+//! Organizations and their API tokens.
+
+use super::Actor;
+use crate::auth::bearer;
+use crate::auth::secret::{self, Secret};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::audit::{self, Entry};
+use crate::store::orgs::{self, Org};
+use crate::store::tokens::{self, NewToken, TokenRow};
+
+/// A new organization id: 32 lowercase hex digits, safe in any URL (Okta refuses `_`).
+fn new_org_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub async fn create(store: &Store, actor: &Actor, name: String, now: String) -> Result<Org> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(Error::InvalidValue("an organization needs a name".into()));
+    }
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let org = orgs::insert(conn, &new_org_id(), &name, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk: org.pk,
+                    actor: &actor.who,
+                    action: "create",
+                    resource_type: "Organization",
+                    resource_id: &org.id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: Some(&org.name),
+                },
+                &now,
+            )?;
+            Ok(org)
+        })
+        .await
+}
+
+pub async fn list(store: &Store) -> Result<Vec<Org>> {
+    store.read(orgs::list).await
+}
+
+/// Finds an organization by id or name, or says which was not found.
+pub async fn find(store: &Store, id_or_name: String) -> Result<Org> {
+    store
+        .read(move |conn| {
+            orgs::find(conn, &id_or_name)?
+                .ok_or_else(|| Error::NotFound(format!("no organization {id_or_name:?}")))
+        })
+        .await
+}
+
+/// Switches SCIM provisioning on or off. While off, the organization's SCIM API answers 403.
+pub async fn set_scim_enabled(
+    store: &Store,
+    actor: &Actor,
+    org: &Org,
+    enabled: bool,
+    now: String,
+) -> Result<()> {
+    let (org_pk, org_id, actor) = (org.pk, org.id.clone(), actor.clone());
+    store
+        .write(move |conn| {
+            orgs::set_scim_enabled(conn, org_pk, enabled)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: if enabled { "scim on" } else { "scim off" },
+                    resource_type: "Organization",
+                    resource_id: &org_id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: None,
+                },
+                &now,
+            )
+        })
+        .await
+}
+
+/// Creates a token and returns the bearer value, the only time it is ever available.
+/// `expires` is a stored-format timestamp.
+pub async fn create_token(
+    store: &Store,
+    actor: &Actor,
+    org: &Org,
+    name: String,
+    expires: Option<String>,
+    now: String,
+) -> Result<(String, Secret)> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(Error::InvalidValue("a token needs a name".into()));
+    }
+    let made = bearer::generate()?;
+    let bearer_value = made.bearer.clone();
+    // argon2 is slow on purpose: hash before entering the writer, so no other write waits.
+    let hash = tokio::task::spawn_blocking(move || secret::hash(bearer_value.expose()))
+        .await
+        .map_err(|e| Error::Internal(format!("hash task: {e}")))??;
+    let (org_pk, actor, id) = (org.pk, actor.clone(), made.id.clone());
+    store
+        .write(move |conn| {
+            let token = NewToken {
+                id: &id,
+                org_pk,
+                name: &name,
+                hash: &hash,
+                expires: expires.as_deref(),
+            };
+            tokens::insert(conn, &token, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "create",
+                    resource_type: "Token",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: Some(&name),
+                },
+                &now,
+            )
+        })
+        .await?;
+    Ok((made.id, made.bearer))
+}
+
+pub async fn list_tokens(store: &Store, org: &Org) -> Result<Vec<TokenRow>> {
+    let org_pk = org.pk;
+    store.read(move |conn| tokens::list(conn, org_pk)).await
+}
+
+/// Revokes a live token by id or name; a running server refuses it from its next request.
+pub async fn revoke_token(
+    store: &Store,
+    actor: &Actor,
+    org: &Org,
+    id_or_name: String,
+    now: String,
+) -> Result<()> {
+    let (org_pk, actor) = (org.pk, actor.clone());
+    store
+        .write(move |conn| {
+            if !tokens::revoke(conn, org_pk, &id_or_name, &now)? {
+                return Err(Error::NotFound(format!("no live token {id_or_name:?}")));
+            }
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "revoke",
+                    resource_type: "Token",
+                    resource_id: &id_or_name,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: None,
+                },
+                &now,
+            )
+        })
+        .await
+}
+
+/// Records that a token was used (to the minute); best effort, never fails a request.
+pub async fn touch_token(store: &Store, token_pk: i64, now: String) {
+    let _ = store
+        .write(move |conn| tokens::touch(conn, token_pk, &now))
+        .await;
+}

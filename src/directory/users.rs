@@ -1,0 +1,231 @@
+//! Users: create, replace, update, delete, and read, with the audit record in the same
+//! transaction as the change.
+
+use super::{Actor, Precondition};
+use crate::error::{Error, Result};
+use crate::store::audit::{self, Entry};
+use crate::store::users::{self, Email, UserColumns, UserRow};
+use crate::store::{Store, filter_sql::SqlFilter};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+/// A user as read: its row and its Teams (id, display name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub row: UserRow,
+    pub teams: Vec<(String, String)>,
+}
+
+/// Pulls the indexed columns out of a canonical resource.
+pub fn columns(data: &Map<String, Value>) -> UserColumns {
+    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
+    let emails = data
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| {
+                    Some(Email {
+                        value: e.get("value")?.as_str()?.to_string(),
+                        kind: e.get("type").and_then(Value::as_str).map(str::to_string),
+                        primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    UserColumns {
+        user_name: text("userName").unwrap_or_default(),
+        external_id: text("externalId"),
+        display_name: text("displayName"),
+        active: data.get("active").and_then(Value::as_bool).unwrap_or(true),
+        emails,
+    }
+}
+
+fn to_text(data: &Map<String, Value>) -> Result<String> {
+    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize user: {e}")))
+}
+
+/// Creates a user from a canonical resource (see `scim::resource::normalize`). A user without
+/// `active` is active.
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    mut data: Map<String, Value>,
+    now: String,
+) -> Result<User> {
+    data.entry("active").or_insert(Value::Bool(true));
+    let cols = columns(&data);
+    let text = to_text(&data)?;
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let id = super::new_id();
+            let pk = users::insert(conn, org_pk, &id, &cols, &text, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "create",
+                    resource_type: "User",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: Some(&text),
+                },
+                &now,
+            )?;
+            Ok(User {
+                row: UserRow {
+                    pk,
+                    id,
+                    created: now.clone(),
+                    last_modified: now,
+                    version: 1,
+                    data: text,
+                },
+                teams: Vec::new(),
+            })
+        })
+        .await
+}
+
+/// Reads one user of the organization.
+pub async fn get(store: &Store, org_pk: i64, id: String) -> Result<Option<User>> {
+    store
+        .read(move |conn| {
+            let Some(row) = users::get(conn, org_pk, &id)? else {
+                return Ok(None);
+            };
+            let teams = users::teams_of(conn, row.pk)?;
+            Ok(Some(User { row, teams }))
+        })
+        .await
+}
+
+/// Reads a user on the writer's connection (inside a write).
+fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<UserRow> {
+    users::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("User {id} not found")))
+}
+
+/// Changes a user: `change` gets the stored resource and returns the new one (already
+/// canonical). Runs inside the writer, so concurrent changes to one user apply one after the
+/// other and none is lost. A change that changes nothing writes nothing and keeps the version.
+pub async fn update_with<F>(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    now: String,
+    change: F,
+) -> Result<User>
+where
+    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+{
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let row = current(conn, org_pk, &id)?;
+            Precondition::check(pre.as_ref(), row.version)?;
+            let before: Map<String, Value> = serde_json::from_str(&row.data)
+                .map_err(|e| Error::Internal(format!("stored user {id} is not JSON: {e}")))?;
+            let after = change(before.clone())?;
+            let teams = users::teams_of(conn, row.pk)?;
+            if after == before {
+                return Ok(User { row, teams });
+            }
+            let cols = columns(&after);
+            let text = to_text(&after)?;
+            let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "update",
+                    resource_type: "User",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: Some(&row.data),
+                    after: Some(&text),
+                },
+                &now,
+            )?;
+            Ok(User {
+                row: UserRow {
+                    version,
+                    last_modified: now,
+                    data: text,
+                    ..row
+                },
+                teams,
+            })
+        })
+        .await
+}
+
+/// Deletes a user; it leaves every Team it was in.
+pub async fn delete(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    now: String,
+) -> Result<()> {
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let row = current(conn, org_pk, &id)?;
+            Precondition::check(pre.as_ref(), row.version)?;
+            users::delete(conn, org_pk, row.pk)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "delete",
+                    resource_type: "User",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: Some(&row.data),
+                    after: None,
+                },
+                &now,
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// One page of users with their Teams, and the total that matched.
+pub async fn list(
+    store: &Store,
+    org_pk: i64,
+    filter: Option<SqlFilter>,
+    order_by: Option<String>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<User>)> {
+    store
+        .read(move |conn| {
+            let q = users::ListQuery {
+                filter: filter.as_ref(),
+                order_by: order_by.as_deref(),
+                offset,
+                limit,
+            };
+            let (total, rows) = users::list(conn, org_pk, &q)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let teams = users::teams_of(conn, row.pk)?;
+                out.push(User { row, teams });
+            }
+            Ok((total, out))
+        })
+        .await
+}

@@ -1,0 +1,22 @@
+//! The `scimbox` binary: parse the command line, set up logs, run the command.
+
+use clap::Parser;
+use scimbox::config::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    scimbox::logs::init(&cli.log_level, cli.log_format);
+    let result = match &cli.command {
+        Command::Serve(args) => scimbox::cli::serve(&cli.db, args),
+        Command::Org(cmd) => scimbox::cli::org(&cli.db, cmd),
+        Command::Token(cmd) => scimbox::cli::token(&cli.db, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("scimbox: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Discovery (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas`,
+//! generated from the attribute catalogue so they describe exactly what is implemented.
+
+use super::{RESOURCE_TYPE, Reply, Request, SCHEMA, SERVICE_PROVIDER_CONFIG, list};
+use crate::error::{Error, Result};
+use crate::model::schema::{Attr, RESOURCE_TYPES, ResourceType, SCHEMAS, Schema};
+use serde_json::{Value, json};
+
+pub fn service_provider_config(req: &Request) -> Value {
+    json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG],
+        "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": list::MAX_PAGE},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with an organization's scimbox API token in the Authorization header",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", req.base_url)
+        }
+    })
+}
+
+pub fn resource_type(rt: &ResourceType, base: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE],
+        "id": rt.name,
+        "name": rt.name,
+        "endpoint": rt.endpoint,
+        "description": rt.description,
+        "schema": rt.core.id,
+        "schemaExtensions": rt.extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect::<Vec<_>>(),
+        "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{}", rt.name)}
+    })
+}
+
+fn attribute(a: &Attr) -> Value {
+    let mut v = json!({
+        "name": a.name,
+        "type": a.ty.as_str(),
+        "multiValued": a.multi,
+        "description": a.description,
+        "required": a.required,
+        "caseExact": a.case_exact,
+        "mutability": a.mutability.as_str(),
+        "returned": a.returned.as_str(),
+        "uniqueness": a.uniqueness.as_str(),
+    });
+    if !a.canonical.is_empty() {
+        v["canonicalValues"] = json!(a.canonical);
+    }
+    if !a.reference_types.is_empty() {
+        v["referenceTypes"] = json!(a.reference_types);
+    }
+    if !a.sub.is_empty() {
+        v["subAttributes"] = Value::Array(a.sub.iter().map(attribute).collect());
+    }
+    v
+}
+
+pub fn schema(s: &Schema, base: &str) -> Value {
+    json!({
+        "schemas": [SCHEMA],
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "attributes": s.attributes.iter().map(attribute).collect::<Vec<_>>(),
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{}", s.id)}
+    })
+}
+
+fn list_of(items: Vec<Value>) -> String {
+    let items: Vec<String> = items.iter().map(Value::to_string).collect();
+    list::response(items.len() as i64, 1, &items)
+}
+
+fn only_get(req: &Request) -> Result<()> {
+    match req.method {
+        super::Method::Get | super::Method::Head => Ok(()),
+        _ => Err(Error::MethodNotAllowed),
+    }
+}
+
+/// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]`.
+pub fn serve(req: &Request) -> Result<Reply> {
+    only_get(req)?;
+    let base = req.base_url.as_str();
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let body = match segs.as_slice() {
+        ["ServiceProviderConfig"] => service_provider_config(req).to_string(),
+        ["ResourceTypes"] => list_of(
+            RESOURCE_TYPES
+                .iter()
+                .map(|rt| resource_type(rt, base))
+                .collect(),
+        ),
+        ["ResourceTypes", id] => RESOURCE_TYPES
+            .iter()
+            .find(|rt| rt.name.eq_ignore_ascii_case(id))
+            .map(|rt| resource_type(rt, base).to_string())
+            .ok_or_else(|| Error::NotFound(format!("no resource type {id:?}")))?,
+        ["Schemas"] => list_of(SCHEMAS.iter().map(|s| schema(s, base)).collect()),
+        ["Schemas", id] => SCHEMAS
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+            .map(|s| schema(s, base).to_string())
+            .ok_or_else(|| Error::NotFound(format!("no schema {id:?}")))?,
+        _ => return Err(Error::NotFound("no such discovery endpoint".into())),
+    };
+    Ok(Reply::json(200, body))
+}

@@ -1,0 +1,43 @@
+//! The SCIM route table: one match over (method, path segments). The same table is listed in
+//! [`ROUTES`] so tests can walk every route.
+
+use super::{Method, Reply, Request, discovery, users};
+use crate::app::App;
+use crate::error::{Error, Result};
+
+/// Every SCIM route as (method, path pattern below the organization's base URL).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/ServiceProviderConfig"),
+    ("GET", "/ResourceTypes"),
+    ("GET", "/ResourceTypes/User"),
+    ("GET", "/Schemas"),
+    ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"),
+    ("GET", "/Users"),
+    ("POST", "/Users"),
+    ("GET", "/Users/{id}"),
+    ("PUT", "/Users/{id}"),
+    ("PATCH", "/Users/{id}"),
+    ("DELETE", "/Users/{id}"),
+];
+
+pub async fn route(app: &App, req: &Request) -> Result<Reply> {
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    match (req.method, segs.as_slice()) {
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => discovery::serve(req),
+        (Method::Get | Method::Head, ["Users"]) => users::list(app, req).await,
+        (Method::Post, ["Users"]) => users::create(app, req).await,
+        (_, ["Users"]) => Err(Error::MethodNotAllowed),
+        (Method::Get | Method::Head, ["Users", id]) => users::get(app, req, id).await,
+        (Method::Put, ["Users", id]) => users::replace(app, req, id).await,
+        (Method::Patch, ["Users", id]) => users::patch(app, req, id).await,
+        (Method::Delete, ["Users", id]) => users::delete(app, req, id).await,
+        (_, ["Users", _]) => Err(Error::MethodNotAllowed),
+        (_, ["Me", ..]) => Err(Error::NotImplemented(
+            "/Me is not supported: tokens belong to organizations, not users".into(),
+        )),
+        _ => Err(Error::NotFound(format!(
+            "no SCIM endpoint /{}",
+            req.segments.join("/")
+        ))),
+    }
+}

@@ -1,0 +1,220 @@
+//! `/Users` (RFC 7644 §3.3-§3.6 for the User resource of RFC 7643 §4.1).
+
+use super::list::{self, ListParams};
+use super::projection::Projection;
+use super::{Reply, Request, json_string, patch, resource};
+use crate::app::App;
+use crate::directory::{self, users::User};
+use crate::error::{Error, Result};
+use crate::model::schema::USER_TYPE;
+use crate::store::filter_sql;
+use serde_json::{Map, Value};
+
+/// The default representation, written without re-parsing the stored JSON: the stored text
+/// already holds every attribute but `id`, `groups` and `meta`.
+pub fn render(user: &User, base: &str) -> String {
+    let row = &user.row;
+    let inner = row
+        .data
+        .strip_prefix('{')
+        .and_then(|d| d.strip_suffix('}'))
+        .unwrap_or("");
+    let mut out = String::with_capacity(row.data.len() + 256 + user.teams.len() * 160);
+    out.push_str("{\"id\":");
+    out.push_str(&json_string(&row.id));
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
+    }
+    if !user.teams.is_empty() {
+        out.push_str(",\"groups\":[");
+        for (i, (id, display)) in user.teams.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(
+                "{{\"value\":{},\"display\":{},\"$ref\":{},\"type\":\"direct\"}}",
+                json_string(id),
+                json_string(display),
+                json_string(&format!("{base}/Groups/{id}"))
+            ));
+        }
+        out.push(']');
+    }
+    out.push_str(&format!(
+        ",\"meta\":{{\"resourceType\":\"User\",\"created\":\"{}\",\"lastModified\":\"{}\",\"location\":{},\"version\":{}}}}}",
+        row.created,
+        row.last_modified,
+        json_string(&location(base, &row.id)),
+        json_string(&directory::etag(row.version))
+    ));
+    out
+}
+
+pub fn location(base: &str, id: &str) -> String {
+    format!("{base}/Users/{id}")
+}
+
+fn project(user: &User, base: &str, projection: &Projection) -> Result<String> {
+    let full = render(user, base);
+    if projection.is_default() {
+        return Ok(full);
+    }
+    let map: Map<String, Value> = serde_json::from_str(&full)
+        .map_err(|e| Error::Internal(format!("rendered user is not JSON: {e}")))?;
+    Ok(Value::Object(projection.apply(map)).to_string())
+}
+
+fn projection(req: &Request) -> Projection {
+    Projection::parse(
+        &USER_TYPE,
+        req.param("attributes"),
+        req.param("excludedAttributes"),
+    )
+}
+
+/// A resource reply with its ETag (and `Location` when created).
+fn resource_reply(status: u16, user: &User, req: &Request) -> Result<Reply> {
+    let body = project(user, &req.base_url, &projection(req))?;
+    let mut reply = Reply::json(status, body).header("etag", directory::etag(user.row.version));
+    if status == 201 {
+        reply = reply.header("location", location(&req.base_url, &user.row.id));
+    }
+    Ok(reply)
+}
+
+pub async fn create(app: &App, req: &Request) -> Result<Reply> {
+    let data = resource::normalize(&USER_TYPE, &req.json()?)?;
+    let actor = req.actor("SCIM POST /Users".into());
+    let user = directory::users::create(
+        &app.store,
+        &actor,
+        req.principal.org_pk,
+        data,
+        req.now.clone(),
+    )
+    .await?;
+    resource_reply(201, &user, req)
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("User {id} not found"))
+}
+
+pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
+    let user = directory::users::get(&app.store, req.principal.org_pk, id.to_string())
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let etag = directory::etag(user.row.version);
+    if let Some(tags) = &req.if_none_match
+        && (tags.trim() == "*" || tags.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok(Reply::empty(304).header("etag", etag));
+    }
+    resource_reply(200, &user, req)
+}
+
+/// PUT replaces every writable attribute (RFC 7644 §3.5.1); read-only ones the client echoes
+/// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
+pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
+    let data = resource::normalize(&USER_TYPE, &req.json()?)?;
+    let actor = req.actor(format!("SCIM PUT /Users/{id}"));
+    let user = directory::users::update_with(
+        &app.store,
+        &actor,
+        req.principal.org_pk,
+        id.to_string(),
+        req.precondition(),
+        req.now.clone(),
+        move |mut before| {
+            // `active` is kept when a PUT leaves it out: deactivation is always explicit.
+            let active = before.remove("active");
+            let mut after = data;
+            if let Some(active) = active {
+                after.entry("active").or_insert(active);
+            }
+            Ok(after)
+        },
+    )
+    .await?;
+    resource_reply(200, &user, req)
+}
+
+pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
+    let ops = patch::parse_request(&req.json()?)?;
+    let actor = req.actor(format!("SCIM PATCH /Users/{id}"));
+    let user = directory::users::update_with(
+        &app.store,
+        &actor,
+        req.principal.org_pk,
+        id.to_string(),
+        req.precondition(),
+        req.now.clone(),
+        move |before| patch::apply(&USER_TYPE, before, &ops),
+    )
+    .await?;
+    resource_reply(200, &user, req)
+}
+
+pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
+    let actor = req.actor(format!("SCIM DELETE /Users/{id}"));
+    directory::users::delete(
+        &app.store,
+        &actor,
+        req.principal.org_pk,
+        id.to_string(),
+        req.precondition(),
+        req.now.clone(),
+    )
+    .await?;
+    Ok(Reply::empty(204))
+}
+
+/// `GET /Users` with filter, sort and paging; a filter that matches nothing is an empty list.
+pub async fn list(app: &App, req: &Request) -> Result<Reply> {
+    let params = list::from_query(req)?;
+    search(app, req, params, projection(req)).await
+}
+
+pub async fn search(
+    app: &App,
+    req: &Request,
+    params: ListParams,
+    projection: Projection,
+) -> Result<Reply> {
+    let filter = params
+        .filter
+        .as_ref()
+        .map(filter_sql::compile_users)
+        .transpose()?;
+    let order_by = match &params.sort_by {
+        Some(path) => {
+            let path = super::filter::parse_patch_path(path)
+                .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
+                .attr;
+            let expr = filter_sql::users_sort_expr(&path)?;
+            Some(format!(
+                "{expr} {}",
+                if params.descending { "DESC" } else { "ASC" }
+            ))
+        }
+        None => None,
+    };
+    let (total, users) = directory::users::list(
+        &app.store,
+        req.principal.org_pk,
+        filter,
+        order_by,
+        params.start_index - 1,
+        params.count,
+    )
+    .await?;
+    let resources = users
+        .iter()
+        .map(|u| project(u, &req.base_url, &projection))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Reply::json(
+        200,
+        list::response(total, params.start_index, &resources),
+    ))
+}

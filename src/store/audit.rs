@@ -1,0 +1,78 @@
+//! The audit log: every change, who made it, why, and what it was before and after.
+
+use crate::error::Result;
+use rusqlite::{Connection, Row, params};
+
+/// One change to record.
+pub struct Entry<'a> {
+    pub org_pk: i64,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: &'a str,
+    pub reason: Option<&'a str>,
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+}
+
+pub fn insert(conn: &Connection, e: &Entry<'_>, now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit (org_pk, at, actor, action, resource_type, resource_id, reason, before,
+         after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        e.org_pk,
+        now,
+        e.actor,
+        e.action,
+        e.resource_type,
+        e.resource_id,
+        e.reason,
+        e.before,
+        e.after
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub pk: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub reason: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        pk: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        resource_type: r.get(4)?,
+        resource_id: r.get(5)?,
+        reason: r.get(6)?,
+        before: r.get(7)?,
+        after: r.get(8)?,
+    })
+}
+
+/// The newest entries of an organization first, optionally for one resource.
+pub fn list(
+    conn: &Connection,
+    org_pk: i64,
+    resource_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pk, at, actor, action, resource_type, resource_id, reason, before, after
+         FROM audit WHERE org_pk = ?1 AND (?2 IS NULL OR resource_id = ?2)
+         ORDER BY pk DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![org_pk, resource_id, limit], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,109 @@
+//! Bearer tokens at rest: only the argon2id hash of each secret is stored.
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub pk: i64,
+    pub id: String,
+    pub org_pk: i64,
+    pub org_id: String,
+    pub org_scim_enabled: bool,
+    pub name: String,
+    pub hash: String,
+    pub created: String,
+    pub expires: Option<String>,
+    pub revoked: Option<String>,
+    pub last_used: Option<String>,
+}
+
+impl TokenRow {
+    /// Usable at `now`: not revoked and not expired.
+    pub fn is_live(&self, now: &str) -> bool {
+        self.revoked.is_none() && self.expires.as_deref().is_none_or(|e| e > now)
+    }
+}
+
+const SELECT: &str = "SELECT t.pk, t.id, t.org_pk, o.id, o.scim_enabled, t.name, t.hash, t.created,
+    t.expires, t.revoked, t.last_used FROM tokens t JOIN orgs o ON o.pk = t.org_pk";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        pk: r.get(0)?,
+        id: r.get(1)?,
+        org_pk: r.get(2)?,
+        org_id: r.get(3)?,
+        org_scim_enabled: r.get(4)?,
+        name: r.get(5)?,
+        hash: r.get(6)?,
+        created: r.get(7)?,
+        expires: r.get(8)?,
+        revoked: r.get(9)?,
+        last_used: r.get(10)?,
+    })
+}
+
+pub struct NewToken<'a> {
+    pub id: &'a str,
+    pub org_pk: i64,
+    pub name: &'a str,
+    pub hash: &'a str,
+    pub expires: Option<&'a str>,
+}
+
+/// Stores a token's hash. A name already used by a live token of the organization is
+/// `Uniqueness`, so `token revoke NAME` always means one token.
+pub fn insert(conn: &Connection, t: &NewToken<'_>, now: &str) -> Result<()> {
+    let taken: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tokens WHERE org_pk = ? AND name = ? AND revoked IS NULL
+             AND (expires IS NULL OR expires > ?))",
+        )?
+        .query_row(params![t.org_pk, t.name, now], |r| r.get(0))?;
+    if taken {
+        return Err(Error::Uniqueness("token name".into()));
+    }
+    conn.prepare_cached(
+        "INSERT INTO tokens (id, org_pk, name, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![t.id, t.org_pk, t.name, t.hash, now, t.expires])?;
+    Ok(())
+}
+
+pub fn by_id(conn: &Connection, id: &str) -> Result<Option<TokenRow>> {
+    Ok(conn
+        .prepare_cached(&format!("{SELECT} WHERE t.id = ?"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection, org_pk: i64) -> Result<Vec<TokenRow>> {
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE t.org_pk = ? ORDER BY t.pk"))?;
+    let rows = stmt.query_map([org_pk], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Revokes the organization's live token with this id or name; `false` if there was none.
+pub fn revoke(conn: &Connection, org_pk: i64, id_or_name: &str, now: &str) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE tokens SET revoked = ? WHERE org_pk = ? AND revoked IS NULL
+             AND (id = ? OR name = ?)",
+        )?
+        .execute(params![now, org_pk, id_or_name, id_or_name])?;
+    Ok(n > 0)
+}
+
+pub fn touch(conn: &Connection, pk: i64, now: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE tokens SET last_used = ? WHERE pk = ?")?
+        .execute(params![now, pk])?;
+    Ok(())
+}
+
+/// The counter that triggers bump on every change that matters to authentication.
+pub fn auth_epoch(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM auth_epoch WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}

@@ -1,0 +1,191 @@
+//! Users: indexed columns beside the stored resource JSON, and their email rows.
+
+use super::filter_sql::SqlFilter;
+use crate::error::Result;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+/// A stored user as read back: `data` is the resource JSON text without id, meta and groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub pk: i64,
+    pub id: String,
+    pub created: String,
+    pub last_modified: String,
+    pub version: i64,
+    pub data: String,
+}
+
+/// The values of a user that live in indexed columns, taken from its resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub emails: Vec<Email>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Email {
+    pub value: String,
+    pub kind: Option<String>,
+    pub primary: bool,
+}
+
+const COLUMNS: &str = "u.pk, u.id, u.created, u.last_modified, u.version, u.data";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        pk: r.get(0)?,
+        id: r.get(1)?,
+        created: r.get(2)?,
+        last_modified: r.get(3)?,
+        version: r.get(4)?,
+        data: r.get(5)?,
+    })
+}
+
+/// Inserts a user; a taken `userName` (case-insensitive, per organization) is
+/// `Uniqueness("userName")`. Returns the new row's pk.
+pub fn insert(
+    conn: &Connection,
+    org_pk: i64,
+    id: &str,
+    cols: &UserColumns,
+    data: &str,
+    now: &str,
+) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO users (org_pk, id, user_name, external_id, display_name, active, created,
+         last_modified, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+    )?
+    .execute(params![
+        org_pk,
+        id,
+        cols.user_name,
+        cols.external_id,
+        cols.display_name,
+        cols.active,
+        now,
+        now,
+        data
+    ])
+    .map_err(super::unique_as("userName"))?;
+    let pk = conn.last_insert_rowid();
+    insert_emails(conn, org_pk, pk, &cols.emails)?;
+    Ok(pk)
+}
+
+fn insert_emails(conn: &Connection, org_pk: i64, user_pk: i64, emails: &[Email]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO user_emails (user_pk, org_pk, value, type, is_primary) VALUES (?, ?, ?, ?, ?)",
+    )?;
+    for e in emails {
+        stmt.execute(params![user_pk, org_pk, e.value, e.kind, e.primary])?;
+    }
+    Ok(())
+}
+
+/// Replaces a user's columns and resource, bumping its version. Returns the new version.
+pub fn update(
+    conn: &Connection,
+    org_pk: i64,
+    pk: i64,
+    cols: &UserColumns,
+    data: &str,
+    now: &str,
+) -> Result<i64> {
+    let version: i64 = conn
+        .prepare_cached(
+            "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?,
+             last_modified = ?, version = version + 1, data = ? WHERE pk = ? AND org_pk = ?
+             RETURNING version",
+        )?
+        .query_row(
+            params![
+                cols.user_name,
+                cols.external_id,
+                cols.display_name,
+                cols.active,
+                now,
+                data,
+                pk,
+                org_pk
+            ],
+            |r| r.get(0),
+        )
+        .map_err(super::unique_as("userName"))?;
+    conn.prepare_cached("DELETE FROM user_emails WHERE user_pk = ?")?
+        .execute([pk])?;
+    insert_emails(conn, org_pk, pk, &cols.emails)?;
+    Ok(version)
+}
+
+pub fn get(conn: &Connection, org_pk: i64, id: &str) -> Result<Option<UserRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users u WHERE u.id = ? AND u.org_pk = ?"
+        ))?
+        .query_row(params![id, org_pk], from_row)
+        .optional()?)
+}
+
+/// Deletes a user; memberships and email rows go with it (foreign keys cascade).
+pub fn delete(conn: &Connection, org_pk: i64, pk: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM users WHERE pk = ? AND org_pk = ?")?
+        .execute(params![pk, org_pk])?;
+    Ok(n > 0)
+}
+
+/// The user's Teams as (team id, display name), in the order they were created.
+pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.id, t.display_name FROM memberships m JOIN teams t ON t.pk = m.team_pk
+         WHERE m.user_pk = ? ORDER BY t.pk",
+    )?;
+    let rows = stmt.query_map([user_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// What to list: an optional compiled filter, an ORDER BY, and a window.
+pub struct ListQuery<'a> {
+    pub filter: Option<&'a SqlFilter>,
+    /// ORDER BY text from `filter_sql`'s sort mapping; `None` is creation order.
+    pub order_by: Option<&'a str>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// Lists one organization's users. Returns (totalResults, the page). Without a filter the total
+/// comes from the organization's counter instead of a count over every row.
+pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, Vec<UserRow>)> {
+    let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
+    let where_sql = match q.filter {
+        Some(f) => {
+            params.extend(f.params.iter().cloned());
+            format!("u.org_pk = ? AND ({})", f.sql)
+        }
+        None => "u.org_pk = ?".to_string(),
+    };
+    let total: i64 = if q.filter.is_some() {
+        conn.prepare_cached(&format!("SELECT count(*) FROM users u WHERE {where_sql}"))?
+            .query_row(params_from_iter(params.iter()), |r| r.get(0))?
+    } else {
+        conn.prepare_cached("SELECT user_count FROM orgs WHERE pk = ?")?
+            .query_row([org_pk], |r| r.get(0))?
+    };
+    if q.limit <= 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = q.order_by.unwrap_or("u.pk");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order}, u.pk LIMIT ? OFFSET ?"
+    );
+    params.push(SqlValue::Integer(q.limit));
+    params.push(SqlValue::Integer(q.offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(params.iter()), from_row)?;
+    Ok((total, rows.collect::<rusqlite::Result<_>>()?))
+}

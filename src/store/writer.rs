@@ -1,0 +1,259 @@
+//! The one writer thread with group commit.
+//!
+//! Writes that arrive together share one `BEGIN IMMEDIATE … COMMIT`, each in its own
+//! `SAVEPOINT` so one failing request does not sink the others, and every caller is answered
+//! only after the COMMIT returned. With `synchronous=FULL` the fsync per transaction is shared
+//! by the whole batch, which is what makes durable writes fast. WAL checkpoints run on a
+//! thread of their own so no commit waits for one.
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Called once the transaction holding the job ended: `Ok` after COMMIT, `Err` if it failed.
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+/// Runs inside the transaction; says whether it succeeded (to keep or roll back its
+/// savepoint) and hands back what to call after the COMMIT. Given `None`, it does not run and
+/// its completion answers the caller with the error it is handed.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+
+const QUEUE: usize = 8192;
+
+/// Counters for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterStats {
+    pub transactions: u64,
+    pub writes: u64,
+    pub queue_depth: u64,
+    pub last_batch: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    writes: AtomicU64,
+    queued: AtomicU64,
+    last_batch: AtomicU64,
+}
+
+pub struct Writer {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<JoinHandle<()>>>,
+    stopping: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    pub fn start(path: &Path, max_batch: usize) -> Result<Writer> {
+        let conn = super::open_connection(path)?;
+        // Checkpoints happen on their own thread; the commit path never runs one.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let thread_counters = counters.clone();
+        let thread = std::thread::Builder::new()
+            .name("scimbox-writer".into())
+            .spawn(move || run_writer(conn, rx, max_batch.max(1), &thread_counters))
+            .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let checkpointer = start_checkpointer(path, stopping.clone())?;
+        Ok(Writer {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some(checkpointer)),
+            stopping,
+            counters,
+        })
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Job>> {
+        let guard = self
+            .tx
+            .lock()
+            .map_err(|_| Error::Internal("writer lock poisoned".into()))?;
+        guard
+            .clone()
+            .ok_or_else(|| Error::Internal("the store is closed".into()))
+    }
+
+    fn job<T, F>(f: F) -> (Job, oneshot::Receiver<Result<T>>)
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (done, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn: Option<&Connection>| {
+            let result = conn.map(|conn| {
+                catch_unwind(AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(Error::Internal("a write panicked".into())))
+            });
+            let ok = matches!(result, Some(Ok(_)));
+            let completion: Completion = Box::new(move |committed: Result<()>| {
+                let answer = match (result, committed) {
+                    (Some(Ok(v)), Ok(())) => Ok(v),
+                    (Some(Err(e)), _) | (_, Err(e)) => Err(e),
+                    (None, Ok(())) => Err(Error::Internal("a write was not run".into())),
+                };
+                let _ = done.send(answer);
+            });
+            (ok, completion)
+        });
+        (job, rx)
+    }
+
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (job, rx) = Self::job(f);
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = self.sender()?.send(job).await;
+        if sent.is_err() {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::Internal("the writer has stopped".into()));
+        }
+        rx.await
+            .map_err(|_| Error::Internal("the writer dropped a write".into()))?
+    }
+
+    pub fn run_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (job, rx) = Self::job(f);
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if self.sender()?.blocking_send(job).is_err() {
+            self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::Internal("the writer has stopped".into()));
+        }
+        rx.blocking_recv()
+            .map_err(|_| Error::Internal("the writer dropped a write".into()))?
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+            queue_depth: self.counters.queued.load(Ordering::Relaxed),
+            last_batch: self.counters.last_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Lets the queued writes finish, then stops the threads.
+    pub fn stop(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = handle.join();
+        }
+        self.stopping.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.checkpointer.lock().ok().and_then(|mut t| t.take()) {
+            handle.thread().unpark();
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, c: &Counters) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as u64;
+        run_batch(&conn, &mut batch);
+        c.queued.fetch_sub(n, Ordering::Relaxed);
+        c.transactions.fetch_add(1, Ordering::Relaxed);
+        c.writes.fetch_add(n, Ordering::Relaxed);
+        c.last_batch.store(n, Ordering::Relaxed);
+    }
+}
+
+/// One transaction for the whole batch; a savepoint per job.
+fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = Error::from(e);
+        for job in batch.drain(..) {
+            // The job never ran; answer it with the reason the transaction could not start.
+            let (_, done) = job(None);
+            done(Err(err.clone()));
+        }
+        return;
+    }
+    let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let (_, done) = job(None);
+            done(Err(e.into()));
+            continue;
+        }
+        let (ok, completion) = job(Some(conn));
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        match conn.execute_batch(end) {
+            Ok(()) => completions.push(completion),
+            Err(e) => {
+                // The savepoint could not be closed: the transaction is in an unknown state,
+                // so nothing of this batch may be kept.
+                let err = Error::from(e);
+                let _ = conn.execute_batch("ROLLBACK");
+                completion(Err(err.clone()));
+                for done in completions {
+                    done(Err(err.clone()));
+                }
+                return;
+            }
+        }
+    }
+    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        Error::from(e)
+    });
+    for done in completions {
+        done(committed.clone());
+    }
+}
+
+/// Checkpoints the WAL beside the writer: PASSIVE every half second (never blocks anyone),
+/// and TRUNCATE when the log has grown large, so the file does not grow without bound.
+fn start_checkpointer(path: &Path, stopping: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+    let conn = super::open_connection(path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 50;")?;
+    std::thread::Builder::new()
+        .name("scimbox-checkpoint".into())
+        .spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                std::thread::park_timeout(Duration::from_millis(500));
+                let frames: Option<(i64, i64)> = conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get(1)?, r.get(2)?))
+                    })
+                    .ok();
+                if let Some((log, done)) = frames
+                    && log > 20_000
+                    && log == done
+                {
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+                }
+            }
+        })
+        .map_err(|e| Error::Internal(format!("cannot start checkpoint thread: {e}")))
+}
