@@ -1,4 +1,5 @@
 //! The ground floor: the attribute catalogue and the filter AST, shared by `scim` and `store`.
 
 pub mod filter;
+pub mod matcher;
 pub mod schema;
