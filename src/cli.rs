@@ -207,12 +207,19 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
     let org = directory::orgs::create(store, &actor, "default".into(), now()).await?;
     let (_, bearer) =
         directory::orgs::create_token(store, &actor, &org, "initial".into(), None, now()).await?;
-    println!("scimbox: this is a new database, so it has one organization and one token.");
-    println!("  SCIM base URL: http://{addr}/scim/v2/{}", org.id);
-    println!("  Bearer token:  {}", bearer.expose());
-    println!(
-        "  The token is shown only this once. More: scimbox token create --org default --name NAME"
+    // Written, not println!'d: a closed stdout (`scimbox serve | head -3`) must not take the
+    // server down.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "scimbox: this is a new database, so it has one organization and one token.\n  \
+         SCIM base URL: http://{addr}/scim/v2/{}\n  Bearer token:  {}\n  \
+         The token is shown only this once. More: scimbox token create --org default --name NAME",
+        org.id,
+        bearer.expose()
     );
+    let _ = out.flush();
     Ok(())
 }
 

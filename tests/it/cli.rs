@@ -1,0 +1,189 @@
+//! The real binary and its command-line contract.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
+
+fn run(db: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Starts `scimbox serve` on a free port; returns the child, base URL and first token.
+fn serve(db: &Path) -> (Child, String, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut base, mut token) = (String::new(), String::new());
+    while base.is_empty() || token.is_empty() {
+        let line = lines
+            .next()
+            .expect("serve printed its URL and token")
+            .unwrap();
+        if let Some(u) = line.trim().strip_prefix("SCIM base URL:") {
+            base = u.trim().to_string();
+        }
+        if let Some(t) = line.trim().strip_prefix("Bearer token:") {
+            token = t.trim().to_string();
+        }
+    }
+    (child, base, token)
+}
+
+fn http(method: &str, url: &str, token: &str) -> u16 {
+    // A tiny blocking HTTP/1.1 client: enough for status codes, no extra dependency.
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn wait_for(mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_prints_a_working_url_and_token_and_cli_tokens_take_effect_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let (mut child, base, token) = serve(&db);
+    assert!(base.contains("/scim/v2/"));
+    assert!(token.starts_with("sbx_"));
+    assert_eq!(http("GET", &format!("{base}/Users"), &token), 200);
+
+    // org list shows the default organization; token create works beside the running server.
+    let (ok, out, _) = run(&db, &["org", "list"]);
+    assert!(ok && out.contains("default"), "{out}");
+    let (ok, new_token, err) = run(
+        &db,
+        &["token", "create", "--org", "default", "--name", "okta"],
+    );
+    assert!(ok, "{err}");
+    let new_token = new_token.trim().to_string();
+    assert_eq!(new_token.lines().count(), 1, "the token alone on stdout");
+    assert_eq!(http("GET", &format!("{base}/Users"), &new_token), 200);
+    let (ok, list, _) = run(&db, &["token", "list", "--org", "default"]);
+    assert!(
+        ok && list.contains("okta") && !list.contains(&new_token),
+        "never the secret"
+    );
+
+    // Revoked from another process: refused on the very next request.
+    let (ok, _, err) = run(&db, &["token", "revoke", "--org", "default", "okta"]);
+    assert!(ok, "{err}");
+    assert_eq!(http("GET", &format!("{base}/Users"), &new_token), 401);
+    assert_eq!(http("GET", &format!("{base}/Users"), &token), 200);
+
+    // Switched off: 403; on again: 200.
+    assert!(run(&db, &["org", "scim", "default", "off"]).0);
+    assert_eq!(http("GET", &format!("{base}/Users"), &token), 403);
+    assert!(run(&db, &["org", "scim", "default", "on"]).0);
+    assert_eq!(http("GET", &format!("{base}/Users"), &token), 200);
+
+    // A second organization: its id alone on stdout, and its own base URL.
+    let (ok, org_id, _) = run(&db, &["org", "create", "Acme"]);
+    assert!(ok);
+    let org_id = org_id.trim();
+    assert_eq!(org_id.lines().count(), 1);
+    let (ok, acme_token, _) = run(
+        &db,
+        &[
+            "token",
+            "create",
+            "--org",
+            org_id,
+            "--name",
+            "entra",
+            "--expires-in",
+            "30",
+        ],
+    );
+    assert!(ok);
+    let acme_base = base.rsplit_once('/').unwrap().0.to_string() + "/" + org_id;
+    assert_eq!(
+        http("GET", &format!("{acme_base}/Users"), acme_token.trim()),
+        200
+    );
+    assert_eq!(
+        http("GET", &format!("{base}/Users"), acme_token.trim()),
+        401
+    );
+
+    // SIGTERM drains and exits cleanly, leaving a database the next start accepts.
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    wait_for(|| child.try_wait().unwrap().is_some());
+    assert!(child.wait().unwrap().success());
+    let (mut child, _, _) = {
+        // The database is not empty, so no new token is printed: start and probe by health.
+        let child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, (), ())
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "restarted on the same file"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn unknown_organization_and_bad_flags_exit_non_zero_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let (ok, _, err) = run(&db, &["token", "create", "--org", "nope", "--name", "x"]);
+    assert!(!ok && err.contains("nope"), "{err}");
+    let (ok, _, _) = run(&db, &["org", "create", "A"]);
+    assert!(ok);
+    let (ok, _, err) = run(&db, &["org", "create", "a"]);
+    assert!(!ok && err.contains("taken"), "{err}");
+}
+
+#[test]
+fn a_database_from_a_newer_scimbox_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new.db");
+    assert!(run(&db, &["org", "list"]).0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA user_version = 999").unwrap();
+    drop(conn);
+    let (ok, _, err) = run(&db, &["org", "list"]);
+    assert!(!ok && err.contains("newer"), "{err}");
+}

@@ -1,0 +1,248 @@
+//! The test server and an HTTP client for it.
+
+#![allow(dead_code)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use scimbox::app::{App, Limits};
+use scimbox::auth::bearer::Authenticator;
+use scimbox::directory::{self, Actor};
+use scimbox::store::{Store, StoreOptions};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub const SCIM: &str = "application/scim+json";
+
+pub fn now() -> String {
+    scimbox::clock::format(scimbox::clock::now())
+}
+
+pub fn actor() -> Actor {
+    Actor {
+        who: "test".into(),
+        why: "test setup".into(),
+    }
+}
+
+/// A server on 127.0.0.1:0 with its own database, one organization and one token.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub org_id: String,
+    pub token: String,
+    pub store: Store,
+    pub db: PathBuf,
+    client: Client<HttpConnector, Full<Bytes>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+
+    /// Asserts a SCIM error (RFC 7644 §3.12) with this status and scimType.
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        let v = self.json();
+        assert_eq!(
+            v["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{v}"
+        );
+        assert_eq!(v["status"], status.to_string(), "{v}");
+        assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()), "{v}");
+        match scim_type {
+            Some(t) => assert_eq!(v["scimType"], t, "{v}"),
+            None => assert!(v.get("scimType").is_none(), "{v}"),
+        }
+        assert!(
+            self.header("content-type")
+                .unwrap()
+                .starts_with("application/scim+json")
+        );
+        v
+    }
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Self::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("test.db");
+        let store = Store::open(&db, &StoreOptions::default()).unwrap();
+        let org = directory::orgs::create(&store, &actor(), "test-org".into(), now())
+            .await
+            .unwrap();
+        let (_, token) =
+            directory::orgs::create_token(&store, &actor(), &org, "idp".into(), None, now())
+                .await
+                .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Arc::new(App {
+            store: store.clone(),
+            auth: Authenticator::new(&db).unwrap(),
+            limits,
+        });
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(scimbox::server::run(listener, app, async {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            org_id: org.id,
+            token: token.expose().to_string(),
+            store,
+            db,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            shutdown: Some(tx),
+            _dir: dir,
+        }
+    }
+
+    /// The organization's SCIM base URL.
+    pub fn base(&self) -> String {
+        format!("http://{}/scim/v2/{}", self.addr, self.org_id)
+    }
+
+    /// Another organization in the same server, with its own token: (org id, token).
+    pub async fn other_org(&self, name: &str) -> (String, String) {
+        let org = directory::orgs::create(&self.store, &actor(), name.into(), now())
+            .await
+            .unwrap();
+        let (_, token) =
+            directory::orgs::create_token(&self.store, &actor(), &org, "idp".into(), None, now())
+                .await
+                .unwrap();
+        (org.id, token.expose().to_string())
+    }
+
+    /// Sends a request to a URL with the given headers and raw body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = hyper::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        let resp = self.client.request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    /// A request to `path` under the base URL, authenticated, with an optional JSON body.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let auth = format!("Bearer {}", self.token);
+        let mut headers = vec![("authorization", auth.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/scim+json; charset=utf-8"));
+        }
+        headers.extend_from_slice(extra);
+        let url = format!("{}{path}", self.base());
+        self.raw(
+            method,
+            &url,
+            &headers,
+            body.map(|b| serde_json::to_vec(b).unwrap()),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.call("POST", path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Resp {
+        self.call("PUT", path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.call("PATCH", path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.call("DELETE", path, None).await
+    }
+
+    /// Creates a user and returns its JSON (asserting 201).
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        let r = self
+            .post(
+                "/Users",
+                &serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "name": {"givenName": "Given", "familyName": "Family"},
+                    "emails": [{"value": user_name, "type": "work", "primary": true}],
+                    "active": true
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn patch_op(ops: Value) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": ops
+    })
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real server on an ephemeral port with a fresh temporary
+//! database and speaks HTTP to it, as an IdP would. One binary, so it links once.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod cli;
+mod common;
+mod discovery;
+mod errors;
+mod users;
