@@ -1,1 +1,621 @@
-//! Teams (SCIM Groups).
+//! Teams: SCIM Groups with members, a description and an access template (an Organization
+//! role and Workspace roles every member inherits).
+//!
+//! The rules that hold whoever acts live here: members are users of the same organization,
+//! never Teams (no nesting: access given to one Team never flows to another); while SCIM is
+//! on, local tools cannot create Teams or add members, and may remove members from and delete
+//! only the Teams that were not created by the IdP; roles are never set over SCIM.
+
+use super::{Actor, Precondition};
+use crate::error::{Error, Result};
+use crate::model::filter::Filter;
+use crate::model::roles;
+use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
+use crate::store::audit::{self, Entry};
+use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
+use crate::store::{Store, filter_sql::SqlFilter, orgs};
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+/// Who is changing a Team: the IdP over SCIM, or a local tool (CLI, admin page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Scim,
+    Local,
+}
+
+/// A change to the member list, as a PATCH or PUT asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberOp {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    /// `remove` with a `members[...]` filter.
+    RemoveMatching(Filter),
+    RemoveAll,
+    Replace(Vec<String>),
+}
+
+/// A Team as read, with its members when they were asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub row: TeamRow,
+    pub members: Option<Vec<(String, String)>>,
+}
+
+/// The most member values one request may name.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
+
+pub fn columns(data: &Map<String, Value>) -> TeamColumns {
+    let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
+    TeamColumns {
+        display_name: text("displayName").unwrap_or_default(),
+        external_id: text("externalId"),
+        description: data
+            .get(TEAM_GROUP_SCHEMA)
+            .and_then(|e| e.get("description"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
+fn to_text(data: &Map<String, Value>) -> Result<String> {
+    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize team: {e}")))
+}
+
+fn scim_enabled(conn: &Connection, org_pk: i64) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT scim_enabled FROM orgs WHERE pk = ?", [org_pk], |r| r.get(0))
+        .unwrap_or(true))
+}
+
+/// Resolves member values to user pks, all or nothing: an unknown id or a Team is refused,
+/// naming the value.
+fn resolve_members(conn: &Connection, org_pk: i64, values: &[String]) -> Result<Vec<i64>> {
+    if values.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(Error::TooLarge(format!(
+            "at most {MAX_MEMBERS_PER_REQUEST} members per request; send larger lists in parts"
+        )));
+    }
+    let mut pks = Vec::with_capacity(values.len());
+    for v in values {
+        match teams::member_kind(conn, org_pk, v)? {
+            MemberKind::User(pk) => pks.push(pk),
+            MemberKind::Team => {
+                return Err(Error::InvalidValue(format!(
+                    "{v} is a Team: nested Teams are not supported (access given to one Team \
+                     never flows to another); add its users instead"
+                )));
+            }
+            MemberKind::Unknown => {
+                return Err(Error::InvalidValue(format!(
+                    "member {v} is not a user of this organization"
+                )));
+            }
+        }
+    }
+    Ok(pks)
+}
+
+/// What a membership change did, for the audit record.
+#[derive(Default)]
+struct Delta {
+    added: Vec<i64>,
+    removed: Vec<i64>,
+}
+
+fn apply_member_ops(
+    conn: &Connection,
+    org_pk: i64,
+    team: &TeamRow,
+    ops: &[MemberOp],
+    origin: Origin,
+) -> Result<Delta> {
+    let local_on = origin == Origin::Local && scim_enabled(conn, org_pk)?;
+    let mut delta = Delta::default();
+    for op in ops {
+        let adds = matches!(op, MemberOp::Add(v) | MemberOp::Replace(v) if !v.is_empty());
+        if local_on && adds {
+            return Err(Error::Forbidden(
+                "SCIM provisioning is on: members are added by the IdP, not here".into(),
+            ));
+        }
+        let removes = !matches!(op, MemberOp::Add(_));
+        if local_on && removes && team.scim_managed {
+            return Err(Error::Forbidden(
+                "SCIM provisioning is on and this Team came from the IdP: change its members there"
+                    .into(),
+            ));
+        }
+        match op {
+            MemberOp::Add(values) => {
+                for pk in resolve_members(conn, org_pk, values)? {
+                    if teams::add_member(conn, team.pk, pk)? {
+                        delta.added.push(pk);
+                    }
+                }
+            }
+            MemberOp::Remove(values) => {
+                // Removing a member that is not there (or no longer exists) changes nothing
+                // and succeeds (RFC 7644 §3.5.2.2; Entra retries, quirk Q23).
+                for v in values {
+                    if let MemberKind::User(pk) = teams::member_kind(conn, org_pk, v)?
+                        && teams::remove_member(conn, team.pk, pk)?
+                    {
+                        delta.removed.push(pk);
+                    }
+                }
+            }
+            MemberOp::RemoveMatching(filter) => {
+                for pk in matching_members(conn, org_pk, team, filter)? {
+                    if teams::remove_member(conn, team.pk, pk)? {
+                        delta.removed.push(pk);
+                    }
+                }
+            }
+            MemberOp::RemoveAll => {
+                for pk in teams::member_pks(conn, team.pk)? {
+                    teams::remove_member(conn, team.pk, pk)?;
+                    delta.removed.push(pk);
+                }
+            }
+            MemberOp::Replace(values) => {
+                let wanted: HashSet<i64> =
+                    resolve_members(conn, org_pk, values)?.into_iter().collect();
+                let current: HashSet<i64> = teams::member_pks(conn, team.pk)?.into_iter().collect();
+                for pk in current.difference(&wanted) {
+                    teams::remove_member(conn, team.pk, *pk)?;
+                    delta.removed.push(*pk);
+                }
+                for pk in wanted.difference(&current) {
+                    teams::add_member(conn, team.pk, *pk)?;
+                    delta.added.push(*pk);
+                }
+            }
+        }
+    }
+    Ok(delta)
+}
+
+/// The members a `members[filter]` selects. `value eq "id"` (and `or`s of them, what IdPs
+/// send) are looked up directly; anything else is evaluated against each member.
+fn matching_members(
+    conn: &Connection,
+    org_pk: i64,
+    team: &TeamRow,
+    filter: &Filter,
+) -> Result<Vec<i64>> {
+    fn ids(f: &Filter, out: &mut Vec<String>) -> bool {
+        match f {
+            Filter::Or(a, b) => ids(a, out) && ids(b, out),
+            Filter::Compare {
+                path,
+                op: crate::model::filter::CompareOp::Eq,
+                value: Value::String(v),
+            } if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") => {
+                out.push(v.clone());
+                true
+            }
+            _ => false,
+        }
+    }
+    let mut direct = Vec::new();
+    if ids(filter, &mut direct) {
+        let mut pks = Vec::new();
+        for v in direct {
+            if let MemberKind::User(pk) = teams::member_kind(conn, org_pk, &v)? {
+                pks.push(pk);
+            }
+        }
+        return Ok(pks);
+    }
+    let members_attr = GROUP_TYPE
+        .core
+        .attr("members")
+        .ok_or_else(|| Error::Internal("catalogue has no members".into()))?;
+    let pks = teams::member_pks(conn, team.pk)?;
+    let members = teams::members(conn, team.pk)?;
+    let mut out = Vec::new();
+    // `members` is ordered by user pk, as is the sorted pk list.
+    let mut sorted = pks.clone();
+    sorted.sort_unstable();
+    for ((id, display), pk) in members.iter().zip(sorted) {
+        let element = json!({"value": id, "display": display, "type": "User"});
+        if crate::model::matcher::matches_element(filter, &element, members_attr)? {
+            out.push(pk);
+        }
+    }
+    Ok(out)
+}
+
+fn audit_members(
+    conn: &Connection,
+    org_pk: i64,
+    team: &TeamRow,
+    actor: &Actor,
+    delta: &Delta,
+    now: &str,
+) -> Result<()> {
+    if delta.added.is_empty() && delta.removed.is_empty() {
+        return Ok(());
+    }
+    let change = json!({
+        "added": teams::user_ids(conn, &delta.added)?,
+        "removed": teams::user_ids(conn, &delta.removed)?,
+    })
+    .to_string();
+    audit::insert(
+        conn,
+        &Entry {
+            org_pk,
+            actor: &actor.who,
+            action: "members",
+            resource_type: "Team",
+            resource_id: &team.id,
+            reason: Some(&actor.why),
+            before: None,
+            after: Some(&change),
+        },
+        now,
+    )
+}
+
+/// Creates a Team with its first members, atomically.
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    data: Map<String, Value>,
+    members: Vec<String>,
+    origin: Origin,
+    now: String,
+) -> Result<Team> {
+    let cols = columns(&data);
+    let text = to_text(&data)?;
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            if origin == Origin::Local && scim_enabled(conn, org_pk)? {
+                return Err(Error::Forbidden(
+                    "SCIM provisioning is on: Teams are created by the IdP, not here".into(),
+                ));
+            }
+            let id = super::new_id();
+            let row = teams::insert(conn, org_pk, &id, &cols, &text, origin == Origin::Scim, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "create",
+                    resource_type: "Team",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: Some(&text),
+                },
+                &now,
+            )?;
+            let delta = apply_member_ops(conn, org_pk, &row, &[MemberOp::Add(members)], Origin::Scim)?;
+            audit_members(conn, org_pk, &row, &actor, &delta, &now)?;
+            let members = teams::members(conn, row.pk)?;
+            let row = teams::get(conn, org_pk, &id)?.unwrap_or(row);
+            Ok(Team {
+                row,
+                members: Some(members),
+            })
+        })
+        .await
+}
+
+pub async fn get(store: &Store, org_pk: i64, id: String, with_members: bool) -> Result<Option<Team>> {
+    store
+        .read(move |conn| {
+            let Some(row) = teams::get(conn, org_pk, &id)? else {
+                return Ok(None);
+            };
+            let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+            Ok(Some(Team { row, members }))
+        })
+        .await
+}
+
+fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<TeamRow> {
+    teams::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("Group {id} not found")))
+}
+
+/// Changes a Team's attributes (through `change`) and its members (through `member_ops`) in
+/// one transaction: all or nothing. Concurrent changes to one Team apply one after the other
+/// (the writer is single), so no member is lost.
+#[allow(clippy::too_many_arguments)]
+pub async fn update<F>(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    member_ops: Vec<MemberOp>,
+    origin: Origin,
+    with_members: bool,
+    now: String,
+    change: F,
+) -> Result<Team>
+where
+    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+{
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let row = current(conn, org_pk, &id)?;
+            Precondition::check(pre.as_ref(), row.version)?;
+            let before: Map<String, Value> = serde_json::from_str(&row.data)
+                .map_err(|e| Error::Internal(format!("stored team {id} is not JSON: {e}")))?;
+            let after = change(before.clone())?;
+            let mut changed = false;
+            if after != before {
+                let text = to_text(&after)?;
+                teams::update(conn, row.pk, &columns(&after), &text, &now)?;
+                audit::insert(
+                    conn,
+                    &Entry {
+                        org_pk,
+                        actor: &actor.who,
+                        action: "update",
+                        resource_type: "Team",
+                        resource_id: &id,
+                        reason: Some(&actor.why),
+                        before: Some(&row.data),
+                        after: Some(&text),
+                    },
+                    &now,
+                )?;
+                changed = true;
+            }
+            let delta = apply_member_ops(conn, org_pk, &row, &member_ops, origin)?;
+            if !delta.added.is_empty() || !delta.removed.is_empty() {
+                if !changed {
+                    teams::touch(conn, row.pk, &now)?;
+                }
+                audit_members(conn, org_pk, &row, &actor, &delta, &now)?;
+            }
+            let row = current(conn, org_pk, &id)?;
+            let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+            Ok(Team { row, members })
+        })
+        .await
+}
+
+/// Deletes a Team; its users stay as they are.
+pub async fn delete(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    origin: Origin,
+    now: String,
+) -> Result<()> {
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let row = current(conn, org_pk, &id)?;
+            Precondition::check(pre.as_ref(), row.version)?;
+            if origin == Origin::Local && row.scim_managed && scim_enabled(conn, org_pk)? {
+                return Err(Error::Forbidden(
+                    "SCIM provisioning is on and this Team came from the IdP: delete it there"
+                        .into(),
+                ));
+            }
+            teams::delete(conn, org_pk, row.pk)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "delete",
+                    resource_type: "Team",
+                    resource_id: &id,
+                    reason: Some(&actor.why),
+                    before: Some(&row.data),
+                    after: None,
+                },
+                &now,
+            )
+        })
+        .await
+}
+
+pub async fn list(
+    store: &Store,
+    org_pk: i64,
+    filter: Option<SqlFilter>,
+    order_by: Option<String>,
+    offset: i64,
+    limit: i64,
+    with_members: bool,
+) -> Result<(i64, Vec<Team>)> {
+    store
+        .read(move |conn| {
+            let q = teams::ListQuery {
+                filter: filter.as_ref(),
+                order_by: order_by.as_deref(),
+                offset,
+                limit,
+            };
+            let (total, rows) = teams::list(conn, org_pk, &q)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+                out.push(Team { row, members });
+            }
+            Ok((total, out))
+        })
+        .await
+}
+
+// ---- Access templates: never over SCIM ------------------------------------------------
+
+/// A user's or Team's access: the Organization role and one role per Workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Access {
+    pub org_role: String,
+    /// (workspace id, workspace name, role)
+    pub workspaces: Vec<(String, String, String)>,
+}
+
+impl Access {
+    /// The scimbox access extension's attributes.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "organizationRole": self.org_role,
+            "workspaceRoles": self.workspaces.iter().map(|(id, name, role)| json!({
+                "value": id, "display": name, "role": role
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// A user's effective access: the highest of its own roles and those of every Team it is in,
+/// per Workspace.
+pub fn effective_access(conn: &Connection, user_pk: i64) -> Result<Access> {
+    let (org_roles, grants) = teams::role_grants(conn, user_pk)?;
+    let org_role = roles::highest_org_role(org_roles.iter().map(String::as_str)).to_string();
+    let mut workspaces: Vec<(String, String, String)> = Vec::new();
+    for (id, name, role) in grants {
+        match workspaces.iter_mut().find(|(w, _, _)| *w == id) {
+            Some(entry) => entry.2 = roles::higher_workspace_role(&entry.2, &role).to_string(),
+            None => workspaces.push((id, name, role)),
+        }
+    }
+    Ok(Access {
+        org_role,
+        workspaces,
+    })
+}
+
+pub fn team_access(conn: &Connection, team: &TeamRow) -> Result<Access> {
+    Ok(Access {
+        org_role: team.org_role.clone(),
+        workspaces: teams::team_workspace_roles(conn, team.pk)?,
+    })
+}
+
+pub async fn create_workspace(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    name: String,
+    now: String,
+) -> Result<Workspace> {
+    let name = name.trim().to_string();
+    if name.is_empty() {
+        return Err(Error::InvalidValue("a Workspace needs a name".into()));
+    }
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let ws = teams::insert_workspace(conn, org_pk, &super::new_id(), &name, &now)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "create",
+                    resource_type: "Workspace",
+                    resource_id: &ws.id,
+                    reason: Some(&actor.why),
+                    before: None,
+                    after: Some(&name),
+                },
+                &now,
+            )?;
+            Ok(ws)
+        })
+        .await
+}
+
+/// A role change on a Team's access template, allowed whether or not SCIM is on: IdPs never
+/// send roles, so they are always set here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleChange {
+    Organization(String),
+    /// (workspace id or name, role or `None` to take the Team out of the Workspace)
+    Workspace(String, Option<String>),
+}
+
+pub async fn set_role(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    team: String,
+    change: RoleChange,
+    now: String,
+) -> Result<Access> {
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let row = teams::find(conn, org_pk, &team)?
+                .ok_or_else(|| Error::NotFound(format!("no Team {team:?}")))?;
+            let before = team_access(conn, &row)?.to_json().to_string();
+            match &change {
+                RoleChange::Organization(role) => {
+                    let role = roles::org_role(role).ok_or_else(|| {
+                        Error::InvalidValue(format!(
+                            "{role:?} is not an Organization role ({})",
+                            roles::ORG_ROLES.join(", ")
+                        ))
+                    })?;
+                    teams::set_team_org_role(conn, row.pk, role)?;
+                }
+                RoleChange::Workspace(ws, role) => {
+                    let workspace = teams::find_workspace(conn, org_pk, ws)?
+                        .ok_or_else(|| Error::NotFound(format!("no Workspace {ws:?}")))?;
+                    let role = match role {
+                        Some(r) => Some(roles::workspace_role(r).ok_or_else(|| {
+                            Error::InvalidValue(format!(
+                                "{r:?} is not a Workspace role ({})",
+                                roles::WORKSPACE_ROLES.join(", ")
+                            ))
+                        })?),
+                        None => None,
+                    };
+                    teams::set_team_workspace_role(conn, row.pk, workspace.pk, role)?;
+                }
+            }
+            teams::touch(conn, row.pk, &now)?;
+            let row = current(conn, org_pk, &row.id)?;
+            let access = team_access(conn, &row)?;
+            audit::insert(
+                conn,
+                &Entry {
+                    org_pk,
+                    actor: &actor.who,
+                    action: "roles",
+                    resource_type: "Team",
+                    resource_id: &row.id,
+                    reason: Some(&actor.why),
+                    before: Some(&before),
+                    after: Some(&access.to_json().to_string()),
+                },
+                &now,
+            )?;
+            Ok(access)
+        })
+        .await
+}
+
+pub async fn workspaces(store: &Store, org_pk: i64) -> Result<Vec<Workspace>> {
+    store.read(move |conn| teams::workspaces(conn, org_pk)).await
+}
+
+/// The organization a Team-related CLI command acts in, and whether SCIM is on there.
+pub async fn org_scim_enabled(store: &Store, org_pk: i64) -> Result<bool> {
+    store
+        .read(move |conn| {
+            Ok(orgs::list(conn)?
+                .into_iter()
+                .find(|o| o.pk == org_pk)
+                .is_some_and(|o| o.scim_enabled))
+        })
+        .await
+}

@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod groups;
 pub mod list;
 pub mod patch;
 pub mod projection;

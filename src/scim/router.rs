@@ -1,7 +1,7 @@
 //! The SCIM route table: one match over (method, path segments). The same table is listed in
 //! [`ROUTES`] so tests can walk every route.
 
-use super::{Method, Reply, Request, discovery, users};
+use super::{Method, Reply, Request, discovery, groups, users};
 use crate::app::App;
 use crate::error::{Error, Result};
 
@@ -18,6 +18,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/Users/{id}"),
     ("PATCH", "/Users/{id}"),
     ("DELETE", "/Users/{id}"),
+    ("GET", "/Groups"),
+    ("POST", "/Groups"),
+    ("GET", "/Groups/{id}"),
+    ("PUT", "/Groups/{id}"),
+    ("PATCH", "/Groups/{id}"),
+    ("DELETE", "/Groups/{id}"),
 ];
 
 pub async fn route(app: &App, req: &Request) -> Result<Reply> {
@@ -32,6 +38,14 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply> {
         (Method::Patch, ["Users", id]) => users::patch(app, req, id).await,
         (Method::Delete, ["Users", id]) => users::delete(app, req, id).await,
         (_, ["Users", _]) => Err(Error::MethodNotAllowed),
+        (Method::Get | Method::Head, ["Groups"]) => groups::list(app, req).await,
+        (Method::Post, ["Groups"]) => groups::create(app, req).await,
+        (_, ["Groups"]) => Err(Error::MethodNotAllowed),
+        (Method::Get | Method::Head, ["Groups", id]) => groups::get(app, req, id).await,
+        (Method::Put, ["Groups", id]) => groups::replace(app, req, id).await,
+        (Method::Patch, ["Groups", id]) => groups::patch(app, req, id).await,
+        (Method::Delete, ["Groups", id]) => groups::delete(app, req, id).await,
+        (_, ["Groups", _]) => Err(Error::MethodNotAllowed),
         (_, ["Me", ..]) => Err(Error::NotImplemented(
             "/Me is not supported: tokens belong to organizations, not users".into(),
         )),
