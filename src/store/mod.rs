@@ -1,3 +1,5 @@
 //! SQLite storage.
 
 pub mod filter_sql;
+#[cfg(test)]
+mod filter_sql_tests;
