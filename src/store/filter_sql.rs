@@ -1,26 +1,1063 @@
-//! Filter to SQL compiler (placeholder until its branch lands).
+//! Compiles a SCIM filter AST (RFC 7644 §3.4.2.2) to a parameterized SQLite condition, and
+//! `sortBy` (RFC 7644 §3.4.2.3) to an ORDER BY expression.
+//!
+//! Every value is a bound parameter. Column names and JSON paths come only from the fixed mapping
+//! below, keyed by catalogue entries, so client text never reaches the SQL text.
+//!
+//! The output is a condition over the alias `u` (users) or `t` (teams). The caller writes
+//! `SELECT ... FROM users u WHERE u.org_pk = ? AND (<sql>)` and binds `org_pk` first, then
+//! `params` in order. Every subquery is tied to the row (its pk and organization), so nothing
+//! from another organization can match.
+//!
+//! Lookups through a subquery (`emails.value eq`, `members.value eq`, `groups.value eq`) are
+//! written as uncorrelated `pk IN (SELECT ...)` so SQLite can start from their index. It does
+//! so only when `sqlite_stat1` exists (`PRAGMA optimize`): without statistics it assumes
+//! `org_pk = ?` selects ten rows and walks the organization instead. A correlated EXISTS can
+//! never drive the query (SQLite keeps it as the inner loop), so those are used only where no
+//! index could help anyway.
+//!
+//! The result is two-valued: an absent attribute (SQL NULL) counts as "no match", also under
+//! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)`, because a bare `NOT` of an unknown
+//! result would drop the row. RFC 7644 §3.4.2.2 defines `not` as the inverse of the match.
+
+use rusqlite::types::Value;
+use serde_json::Value as Json;
+use time::OffsetDateTime;
+use time::UtcOffset;
+use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
-use crate::model::filter::{AttrPath, Filter};
+use crate::model::filter::{AttrPath, CompareOp, Filter};
+use crate::model::schema::{
+    ACCESS_USER_SCHEMA, Attr, AttrType, ENTERPRISE_USER_SCHEMA, GROUP_TYPE, ResourceType, Returned,
+    Schema, TEAM_GROUP_SCHEMA, USER_TYPE,
+};
 
-/// A compiled WHERE fragment and its bound parameters, in order.
+/// A compiled filter: a condition over `u` or `t`, and its parameters in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SqlFilter {
     pub sql: String,
-    pub params: Vec<rusqlite::types::Value>,
+    pub params: Vec<Value>,
 }
 
-pub fn compile_users(_f: &Filter) -> Result<SqlFilter> {
-    Err(Error::InvalidFilter("not yet".into()))
+/// Compiles a `/Users` filter to a condition over `users u`.
+///
+/// Fails with `InvalidFilter` for an unknown or unfilterable attribute (password, `$ref`,
+/// `meta.location`, the computed access extension), a value of the wrong type, an ordering
+/// operator on a boolean or binary attribute, an unparsable dateTime, or a filter that is too
+/// large or too deeply nested.
+pub fn compile_users(filter: &Filter) -> Result<SqlFilter> {
+    Compiler::new(Res::Users).compile(filter)
 }
 
-pub fn compile_teams(_f: &Filter) -> Result<SqlFilter> {
-    Err(Error::InvalidFilter("not yet".into()))
+/// Compiles a `/Groups` filter to a condition over `teams t`. Fails like [`compile_users`].
+pub fn compile_teams(filter: &Filter) -> Result<SqlFilter> {
+    Compiler::new(Res::Teams).compile(filter)
 }
 
-pub fn users_sort_expr(_p: &AttrPath) -> Result<String> {
-    Err(Error::InvalidValue("not yet".into()))
+/// The ORDER BY expression for `sortBy` on `/Users` (RFC 7644 §3.4.2.3). It has no parameters.
+///
+/// A case-insensitive attribute sorts case-insensitively. A multi-valued attribute sorts by
+/// the primary value, else the first (`emails.value`, or `emails` alone). `groups.*` sort by
+/// their smallest value, since a user's groups have no order or primary.
+///
+/// Absent values must sort last ascending and first descending, the opposite of SQLite's
+/// default; build the clause with [`order_by`], which also appends the `pk` tiebreaker.
+///
+/// Fails with `InvalidValue` naming the attribute when it is unknown or not sortable (a complex
+/// attribute without a sub-attribute, password, `$ref`, `meta.location`, computed attributes).
+pub fn users_sort_expr(path: &AttrPath) -> Result<String> {
+    Compiler::new(Res::Users).sort_expr(path)
 }
 
-pub fn teams_sort_expr(_p: &AttrPath) -> Result<String> {
-    Err(Error::InvalidValue("not yet".into()))
+/// The ORDER BY expression for `sortBy` on `/Groups`; see [`users_sort_expr`]. `members.*`
+/// sort by their smallest value.
+pub fn teams_sort_expr(path: &AttrPath) -> Result<String> {
+    Compiler::new(Res::Teams).sort_expr(path)
+}
+
+/// The full ORDER BY list for a sort expression: absent values last when ascending and first
+/// when descending (RFC 7644 §3.4.2.3), then `pk` (`"u.pk"` or `"t.pk"`) so that pages are
+/// stable. `NULLS LAST` on an indexed column still lets SQLite read the index in order.
+pub fn order_by(sort_expr: &str, descending: bool, pk: &str) -> String {
+    if descending {
+        format!("{sort_expr} DESC NULLS FIRST, {pk} DESC")
+    } else {
+        format!("{sort_expr} ASC NULLS LAST, {pk} ASC")
+    }
+}
+
+/// Nesting beyond this (groups of `and`/`or` alternations, `not`, value paths) is refused. The
+/// parser caps depth too; this keeps the compiler's recursion bounded on any tree.
+const MAX_DEPTH: usize = 32;
+/// Comparisons per filter. SQLite caps expression depth at 1000, and a long `or` chain
+/// compiles to a left-deep tree, so stay well below that.
+const MAX_TERMS: usize = 200;
+/// SQLite refuses LIKE/GLOB patterns over 50,000 bytes at run time; refuse them up front.
+const MAX_PATTERN: usize = 10_000;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Res {
+    Users,
+    Teams,
+}
+
+impl Res {
+    fn alias(self) -> &'static str {
+        match self {
+            Res::Users => "u",
+            Res::Teams => "t",
+        }
+    }
+
+    fn rtype(self) -> &'static ResourceType {
+        match self {
+            Res::Users => &USER_TYPE,
+            Res::Teams => &GROUP_TYPE,
+        }
+    }
+}
+
+/// SQL text with its parameters in placeholder order. Fragments are only ever appended, so the
+/// order of `?` in the text and of `params` cannot drift apart.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn raw(text: &str) -> Self {
+        Sql {
+            text: text.to_string(),
+            params: Vec::new(),
+        }
+    }
+
+    fn str(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn bind(&mut self, value: Value) {
+        self.text.push('?');
+        self.params.push(value);
+    }
+
+    fn append(&mut self, other: Sql) {
+        self.text.push_str(&other.text);
+        self.params.extend(other.params);
+    }
+
+    fn wrap(before: &str, inner: Sql, after: &str) -> Sql {
+        let mut out = Sql::raw(before);
+        out.append(inner);
+        out.str(after);
+        out
+    }
+}
+
+/// The collation an expression carries by itself, which decides whether a comparison needs an
+/// explicit COLLATE. Leaving it off when the column already matches keeps its index usable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Collation {
+    Nocase,
+    Binary,
+    /// JSON values, constants and function results: always state the collation.
+    Unset,
+}
+
+/// A single value reachable from the row (or from one element of a multi-valued attribute).
+struct Operand {
+    expr: String,
+    ty: AttrType,
+    case_exact: bool,
+    collation: Collation,
+    /// A better sort key than `expr`, where there is one.
+    sort_key: Option<String>,
+}
+
+impl Operand {
+    fn new(expr: impl Into<String>, attr: &Attr, collation: Collation) -> Self {
+        Operand {
+            expr: expr.into(),
+            ty: attr.ty,
+            case_exact: attr.case_exact,
+            collation,
+            sort_key: None,
+        }
+    }
+
+    /// The COLLATE clause a string comparison needs to follow caseExact (RFC 7643 §2.2).
+    fn collate(&self) -> &'static str {
+        match (self.case_exact, self.collation) {
+            (false, Collation::Nocase) | (true, Collation::Binary) => "",
+            (false, _) => " COLLATE NOCASE",
+            (true, _) => " COLLATE BINARY",
+        }
+    }
+}
+
+/// The storage behind a multi-valued attribute.
+#[derive(Clone)]
+enum Coll {
+    /// `emails`, mirrored in `user_emails` for value, type and primary.
+    Emails,
+    /// Any other multi-valued complex attribute, an array in `data` at this JSON path.
+    Json(String),
+    /// `User.groups`, derived from memberships.
+    Groups,
+    /// `Group.members`, stored in memberships.
+    Members,
+}
+
+/// How one element of a collection is reached inside its subquery.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Elem {
+    /// `user_emails e`
+    EmailRow,
+    /// `json_each(..) j`
+    JsonItem,
+    /// `teams gt`, a group of the user.
+    Team,
+    /// `users mu`, a member of the team.
+    Member,
+}
+
+/// What an attribute path names.
+enum Target {
+    /// One value per row.
+    Scalar(Operand),
+    /// A multi-valued attribute, optionally narrowed to a sub-attribute.
+    Multi {
+        coll: Coll,
+        attr: &'static Attr,
+        sub: Option<&'static Attr>,
+    },
+    /// A single-valued complex attribute named without a sub-attribute (`name`, `meta`).
+    Complex {
+        /// Its JSON path in `data`, or `None` for the computed `meta`.
+        json: Option<String>,
+    },
+}
+
+/// Where the attribute paths of a (sub-)filter are resolved.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Against the resource type.
+    Row,
+    /// Inside `name[...]`: paths are sub-attributes of a single-valued complex attribute.
+    Prefix(&'a AttrPath),
+    /// Inside `emails[...]`: paths are sub-attributes of one element.
+    Element(Elem, &'static Attr),
+}
+
+struct Compiler {
+    res: Res,
+    terms: usize,
+}
+
+impl Compiler {
+    fn new(res: Res) -> Self {
+        Compiler { res, terms: 0 }
+    }
+
+    fn compile(mut self, filter: &Filter) -> Result<SqlFilter> {
+        let sql = self.filter(filter, Scope::Row, 0)?;
+        Ok(SqlFilter {
+            sql: sql.text,
+            params: sql.params,
+        })
+    }
+
+    fn filter(&mut self, filter: &Filter, scope: Scope<'_>, depth: usize) -> Result<Sql> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(format!(
+                "the filter is nested more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        match filter {
+            Filter::And(..) | Filter::Or(..) => {
+                let is_and = matches!(filter, Filter::And(..));
+                let mut out = Sql::default();
+                for (i, part) in flatten(filter, is_and).into_iter().enumerate() {
+                    if i > 0 {
+                        out.str(if is_and { " AND " } else { " OR " });
+                    }
+                    out.append(Sql::wrap("(", self.filter(part, scope, depth + 1)?, ")"));
+                }
+                Ok(out)
+            }
+            Filter::Not(inner) => Ok(Sql::wrap(
+                "NOT COALESCE((",
+                self.filter(inner, scope, depth + 1)?,
+                "), 0)",
+            )),
+            Filter::Compare { path, op, value } => {
+                self.count_term()?;
+                self.compare(path, *op, value, scope, depth)
+            }
+            Filter::Present(path) => {
+                self.count_term()?;
+                self.present(path, scope, depth)
+            }
+            Filter::ValuePath { path, filter } => {
+                if !matches!(scope, Scope::Row) {
+                    return Err(invalid(format!(
+                        "value filters cannot be nested (\"{}\")",
+                        shown(path)
+                    )));
+                }
+                self.value_path(path, filter, depth + 1)
+            }
+        }
+    }
+
+    fn count_term(&mut self) -> Result<()> {
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(invalid(format!(
+                "the filter has more than {MAX_TERMS} comparisons"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `attrPath op value` (RFC 7644 §3.4.2.2, Table 3).
+    fn compare(
+        &mut self,
+        path: &AttrPath,
+        op: CompareOp,
+        value: &Json,
+        scope: Scope<'_>,
+        depth: usize,
+    ) -> Result<Sql> {
+        let (coll, attr, sub) = match self.leaf(path, scope)? {
+            Target::Scalar(operand) => return compare(&operand, op, value, path),
+            Target::Complex { .. } => {
+                return Err(invalid(format!(
+                    "\"{}\" is a complex attribute: compare one of its sub-attributes",
+                    shown(path)
+                )));
+            }
+            Target::Multi { coll, attr, sub } => (coll, attr, sub),
+        };
+        // A multi-valued attribute without a sub-attribute compares its `value`; the filter
+        // matches when any element does (RFC 7644 §3.4.2.2).
+        let sub = sub.or_else(|| attr.sub_attr("value")).ok_or_else(|| {
+            invalid(format!(
+                "\"{}\" has no value sub-attribute: compare one of its sub-attributes",
+                shown(path)
+            ))
+        })?;
+        let element_path = AttrPath::simple(sub.name);
+        if value.is_null() && matches!(op, CompareOp::Eq | CompareOp::Ne) {
+            // `eq null` matches when no element has the value, `ne null` when one has.
+            let has = Filter::Compare {
+                path: element_path,
+                op: CompareOp::Ne,
+                value: Json::Null,
+            };
+            let exists = self.collection(&coll, attr, &has, depth)?;
+            return Ok(if op == CompareOp::Eq {
+                Sql::wrap("NOT ", exists, "")
+            } else {
+                exists
+            });
+        }
+        let one = Filter::Compare {
+            path: element_path,
+            op,
+            value: value.clone(),
+        };
+        self.collection(&coll, attr, &one, depth)
+    }
+
+    /// `attrPath pr`: "If the attribute has a non-empty value, or if it contains a non-empty node
+    /// for complex attributes, there is a match" (RFC 7644 §3.4.2.2).
+    fn present(&mut self, path: &AttrPath, scope: Scope<'_>, depth: usize) -> Result<Sql> {
+        match self.leaf(path, scope)? {
+            Target::Scalar(operand) => Ok(present(&operand)),
+            Target::Multi { coll, attr, sub } => match sub.or_else(|| attr.sub_attr("value")) {
+                Some(sub) => {
+                    let one = Filter::Present(AttrPath::simple(sub.name));
+                    self.collection(&coll, attr, &one, depth)
+                }
+                None => match coll {
+                    Coll::Json(json) => Ok(Sql::raw(&format!(
+                        "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j \
+                         WHERE j.type = 'object' AND j.value <> '{{}}')",
+                        self.res.alias()
+                    ))),
+                    Coll::Emails | Coll::Groups | Coll::Members => Err(Error::Internal(format!(
+                        "{} has no value sub-attribute",
+                        attr.name
+                    ))),
+                },
+            },
+            // `meta` is computed and always there.
+            Target::Complex { json: None, .. } => Ok(Sql::raw("1")),
+            Target::Complex { json: Some(json) } => Ok(Sql::raw(&format!(
+                "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j \
+                 WHERE j.atom IS NOT NULL AND j.atom <> '')",
+                self.res.alias()
+            ))),
+        }
+    }
+
+    /// `attrPath "[" valFilter "]"` (RFC 7644 §3.4.2.2): the inner filter must hold for one
+    /// and the same element.
+    fn value_path(&mut self, path: &AttrPath, inner: &Filter, depth: usize) -> Result<Sql> {
+        match self.target(path, invalid)? {
+            Target::Multi {
+                coll,
+                attr,
+                sub: None,
+            } => self.collection(&coll, attr, inner, depth),
+            // A single-valued complex attribute has one "element": its sub-attributes.
+            Target::Complex { .. } => self.filter(inner, Scope::Prefix(path), depth),
+            Target::Multi { sub: Some(_), .. } | Target::Scalar(_) => Err(invalid(format!(
+                "\"{}\" is not a complex attribute, so it takes no [...] filter",
+                shown(path)
+            ))),
+        }
+    }
+
+    /// Compiles `inner` over one element of a collection and wraps it in the subquery that
+    /// asks whether such an element exists.
+    fn collection(
+        &mut self,
+        coll: &Coll,
+        attr: &'static Attr,
+        inner: &Filter,
+        depth: usize,
+    ) -> Result<Sql> {
+        let a = self.res.alias();
+        match coll {
+            Coll::Emails if uses_only(inner, &["value", "type", "primary"]) => {
+                let cond = self.filter(inner, Scope::Element(Elem::EmailRow, attr), depth)?;
+                Ok(if pins_value(inner) {
+                    // Uncorrelated, so SQLite can run it once and fetch the users by pk. The
+                    // index leads with org_pk and the caller's org is not ours to bind, so
+                    // the subquery seeks each organization in turn (a hand-made skip-scan,
+                    // one seek per organization). The e.user_pk = u.pk link keeps the
+                    // result inside the caller's organization.
+                    Sql::wrap(
+                        &format!(
+                            "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
+                             WHERE e.org_pk IN (SELECT o.pk FROM orgs o) AND ("
+                        ),
+                        cond,
+                        "))",
+                    )
+                } else {
+                    Sql::wrap(
+                        &format!(
+                            "EXISTS (SELECT 1 FROM user_emails e \
+                             WHERE e.org_pk = {a}.org_pk AND e.user_pk = {a}.pk AND ("
+                        ),
+                        cond,
+                        "))",
+                    )
+                })
+            }
+            Coll::Emails | Coll::Json(_) => {
+                let json = match coll {
+                    Coll::Json(json) => json.clone(),
+                    _ => json_path(None, attr, None)?,
+                };
+                let cond = self.filter(inner, Scope::Element(Elem::JsonItem, attr), depth)?;
+                Ok(Sql::wrap(
+                    &format!("EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j WHERE ("),
+                    cond,
+                    "))",
+                ))
+            }
+            Coll::Groups => {
+                let cond = self.filter(inner, Scope::Element(Elem::Team, attr), depth)?;
+                Ok(if pins_value(inner) {
+                    // Uncorrelated, so SQLite runs it once from the unique index on teams.id
+                    // and then fetches the users by pk. Memberships never cross organizations
+                    // (checked here too), and the outer row is in the caller's organization.
+                    Sql::wrap(
+                        "u.pk IN (SELECT gm.user_pk FROM teams gt \
+                         JOIN memberships gm ON gm.team_pk = gt.pk \
+                         JOIN users gu ON gu.pk = gm.user_pk \
+                         WHERE gu.org_pk = gt.org_pk AND (",
+                        cond,
+                        "))",
+                    )
+                } else {
+                    Sql::wrap(
+                        "EXISTS (SELECT 1 FROM memberships gm JOIN teams gt ON gt.pk = gm.team_pk \
+                         WHERE gm.user_pk = u.pk AND gt.org_pk = u.org_pk AND (",
+                        cond,
+                        "))",
+                    )
+                })
+            }
+            Coll::Members => {
+                let cond = self.filter(inner, Scope::Element(Elem::Member, attr), depth)?;
+                Ok(if pins_value(inner) {
+                    // As for groups: driven by the unique index on users.id.
+                    Sql::wrap(
+                        "t.pk IN (SELECT mm.team_pk FROM users mu \
+                         JOIN memberships mm ON mm.user_pk = mu.pk \
+                         JOIN teams mt ON mt.pk = mm.team_pk \
+                         WHERE mt.org_pk = mu.org_pk AND (",
+                        cond,
+                        "))",
+                    )
+                } else {
+                    Sql::wrap(
+                        "EXISTS (SELECT 1 FROM memberships mm JOIN users mu ON mu.pk = mm.user_pk \
+                         WHERE mm.team_pk = t.pk AND mu.org_pk = t.org_pk AND (",
+                        cond,
+                        "))",
+                    )
+                })
+            }
+        }
+    }
+
+    /// Resolves the path of a comparison or `pr` in its scope.
+    fn leaf(&self, path: &AttrPath, scope: Scope<'_>) -> Result<Target> {
+        match scope {
+            Scope::Row => self.target(path, invalid),
+            Scope::Prefix(outer) => {
+                let sub = relative(path, outer.name.as_str())?;
+                let full = AttrPath {
+                    urn: outer.urn.clone(),
+                    name: outer.name.clone(),
+                    sub: Some(sub.to_string()),
+                };
+                self.target(&full, invalid)
+            }
+            Scope::Element(elem, attr) => {
+                let name = relative(path, attr.name)?;
+                let sub = attr.sub_attr(name).ok_or_else(|| {
+                    invalid(format!(
+                        "unknown attribute \"{}.{}\"",
+                        attr.name,
+                        clip(name)
+                    ))
+                })?;
+                Ok(Target::Scalar(element_operand(elem, attr, sub)?))
+            }
+        }
+    }
+
+    /// Maps a resource-level path to where its data lives. `err` builds the error for an
+    /// unknown or unusable attribute: `InvalidFilter` for filters, `InvalidValue` for sortBy.
+    fn target(&self, path: &AttrPath, err: fn(String) -> Error) -> Result<Target> {
+        let rt = self.res.rtype();
+        let (urn, name) = match &path.urn {
+            Some(urn) => (Some(urn.as_str()), path.name.as_str()),
+            None => rt.split_urn(&path.name),
+        };
+        // Accept `name.givenName` arriving unsplit; a URN's own dots were split off above.
+        let (name, sub) = match (&path.sub, name.split_once('.')) {
+            (None, Some((name, sub))) => (name, Some(sub)),
+            (sub, _) => (name, sub.as_deref()),
+        };
+        let r = rt
+            .resolve(urn, name, sub)
+            .ok_or_else(|| err(format!("unknown attribute \"{}\"", shown(path))))?;
+        let refuse = |why: &str| Err(err(format!("\"{}\" {why}", shown(path))));
+        let attr = r.attr;
+        let leaf = r.sub.unwrap_or(attr);
+        if attr.returned == Returned::Never || leaf.returned == Returned::Never {
+            return refuse("cannot be used in a filter or sort");
+        }
+        if leaf.name == "$ref" {
+            return refuse("is computed and cannot be used in a filter or sort");
+        }
+        let a = self.res.alias();
+        let column =
+            |expr: &str, collation| Ok(Target::Scalar(Operand::new(expr, leaf, collation)));
+        let ext = r.extension.map(|s| s.id);
+        match (ext, attr.name, r.sub.map(|s| s.name)) {
+            (None, "id", None) => column(&format!("{a}.id"), Collation::Binary),
+            (None, "externalId", None) => column(&format!("{a}.external_id"), Collation::Binary),
+            (None, "displayName", None) => column(&format!("{a}.display_name"), Collation::Nocase),
+            (None, "userName", None) => column("u.user_name", Collation::Nocase),
+            (None, "active", None) => column("u.active", Collation::Binary),
+            (None, "meta", None) => Ok(Target::Complex { json: None }),
+            (None, "meta", Some("created")) => column(&format!("{a}.created"), Collation::Binary),
+            (None, "meta", Some("lastModified")) => {
+                column(&format!("{a}.last_modified"), Collation::Binary)
+            }
+            (None, "meta", Some("resourceType")) => {
+                column(&format!("'{}'", rt.name), Collation::Binary)
+            }
+            // The ETag form clients see (RFC 7644 §3.14); sorted as the number it carries.
+            (None, "meta", Some("version")) => {
+                let mut operand = Operand::new(
+                    format!("('W/\"' || {a}.version || '\"')"),
+                    leaf,
+                    Collation::Binary,
+                );
+                operand.sort_key = Some(format!("{a}.version"));
+                Ok(Target::Scalar(operand))
+            }
+            (None, "meta", Some(_)) => refuse("is computed and cannot be used in a filter or sort"),
+            (None, "emails", _) => Ok(Target::Multi {
+                coll: Coll::Emails,
+                attr,
+                sub: r.sub,
+            }),
+            (None, "groups", _) if self.res == Res::Users => Ok(Target::Multi {
+                coll: Coll::Groups,
+                attr,
+                sub: r.sub,
+            }),
+            (None, "members", _) if self.res == Res::Teams => Ok(Target::Multi {
+                coll: Coll::Members,
+                attr,
+                sub: r.sub,
+            }),
+            (Some(TEAM_GROUP_SCHEMA), "description", None) => {
+                column("t.description", Collation::Binary)
+            }
+            (Some(TEAM_GROUP_SCHEMA), "organizationRole", None) => {
+                column("t.org_role", Collation::Binary)
+            }
+            // Computed from memberships and Workspace tables when a resource is read.
+            (Some(TEAM_GROUP_SCHEMA), _, _) | (Some(ACCESS_USER_SCHEMA), _, _) => {
+                refuse("is computed and cannot be used in a filter or sort")
+            }
+            (None | Some(ENTERPRISE_USER_SCHEMA), _, _) if self.res == Res::Users => {
+                let schema = r.extension;
+                if attr.multi {
+                    Ok(Target::Multi {
+                        coll: Coll::Json(json_path(schema, attr, None)?),
+                        attr,
+                        sub: r.sub,
+                    })
+                } else if attr.is_complex() && r.sub.is_none() {
+                    Ok(Target::Complex {
+                        json: Some(json_path(schema, attr, None)?),
+                    })
+                } else {
+                    let json = json_path(schema, attr, r.sub)?;
+                    column(&format!("(u.data ->> '{json}')"), Collation::Unset)
+                }
+            }
+            _ => Err(Error::Internal(format!(
+                "no storage mapping for {}",
+                shown(path)
+            ))),
+        }
+    }
+
+    fn sort_expr(&self, path: &AttrPath) -> Result<String> {
+        let a = self.res.alias();
+        let not_sortable = || {
+            Err(Error::InvalidValue(format!(
+                "sortBy \"{}\" names a complex attribute; name one of its sub-attributes",
+                shown(path)
+            )))
+        };
+        match self.target(path, Error::InvalidValue)? {
+            Target::Scalar(operand) => Ok(match &operand.sort_key {
+                Some(key) => key.clone(),
+                None => format!("{}{}", operand.expr, sort_collate(&operand)),
+            }),
+            Target::Complex { .. } => not_sortable(),
+            Target::Multi { coll, attr, sub } => {
+                let Some(sub) = sub.or_else(|| attr.sub_attr("value")) else {
+                    return not_sortable();
+                };
+                let (elem, from) = match coll {
+                    // RFC 7644 §3.4.2.3: the primary value, else the first.
+                    Coll::Emails | Coll::Json(_) => {
+                        let json = match coll {
+                            Coll::Json(json) => json,
+                            _ => json_path(None, attr, None)?,
+                        };
+                        let operand = element_operand(Elem::JsonItem, attr, sub)?;
+                        return Ok(format!(
+                            "(SELECT {} FROM json_each({a}.data, '{json}') j \
+                             ORDER BY (CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END) \
+                             IS 1 DESC, j.key LIMIT 1){}",
+                            operand.expr,
+                            sort_collate(&operand)
+                        ));
+                    }
+                    Coll::Groups => (
+                        Elem::Team,
+                        "FROM memberships gm JOIN teams gt ON gt.pk = gm.team_pk \
+                         WHERE gm.user_pk = u.pk AND gt.org_pk = u.org_pk",
+                    ),
+                    Coll::Members => (
+                        Elem::Member,
+                        "FROM memberships mm JOIN users mu ON mu.pk = mm.user_pk \
+                         WHERE mm.team_pk = t.pk AND mu.org_pk = t.org_pk",
+                    ),
+                };
+                // Neither a user's groups nor a team's members have a primary or an order.
+                let operand = element_operand(elem, attr, sub)?;
+                let collate = sort_collate(&operand);
+                Ok(format!(
+                    "(SELECT MIN({}{collate}) {from}){collate}",
+                    operand.expr
+                ))
+            }
+        }
+    }
+}
+
+/// The operand for sub-attribute `sub` of one element of `attr`.
+fn element_operand(elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operand> {
+    let computed = || {
+        Err(invalid(format!(
+            "\"{}.{}\" is computed and cannot be used in a filter",
+            attr.name, sub.name
+        )))
+    };
+    if sub.name == "$ref" {
+        return computed();
+    }
+    let operand = |expr: &str, collation| Ok(Operand::new(expr, sub, collation));
+    match (elem, sub.name) {
+        (Elem::EmailRow, "value") => operand("e.value", Collation::Nocase),
+        (Elem::EmailRow, "type") => operand("e.type", Collation::Nocase),
+        (Elem::EmailRow, "primary") => operand("e.is_primary", Collation::Binary),
+        (Elem::JsonItem, name) => {
+            check_name(name)?;
+            // CASE keeps `->>` away from a non-object element, which would be malformed JSON.
+            operand(
+                &format!("(CASE WHEN j.type = 'object' THEN j.value ->> '$.{name}' END)"),
+                Collation::Unset,
+            )
+        }
+        (Elem::Team, "value") => operand("gt.id", Collation::Binary),
+        (Elem::Team, "display") => operand("gt.display_name", Collation::Nocase),
+        // Teams do not nest, so every membership is direct.
+        (Elem::Team, "type") => operand("'direct'", Collation::Unset),
+        (Elem::Member, "value") => operand("mu.id", Collation::Binary),
+        (Elem::Member, "display") => {
+            operand("COALESCE(mu.display_name, mu.user_name)", Collation::Unset)
+        }
+        (Elem::Member, "type") => operand("'User'", Collation::Unset),
+        _ => computed(),
+    }
+}
+
+/// Compiles one comparison on a single value, by the attribute's type (RFC 7644 §3.4.2.2).
+fn compare(operand: &Operand, op: CompareOp, value: &Json, path: &AttrPath) -> Result<Sql> {
+    let x = &operand.expr;
+    let mut out = Sql::default();
+    if value.is_null() {
+        return match op {
+            CompareOp::Eq => Ok(Sql::raw(&format!("{x} IS NULL"))),
+            CompareOp::Ne => Ok(Sql::raw(&format!("{x} IS NOT NULL"))),
+            _ => Err(invalid(format!(
+                "\"{}\" {}: only eq and ne compare with null",
+                shown(path),
+                op.as_str()
+            ))),
+        };
+    }
+    let wrong_type = |expected: &str| {
+        Err(invalid(format!(
+            "\"{}\" is {expected}, so it cannot be compared with {}",
+            shown(path),
+            describe(value)
+        )))
+    };
+    let not_ordered = |what: &str| {
+        Err(invalid(format!(
+            "\"{}\" is {what}: {} does not apply",
+            shown(path),
+            op.as_str()
+        )))
+    };
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    match operand.ty {
+        AttrType::String | AttrType::Reference | AttrType::Binary => {
+            let Json::String(s) = value else {
+                return wrong_type("a string");
+            };
+            if operand.ty == AttrType::Binary && op.is_ordering() {
+                return not_ordered("binary");
+            }
+            if substring {
+                return like(operand, op, s, path);
+            }
+            out.str(&format!("{x} {} ", sql_op(op)));
+            out.bind(Value::Text(s.clone()));
+            out.str(operand.collate());
+        }
+        AttrType::Boolean => {
+            let Json::Bool(b) = value else {
+                return wrong_type("a boolean (true or false, unquoted)");
+            };
+            if op.is_ordering() || substring {
+                return not_ordered("a boolean");
+            }
+            out.str(&format!("{x} {} ", sql_op(op)));
+            out.bind(Value::Integer(i64::from(*b)));
+        }
+        AttrType::Integer | AttrType::Decimal => {
+            let Json::Number(n) = value else {
+                return wrong_type("a number");
+            };
+            if substring {
+                return not_ordered("a number");
+            }
+            let bound = match (operand.ty, n.as_i64(), n.as_f64()) {
+                (AttrType::Integer, Some(i), _) => Value::Integer(i),
+                (AttrType::Decimal, _, Some(f)) => Value::Real(f),
+                _ => return wrong_type("an integer"),
+            };
+            out.str(&format!("{x} {} ", sql_op(op)));
+            out.bind(bound);
+        }
+        AttrType::DateTime => {
+            let Json::String(s) = value else {
+                return wrong_type("a dateTime (a quoted RFC 3339 string)");
+            };
+            if substring {
+                return not_ordered("a dateTime");
+            }
+            return compare_time(x, op, s, path);
+        }
+        AttrType::Complex => {
+            return Err(invalid(format!(
+                "\"{}\" is a complex attribute: compare one of its sub-attributes",
+                shown(path)
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// `co`, `sw` and `ew`. Case-insensitive attributes use LIKE, whose ASCII case folding matches
+/// the NOCASE columns; case-exact ones use GLOB, which is case-sensitive. Both patterns escape
+/// their wildcards so the operand is matched literally. On an indexed NOCASE column SQLite's
+/// LIKE optimization turns `sw` into an index range (tested below).
+fn like(operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
+    let (pattern, keyword) = if operand.case_exact {
+        let mut p = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            match c {
+                '*' => p.push_str("[*]"),
+                '?' => p.push_str("[?]"),
+                '[' => p.push_str("[[]"),
+                c => p.push(c),
+            }
+        }
+        (wildcards(op, p, '*'), "GLOB ?")
+    } else {
+        let mut p = String::with_capacity(s.len() + 2);
+        for c in s.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        (wildcards(op, p, '%'), "LIKE ? ESCAPE '\\'")
+    };
+    if pattern.len() > MAX_PATTERN {
+        return Err(invalid(format!(
+            "the value compared with \"{}\" is longer than {MAX_PATTERN} bytes",
+            shown(path)
+        )));
+    }
+    Ok(Sql {
+        text: format!("{} {keyword}", operand.expr),
+        params: vec![Value::Text(pattern)],
+    })
+}
+
+fn wildcards(op: CompareOp, literal: String, any: char) -> String {
+    match op {
+        CompareOp::Sw => format!("{literal}{any}"),
+        CompareOp::Ew => format!("{any}{literal}"),
+        _ => format!("{any}{literal}{any}"),
+    }
+}
+
+/// Compares a stored time with an RFC 3339 operand. Stored times are UTC text with
+/// milliseconds, so the operand is re-formatted the same way and compared as text. An operand
+/// with a finer fraction is truncated to the millisecond and the operator adjusted, so that
+/// `ge 00:00:00.0005Z` does not match a time stored as `00:00:00.000Z`.
+fn compare_time(x: &str, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
+    let bad = || {
+        invalid(format!(
+            "\"{}\" takes an RFC 3339 dateTime such as \"2026-01-01T00:00:00Z\", not \"{}\"",
+            shown(path),
+            clip(s)
+        ))
+    };
+    let t = OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
+        .ok_or_else(bad)?;
+    let text = t.format(STORED_TIME).map_err(|_| bad())?;
+    let exact = t.nanosecond() % 1_000_000 == 0;
+    let sql = |o: &str| Sql {
+        text: format!("{x} {o} ?"),
+        params: vec![Value::Text(text.clone())],
+    };
+    Ok(match (op, exact) {
+        (op, true) => sql(sql_op(op)),
+        // The operand falls strictly between two stored milliseconds.
+        (CompareOp::Eq, false) => Sql::raw("0"),
+        (CompareOp::Ne, false) => Sql::raw(&format!("{x} IS NOT NULL")),
+        (CompareOp::Gt | CompareOp::Ge, false) => sql(">"),
+        (_, false) => sql("<="),
+    })
+}
+
+/// The stored time format (schema.sql): fixed width, so text order is time order.
+const STORED_TIME: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+fn present(operand: &Operand) -> Sql {
+    let x = &operand.expr;
+    match operand.ty {
+        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => {
+            Sql::raw(&format!("({x} IS NOT NULL AND {x} <> '')"))
+        }
+        _ => Sql::raw(&format!("{x} IS NOT NULL")),
+    }
+}
+
+fn sql_op(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Eq => "=",
+        CompareOp::Ne => "<>",
+        CompareOp::Gt => ">",
+        CompareOp::Ge => ">=",
+        CompareOp::Lt => "<",
+        CompareOp::Le => "<=",
+        // Substring operators never reach here; `like` handles them.
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "=",
+    }
+}
+
+fn sort_collate(operand: &Operand) -> &'static str {
+    match operand.ty {
+        AttrType::String | AttrType::Reference | AttrType::Binary => operand.collate(),
+        _ => "",
+    }
+}
+
+/// The operands of a chain of the same connective, left to right, without recursion, so a long
+/// `a or b or c ...` counts as one level of nesting.
+fn flatten(filter: &Filter, is_and: bool) -> Vec<&Filter> {
+    let mut out = Vec::new();
+    let mut stack = vec![filter];
+    while let Some(node) = stack.pop() {
+        match (node, is_and) {
+            (Filter::And(a, b), true) | (Filter::Or(a, b), false) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            _ => out.push(node),
+        }
+    }
+    out
+}
+
+/// True when every path in `filter` is one of `names` (the columns of `user_emails`).
+fn uses_only(filter: &Filter, names: &[&str]) -> bool {
+    let mut stack = vec![filter];
+    while let Some(node) = stack.pop() {
+        match node {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                stack.push(a);
+                stack.push(b);
+            }
+            Filter::Not(a) => stack.push(a),
+            Filter::Compare { path, .. } | Filter::Present(path) => {
+                if path.sub.is_some() || !names.iter().any(|n| n.eq_ignore_ascii_case(&path.name)) {
+                    return false;
+                }
+            }
+            Filter::ValuePath { .. } => return false,
+        }
+    }
+    true
+}
+
+/// True when the element filter requires `value eq "<string>"` at its top level: then the
+/// membership subquery can start from the unique `id` index.
+fn pins_value(filter: &Filter) -> bool {
+    flatten(filter, true).into_iter().any(|f| {
+        matches!(f, Filter::Compare { path, op: CompareOp::Eq, value: Json::String(_) }
+            if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value"))
+    })
+}
+
+/// The name of a path inside `attr[...]`, which must be a bare sub-attribute name.
+fn relative<'p>(path: &'p AttrPath, outer: &str) -> Result<&'p str> {
+    if path.urn.is_some() || path.sub.is_some() {
+        return Err(invalid(format!(
+            "inside {}[...] name a sub-attribute of {} only, not \"{}\"",
+            clip(outer),
+            clip(outer),
+            shown(path)
+        )));
+    }
+    Ok(&path.name)
+}
+
+/// The JSON path of an attribute inside `data`, e.g. `$.name.givenName` or
+/// `$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".manager.value`. The names
+/// come from the catalogue; `check_name` makes sure they cannot end the SQL string literal.
+fn json_path(ext: Option<&Schema>, attr: &Attr, sub: Option<&Attr>) -> Result<String> {
+    let mut p = String::from("$");
+    if let Some(schema) = ext {
+        check_name(schema.id)?;
+        p.push_str(&format!(".\"{}\"", schema.id));
+    }
+    for name in std::iter::once(attr.name).chain(sub.map(|s| s.name)) {
+        check_name(name)?;
+        p.push('.');
+        p.push_str(name);
+    }
+    Ok(p)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'.' || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(Error::Internal(format!(
+            "catalogue name {name:?} is not a plain identifier"
+        )))
+    }
+}
+
+fn invalid(detail: String) -> Error {
+    Error::InvalidFilter(detail)
+}
+
+/// A client-supplied path for an error detail, cut short if absurdly long.
+fn shown(path: &AttrPath) -> String {
+    clip(&path.to_string()).to_string()
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(120) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn describe(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) | Json::Object(_) => "a structure",
+    }
 }

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod filter_sql;
+#[cfg(test)]
+mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
 mod readers;
