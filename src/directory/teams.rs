@@ -65,7 +65,11 @@ fn to_text(data: &Map<String, Value>) -> Result<String> {
 
 fn scim_enabled(conn: &Connection, org_pk: i64) -> Result<bool> {
     Ok(conn
-        .query_row("SELECT scim_enabled FROM orgs WHERE pk = ?", [org_pk], |r| r.get(0))
+        .query_row(
+            "SELECT scim_enabled FROM orgs WHERE pk = ?",
+            [org_pk],
+            |r| r.get(0),
+        )
         .unwrap_or(true))
 }
 
@@ -192,7 +196,10 @@ fn matching_members(
                 path,
                 op: crate::model::filter::CompareOp::Eq,
                 value: Value::String(v),
-            } if path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") => {
+            } if path.urn.is_none()
+                && path.sub.is_none()
+                && path.name.eq_ignore_ascii_case("value") =>
+            {
                 out.push(v.clone());
                 true
             }
@@ -281,7 +288,15 @@ pub async fn create(
                 ));
             }
             let id = super::new_id();
-            let row = teams::insert(conn, org_pk, &id, &cols, &text, origin == Origin::Scim, &now)?;
+            let row = teams::insert(
+                conn,
+                org_pk,
+                &id,
+                &cols,
+                &text,
+                origin == Origin::Scim,
+                &now,
+            )?;
             audit::insert(
                 conn,
                 &Entry {
@@ -296,7 +311,8 @@ pub async fn create(
                 },
                 &now,
             )?;
-            let delta = apply_member_ops(conn, org_pk, &row, &[MemberOp::Add(members)], Origin::Scim)?;
+            let delta =
+                apply_member_ops(conn, org_pk, &row, &[MemberOp::Add(members)], Origin::Scim)?;
             audit_members(conn, org_pk, &row, &actor, &delta, &now)?;
             let members = teams::members(conn, row.pk)?;
             let row = teams::get(conn, org_pk, &id)?.unwrap_or(row);
@@ -308,13 +324,20 @@ pub async fn create(
         .await
 }
 
-pub async fn get(store: &Store, org_pk: i64, id: String, with_members: bool) -> Result<Option<Team>> {
+pub async fn get(
+    store: &Store,
+    org_pk: i64,
+    id: String,
+    with_members: bool,
+) -> Result<Option<Team>> {
     store
         .read(move |conn| {
             let Some(row) = teams::get(conn, org_pk, &id)? else {
                 return Ok(None);
             };
-            let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+            let members = with_members
+                .then(|| teams::members(conn, row.pk))
+                .transpose()?;
             Ok(Some(Team { row, members }))
         })
         .await
@@ -379,7 +402,9 @@ where
                 audit_members(conn, org_pk, &row, &actor, &delta, &now)?;
             }
             let row = current(conn, org_pk, &id)?;
-            let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+            let members = with_members
+                .then(|| teams::members(conn, row.pk))
+                .transpose()?;
             Ok(Team { row, members })
         })
         .await
@@ -445,7 +470,9 @@ pub async fn list(
             let (total, rows) = teams::list(conn, org_pk, &q)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                let members = with_members.then(|| teams::members(conn, row.pk)).transpose()?;
+                let members = with_members
+                    .then(|| teams::members(conn, row.pk))
+                    .transpose()?;
                 out.push(Team { row, members });
             }
             Ok((total, out))
@@ -605,7 +632,9 @@ pub async fn set_role(
 }
 
 pub async fn workspaces(store: &Store, org_pk: i64) -> Result<Vec<Workspace>> {
-    store.read(move |conn| teams::workspaces(conn, org_pk)).await
+    store
+        .read(move |conn| teams::workspaces(conn, org_pk))
+        .await
 }
 
 /// The organization a Team-related CLI command acts in, and whether SCIM is on there.

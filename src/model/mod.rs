@@ -1,6 +1,6 @@
 //! The ground floor: the attribute catalogue and the filter AST, shared by `scim` and `store`.
 
 pub mod filter;
-pub mod roles;
 pub mod matcher;
+pub mod roles;
 pub mod schema;

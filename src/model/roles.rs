@@ -8,7 +8,8 @@ pub const ORG_ROLES: [&str; 3] = [
 ];
 
 /// Workspace roles, lowest first.
-pub const WORKSPACE_ROLES: [&str; 3] = ["WORKSPACE_MEMBER", "WORKSPACE_OPERATOR", "WORKSPACE_OWNER"];
+pub const WORKSPACE_ROLES: [&str; 3] =
+    ["WORKSPACE_MEMBER", "WORKSPACE_OPERATOR", "WORKSPACE_OWNER"];
 
 fn rank(list: &[&str], role: &str) -> Option<usize> {
     list.iter().position(|r| r.eq_ignore_ascii_case(role))
@@ -46,11 +47,18 @@ mod tests {
     #[test]
     fn the_highest_role_wins() {
         assert_eq!(
-            highest_org_role(["ORGANIZATION_MEMBER", "ORGANIZATION_OWNER", "ORGANIZATION_BILLING_ADMIN"]),
+            highest_org_role([
+                "ORGANIZATION_MEMBER",
+                "ORGANIZATION_OWNER",
+                "ORGANIZATION_BILLING_ADMIN"
+            ]),
             "ORGANIZATION_OWNER"
         );
         assert_eq!(highest_org_role([]), "ORGANIZATION_MEMBER");
-        assert_eq!(higher_workspace_role("WORKSPACE_OPERATOR", "WORKSPACE_MEMBER"), "WORKSPACE_OPERATOR");
+        assert_eq!(
+            higher_workspace_role("WORKSPACE_OPERATOR", "WORKSPACE_MEMBER"),
+            "WORKSPACE_OPERATOR"
+        );
         assert_eq!(org_role("organization_owner"), Some("ORGANIZATION_OWNER"));
         assert_eq!(workspace_role("nope"), None);
     }

@@ -130,10 +130,11 @@ async fn resource_reply(app: &App, status: u16, team: &Team, req: &Request) -> R
 /// Member values of a body's `members`, refusing Groups by their declared type too.
 fn member_values(value: &Value) -> Result<Vec<String>> {
     let refs = resource::members_of(value)?;
-    if let Some(group) = refs
-        .iter()
-        .find(|m| m.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("Group")))
-    {
+    if let Some(group) = refs.iter().find(|m| {
+        m.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("Group"))
+    }) {
         return Err(Error::InvalidValue(format!(
             "{} is a Group: nested Teams are not supported (access given to one Team never \
              flows to another); add its users instead",
@@ -153,7 +154,10 @@ fn members_field(body: &Value) -> Option<&Value> {
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
     let data = resource::normalize(&GROUP_TYPE, &body)?;
-    let members = members_field(&body).map(member_values).transpose()?.unwrap_or_default();
+    let members = members_field(&body)
+        .map(member_values)
+        .transpose()?
+        .unwrap_or_default();
     let actor = req.actor("SCIM POST /Groups".into());
     let team = teams::create(
         &app.store,
@@ -174,9 +178,14 @@ fn not_found(id: &str) -> Error {
 
 pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let with_members = projection(req).returns("members");
-    let team = teams::get(&app.store, req.principal.org_pk, id.to_string(), with_members)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let team = teams::get(
+        &app.store,
+        req.principal.org_pk,
+        id.to_string(),
+        with_members,
+    )
+    .await?
+    .ok_or_else(|| not_found(id))?;
     let etag = directory::etag(team.row.version);
     if let Some(tags) = &req.if_none_match
         && (tags.trim() == "*" || tags.split(',').any(|t| t.trim() == etag))
@@ -360,10 +369,7 @@ pub async fn search(
                 .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
                 .attr;
             let expr = filter_sql::teams_sort_expr(&path)?;
-            Some(format!(
-                "{expr} {}",
-                if params.descending { "DESC" } else { "ASC" }
-            ))
+            Some(filter_sql::order_by(&expr, params.descending, "t.pk"))
         }
         None => None,
     };

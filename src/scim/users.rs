@@ -193,10 +193,7 @@ pub async fn search(
                 .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
                 .attr;
             let expr = filter_sql::users_sort_expr(&path)?;
-            Some(format!(
-                "{expr} {}",
-                if params.descending { "DESC" } else { "ASC" }
-            ))
+            Some(filter_sql::order_by(&expr, params.descending, "u.pk"))
         }
         None => None,
     };

@@ -11,10 +11,11 @@
 //!
 //! Lookups through a subquery (`emails.value eq`, `members.value eq`, `groups.value eq`) are
 //! written as uncorrelated `pk IN (SELECT ...)` so SQLite can start from their index. It does
-//! so only when `sqlite_stat1` exists (`PRAGMA optimize`): without statistics it assumes
-//! `org_pk = ?` selects ten rows and walks the organization instead. A correlated EXISTS can
-//! never drive the query (SQLite keeps it as the inner loop), so those are used only where no
-//! index could help anyway.
+//! so only when `sqlite_stat1` exists: without statistics it assumes `org_pk = ?` selects ten
+//! rows and walks the organization instead, so `schema.sql` ships statistics for the intended
+//! shape. A correlated EXISTS can never drive the query (SQLite keeps it as the inner loop),
+//! so those are used only where no index could help anyway. The email lookup names the
+//! caller's organization as `?1`, the caller's first parameter.
 //!
 //! The result is two-valued: an absent attribute (SQL NULL) counts as "no match", also under
 //! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)`, because a bare `NOT` of an unknown
@@ -436,15 +437,13 @@ impl Compiler {
             Coll::Emails if uses_only(inner, &["value", "type", "primary"]) => {
                 let cond = self.filter(inner, Scope::Element(Elem::EmailRow, attr), depth)?;
                 Ok(if pins_value(inner) {
-                    // Uncorrelated, so SQLite can run it once and fetch the users by pk. The
-                    // index leads with org_pk and the caller's org is not ours to bind, so
-                    // the subquery seeks each organization in turn (a hand-made skip-scan,
-                    // one seek per organization). The e.user_pk = u.pk link keeps the
-                    // result inside the caller's organization.
+                    // Uncorrelated, so SQLite can run it once and fetch the users by pk.
+                    // `?1` is the caller's organization (always the first parameter: see
+                    // the module doc), so the lookup is one seek in (org_pk, value).
                     Sql::wrap(
                         &format!(
                             "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
-                             WHERE e.org_pk IN (SELECT o.pk FROM orgs o) AND ("
+                             WHERE e.org_pk = ?1 AND ("
                         ),
                         cond,
                         "))",

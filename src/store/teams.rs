@@ -90,13 +90,7 @@ pub fn insert(
 }
 
 /// Replaces a Team's attributes and bumps its version.
-pub fn update(
-    conn: &Connection,
-    pk: i64,
-    cols: &TeamColumns,
-    data: &str,
-    now: &str,
-) -> Result<()> {
+pub fn update(conn: &Connection, pk: i64, cols: &TeamColumns, data: &str, now: &str) -> Result<()> {
     conn.prepare_cached(
         "UPDATE teams SET display_name = ?, external_id = ?, description = ?, data = ?,
          last_modified = ?, version = version + 1 WHERE pk = ?",
@@ -115,10 +109,8 @@ pub fn update(
 
 /// Marks a Team changed (its members or roles) without touching its attributes.
 pub fn touch(conn: &Connection, pk: i64, now: &str) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE teams SET last_modified = ?, version = version + 1 WHERE pk = ?",
-    )?
-    .execute(params![now, pk])?;
+    conn.prepare_cached("UPDATE teams SET last_modified = ?, version = version + 1 WHERE pk = ?")?
+        .execute(params![now, pk])?;
     Ok(())
 }
 
@@ -254,7 +246,7 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, V
     }
     let order = q.order_by.unwrap_or("t.pk");
     let sql = format!(
-        "SELECT {COLUMNS} FROM teams t WHERE {where_sql} ORDER BY {order}, t.pk LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM teams t WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
     );
     params.push(SqlValue::Integer(q.limit));
     params.push(SqlValue::Integer(q.offset));
@@ -302,7 +294,11 @@ pub fn workspaces(conn: &Connection, org_pk: i64) -> Result<Vec<Workspace>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn find_workspace(conn: &Connection, org_pk: i64, id_or_name: &str) -> Result<Option<Workspace>> {
+pub fn find_workspace(
+    conn: &Connection,
+    org_pk: i64,
+    id_or_name: &str,
+) -> Result<Option<Workspace>> {
     Ok(conn
         .prepare_cached(
             "SELECT pk, id, name FROM workspaces WHERE org_pk = ?1 AND (id = ?2 OR name = ?2)",
@@ -347,7 +343,10 @@ pub fn set_team_workspace_role(
 }
 
 /// A Team's Workspace roles as (workspace id, workspace name, role).
-pub fn team_workspace_roles(conn: &Connection, team_pk: i64) -> Result<Vec<(String, String, String)>> {
+pub fn team_workspace_roles(
+    conn: &Connection,
+    team_pk: i64,
+) -> Result<Vec<(String, String, String)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT w.id, w.name, r.role FROM team_workspace_roles r
          JOIN workspaces w ON w.pk = r.workspace_pk WHERE r.team_pk = ? ORDER BY w.pk",
@@ -356,12 +355,12 @@ pub fn team_workspace_roles(conn: &Connection, team_pk: i64) -> Result<Vec<(Stri
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A role in a Workspace: (workspace id, workspace name, role).
+pub type WorkspaceGrant = (String, String, String);
+
 /// Every role that reaches a user: its own and each of its Teams'. Returns the organization
-/// roles and (workspace id, workspace name, role) grants; the caller takes the highest.
-pub fn role_grants(
-    conn: &Connection,
-    user_pk: i64,
-) -> Result<(Vec<String>, Vec<(String, String, String)>)> {
+/// roles and the Workspace grants; the caller takes the highest.
+pub fn role_grants(conn: &Connection, user_pk: i64) -> Result<(Vec<String>, Vec<WorkspaceGrant>)> {
     let mut org_roles: Vec<String> = conn
         .prepare_cached("SELECT org_role FROM users WHERE pk = ?")?
         .query_map([user_pk], |r| r.get(0))?

@@ -152,7 +152,8 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
 /// What to list: an optional compiled filter, an ORDER BY, and a window.
 pub struct ListQuery<'a> {
     pub filter: Option<&'a SqlFilter>,
-    /// ORDER BY text from `filter_sql`'s sort mapping; `None` is creation order.
+    /// The whole ORDER BY from `filter_sql::order_by` (ending in the pk tiebreaker); `None`
+    /// is creation order.
     pub order_by: Option<&'a str>,
     pub offset: i64,
     pub limit: i64,
@@ -181,7 +182,7 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, V
     }
     let order = q.order_by.unwrap_or("u.pk");
     let sql = format!(
-        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order}, u.pk LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
     );
     params.push(SqlValue::Integer(q.limit));
     params.push(SqlValue::Integer(q.offset));

@@ -7,4 +7,6 @@ mod cli;
 mod common;
 mod discovery;
 mod errors;
+mod filters;
+mod groups;
 mod users;
