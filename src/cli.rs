@@ -244,3 +244,211 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown requested; draining requests");
 }
+
+/// Runs one CLI action on a freshly opened store, closing it afterwards.
+fn with_store<F, Fut>(db: &Path, action: F) -> CliResult
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = crate::error::Result<()>>,
+{
+    let store = open(db)?;
+    let result = runtime()?.block_on(action(store.clone()));
+    store.close();
+    result.map_err(|e| e.to_string())
+}
+
+fn print_access(access: &directory::teams::Access) {
+    println!("organization role: {}", access.org_role);
+    for (id, name, role) in &access.workspaces {
+        println!("workspace {name} ({id}): {role}");
+    }
+}
+
+pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
+    use crate::config::TeamCommand as T;
+    use directory::teams::{self as t, MemberOp, Origin, RoleChange};
+    with_store(db, |store| async move {
+        match cmd {
+            T::List { org } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let (_, list) = t::list(&store, org.pk, None, None, 0, i64::MAX, false).await?;
+                println!(
+                    "{:<36} {:<6} {:>8} {:<28} NAME",
+                    "ID", "ORIGIN", "MEMBERS", "ORG ROLE"
+                );
+                for team in list {
+                    let r = &team.row;
+                    println!(
+                        "{:<36} {:<6} {:>8} {:<28} {}",
+                        r.id,
+                        if r.scim_managed { "scim" } else { "local" },
+                        r.member_count,
+                        r.org_role,
+                        r.display_name
+                    );
+                }
+            }
+            T::Show { org, team } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let (team, access) = t::show(&store, org.pk, team.clone()).await?;
+                println!("{} ({})", team.row.display_name, team.row.id);
+                println!(
+                    "origin: {}",
+                    if team.row.scim_managed {
+                        "SCIM (the IdP)"
+                    } else {
+                        "local"
+                    }
+                );
+                print_access(&access);
+                for (id, display) in team.members.unwrap_or_default() {
+                    println!("member {display} ({id})");
+                }
+            }
+            T::Create {
+                org,
+                name,
+                description,
+            } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let mut body = serde_json::json!({"displayName": name});
+                if let Some(d) = description {
+                    body[crate::model::schema::TEAM_GROUP_SCHEMA] =
+                        serde_json::json!({"description": d});
+                }
+                let data =
+                    crate::scim::resource::normalize(&crate::model::schema::GROUP_TYPE, &body)?;
+                let team = t::create(
+                    &store,
+                    &cli_actor("team create"),
+                    org.pk,
+                    data,
+                    Vec::new(),
+                    Origin::Local,
+                    now(),
+                )
+                .await?;
+                println!("{}", team.row.id);
+            }
+            T::Delete { org, team } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let (found, _) = t::show(&store, org.pk, team.clone()).await?;
+                t::delete(
+                    &store,
+                    &cli_actor("team delete"),
+                    org.pk,
+                    found.row.id,
+                    None,
+                    Origin::Local,
+                    now(),
+                )
+                .await?;
+            }
+            T::AddMember { org, team, user } | T::RemoveMember { org, team, user } => {
+                let adding = matches!(cmd, T::AddMember { .. });
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let (found, _) = t::show(&store, org.pk, team.clone()).await?;
+                let user_id = directory::users::resolve(&store, org.pk, user.clone()).await?;
+                let op = if adding {
+                    MemberOp::Add(vec![user_id])
+                } else {
+                    MemberOp::Remove(vec![user_id])
+                };
+                t::update(
+                    &store,
+                    &cli_actor(if adding {
+                        "team add-member"
+                    } else {
+                        "team remove-member"
+                    }),
+                    org.pk,
+                    found.row.id,
+                    None,
+                    vec![op],
+                    Origin::Local,
+                    false,
+                    now(),
+                    Ok,
+                )
+                .await?;
+            }
+            T::SetRole {
+                org,
+                team,
+                organization,
+                workspace,
+                role,
+            } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let change = match (organization, workspace, role) {
+                    (Some(r), _, _) => RoleChange::Organization(r.clone()),
+                    (None, Some(ws), Some(r)) => RoleChange::Workspace(
+                        ws.clone(),
+                        (!r.eq_ignore_ascii_case("none")).then(|| r.clone()),
+                    ),
+                    _ => {
+                        return Err(crate::error::Error::InvalidValue(
+                            "give --organization ROLE, or --workspace WS --role ROLE".into(),
+                        ));
+                    }
+                };
+                let access = t::set_role(
+                    &store,
+                    &cli_actor("team set-role"),
+                    org.pk,
+                    team.clone(),
+                    change,
+                    now(),
+                )
+                .await?;
+                print_access(&access);
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn workspace(db: &Path, cmd: &crate::config::WorkspaceCommand) -> CliResult {
+    use crate::config::WorkspaceCommand as W;
+    with_store(db, |store| async move {
+        match cmd {
+            W::Create { org, name } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let ws = directory::teams::create_workspace(
+                    &store,
+                    &cli_actor("workspace create"),
+                    org.pk,
+                    name.clone(),
+                    now(),
+                )
+                .await?;
+                println!("{}", ws.id);
+            }
+            W::List { org } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                for (ws, teams) in directory::teams::workspace_teams(&store, org.pk).await? {
+                    println!("{} ({})", ws.name, ws.id);
+                    for (team, role) in teams {
+                        println!("  {team}: {role}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn user(db: &Path, cmd: &crate::config::UserCommand) -> CliResult {
+    use crate::config::UserCommand as U;
+    with_store(db, |store| async move {
+        match cmd {
+            U::Access { org, user } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let (row, access) = directory::users::access(&store, org.pk, user.clone()).await?;
+                println!("user {}", row.id);
+                print_access(&access);
+            }
+        }
+        Ok(())
+    })
+}

@@ -44,6 +44,16 @@ pub enum Command {
     /// Manage an organization's SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage Teams locally: roles always; creating Teams and adding members only while SCIM
+    /// provisioning is off.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Manage Workspaces (Teams get roles in them).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Look at users.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[derive(Debug, Args)]
@@ -107,5 +117,90 @@ pub enum TokenCommand {
         org: String,
         /// The token's id or name.
         token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// List Teams with their origin (SCIM or local), member count and Organization role.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Show a Team: members and roles.
+    Show {
+        #[arg(long)]
+        org: String,
+        /// The Team's id or name.
+        team: String,
+    },
+    /// Create a local Team (refused while SCIM provisioning is on).
+    Create {
+        #[arg(long)]
+        org: String,
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a Team (while SCIM is on, only Teams that did not come from the IdP).
+    Delete {
+        #[arg(long)]
+        org: String,
+        team: String,
+    },
+    /// Add a user (id or userName) to a Team (refused while SCIM provisioning is on).
+    AddMember {
+        #[arg(long)]
+        org: String,
+        team: String,
+        user: String,
+    },
+    /// Remove a user (id or userName) from a Team.
+    RemoveMember {
+        #[arg(long)]
+        org: String,
+        team: String,
+        user: String,
+    },
+    /// Set a Team's Organization role, or its role in a Workspace (`--role none` removes it).
+    SetRole {
+        #[arg(long)]
+        org: String,
+        team: String,
+        /// ORGANIZATION_MEMBER, ORGANIZATION_BILLING_ADMIN or ORGANIZATION_OWNER.
+        #[arg(long, conflicts_with_all = ["workspace", "role"])]
+        organization: Option<String>,
+        /// The Workspace's id or name.
+        #[arg(long, requires = "role")]
+        workspace: Option<String>,
+        /// WORKSPACE_MEMBER, WORKSPACE_OPERATOR, WORKSPACE_OWNER or none.
+        #[arg(long, requires = "workspace")]
+        role: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a Workspace; prints its id alone on stdout.
+    Create {
+        #[arg(long)]
+        org: String,
+        name: String,
+    },
+    /// List Workspaces with the Teams that have a role in each.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// A user's effective access: the highest of its own roles and its Teams', per Workspace.
+    Access {
+        #[arg(long)]
+        org: String,
+        /// The user's id or userName.
+        user: String,
     },
 }

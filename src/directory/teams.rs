@@ -648,3 +648,39 @@ pub async fn org_scim_enabled(store: &Store, org_pk: i64) -> Result<bool> {
         })
         .await
 }
+
+/// A Team found by id or name, with its members and access, for local tools.
+pub async fn show(store: &Store, org_pk: i64, id_or_name: String) -> Result<(Team, Access)> {
+    store
+        .read(move |conn| {
+            let row = teams::find(conn, org_pk, &id_or_name)?
+                .ok_or_else(|| Error::NotFound(format!("no Team {id_or_name:?}")))?;
+            let access = team_access(conn, &row)?;
+            let members = teams::members(conn, row.pk)?;
+            Ok((
+                Team {
+                    row,
+                    members: Some(members),
+                },
+                access,
+            ))
+        })
+        .await
+}
+
+/// Each Workspace with the Teams that have a role in it: (workspace, [(team name, role)]).
+pub async fn workspace_teams(
+    store: &Store,
+    org_pk: i64,
+) -> Result<Vec<(Workspace, Vec<(String, String)>)>> {
+    store
+        .read(move |conn| {
+            let mut out = Vec::new();
+            for ws in teams::workspaces(conn, org_pk)? {
+                let assigned = teams::workspace_teams(conn, ws.pk)?;
+                out.push((ws, assigned));
+            }
+            Ok(out)
+        })
+        .await
+}

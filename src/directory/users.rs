@@ -229,3 +229,30 @@ pub async fn list(
         })
         .await
 }
+
+/// A user found by id or userName, with its effective access (see `teams::effective_access`).
+pub async fn access(
+    store: &Store,
+    org_pk: i64,
+    id_or_name: String,
+) -> Result<(UserRow, super::teams::Access)> {
+    store
+        .read(move |conn| {
+            let row = users::find(conn, org_pk, &id_or_name)?
+                .ok_or_else(|| Error::NotFound(format!("no user {id_or_name:?}")))?;
+            let access = super::teams::effective_access(conn, row.pk)?;
+            Ok((row, access))
+        })
+        .await
+}
+
+/// A user's id from its id or userName.
+pub async fn resolve(store: &Store, org_pk: i64, id_or_name: String) -> Result<String> {
+    store
+        .read(move |conn| {
+            users::find(conn, org_pk, &id_or_name)?
+                .map(|u| u.id)
+                .ok_or_else(|| Error::NotFound(format!("no user {id_or_name:?}")))
+        })
+        .await
+}

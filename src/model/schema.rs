@@ -564,21 +564,27 @@ static WORKSPACE_ROLE_ATTRIBUTES: [Attr; 3] = [
     )),
 ];
 
+/// Computed attributes (roles) are returned only when asked for.
+const fn on_request(mut a: Attr) -> Attr {
+    a.returned = Returned::Request;
+    a
+}
+
 const fn role_attrs() -> [Attr; 2] {
     [
-        read_only(canonical(
+        on_request(read_only(canonical(
             string("organizationRole", "The Organization role."),
             &[
                 "ORGANIZATION_MEMBER",
                 "ORGANIZATION_BILLING_ADMIN",
                 "ORGANIZATION_OWNER",
             ],
-        )),
-        read_only(multi(complex(
+        ))),
+        on_request(read_only(multi(complex(
             "workspaceRoles",
             &WORKSPACE_ROLE_ATTRIBUTES,
             "One role per Workspace.",
-        ))),
+        )))),
     ]
 }
 

@@ -61,28 +61,8 @@ pub fn render(team: &Team, base: &str, access: Option<&Value>) -> String {
     ));
     match access {
         None => out,
-        Some(access) => with_access(&out, access),
+        Some(access) => super::with_extension(&out, TEAM_GROUP.id, access),
     }
-}
-
-/// Adds the Team's access template (returned only on request) to a rendered Group.
-fn with_access(rendered: &str, access: &Value) -> String {
-    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(rendered) else {
-        return rendered.to_string();
-    };
-    let ext = map
-        .entry(TEAM_GROUP.id.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let (Value::Object(ext), Value::Object(access)) = (ext, access) {
-        ext.extend(access.clone());
-    }
-    if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
-        let urn = Value::String(TEAM_GROUP.id.into());
-        if !schemas.contains(&urn) {
-            schemas.push(urn);
-        }
-    }
-    Value::Object(map).to_string()
 }
 
 fn projection(req: &Request) -> Projection {

@@ -122,3 +122,25 @@ impl Reply {
 pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
+
+/// Merges computed extension attributes (returned only on request) into a rendered resource,
+/// listing the extension in `schemas`.
+pub fn with_extension(rendered: &str, urn: &str, attrs: &serde_json::Value) -> String {
+    use serde_json::{Map, Value};
+    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(rendered) else {
+        return rendered.to_string();
+    };
+    let ext = map
+        .entry(urn.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let (Value::Object(ext), Value::Object(attrs)) = (ext, attrs) {
+        ext.extend(attrs.clone());
+    }
+    if let Some(Value::Array(schemas)) = map.get_mut("schemas") {
+        let urn = Value::String(urn.into());
+        if !schemas.contains(&urn) {
+            schemas.push(urn);
+        }
+    }
+    Value::Object(map).to_string()
+}

@@ -6,7 +6,7 @@ use super::{Reply, Request, json_string, patch, resource};
 use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
-use crate::model::schema::USER_TYPE;
+use crate::model::schema::{ACCESS_USER, USER_TYPE};
 use crate::store::filter_sql;
 use serde_json::{Map, Value};
 
@@ -55,8 +55,16 @@ pub fn location(base: &str, id: &str) -> String {
     format!("{base}/Users/{id}")
 }
 
-fn project(user: &User, base: &str, projection: &Projection) -> Result<String> {
-    let full = render(user, base);
+fn project(
+    user: &User,
+    base: &str,
+    projection: &Projection,
+    access: Option<&Value>,
+) -> Result<String> {
+    let mut full = render(user, base);
+    if let Some(access) = access {
+        full = super::with_extension(&full, ACCESS_USER.id, access);
+    }
     if projection.is_default() {
         return Ok(full);
     }
@@ -73,9 +81,25 @@ fn projection(req: &Request) -> Projection {
     )
 }
 
+/// The user's effective access when the request asked for the access extension (it is
+/// computed, so it is never returned by default).
+async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<Option<Value>> {
+    if !p.requests_extension(&ACCESS_USER) {
+        return Ok(None);
+    }
+    let pk = user.row.pk;
+    let access = app
+        .store
+        .read(move |conn| crate::directory::teams::effective_access(conn, pk))
+        .await?;
+    Ok(Some(access.to_json()))
+}
+
 /// A resource reply with its ETag (and `Location` when created).
-fn resource_reply(status: u16, user: &User, req: &Request) -> Result<Reply> {
-    let body = project(user, &req.base_url, &projection(req))?;
+async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> Result<Reply> {
+    let p = projection(req);
+    let access = access_if_requested(app, user, &p).await?;
+    let body = project(user, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(user.row.version));
     if status == 201 {
         reply = reply.header("location", location(&req.base_url, &user.row.id));
@@ -94,7 +118,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    resource_reply(201, &user, req)
+    resource_reply(app, 201, &user, req).await
 }
 
 fn not_found(id: &str) -> Error {
@@ -111,7 +135,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     {
         return Ok(Reply::empty(304).header("etag", etag));
     }
-    resource_reply(200, &user, req)
+    resource_reply(app, 200, &user, req).await
 }
 
 /// PUT replaces every writable attribute (RFC 7644 §3.5.1); read-only ones the client echoes
@@ -137,7 +161,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         },
     )
     .await?;
-    resource_reply(200, &user, req)
+    resource_reply(app, 200, &user, req).await
 }
 
 pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
@@ -153,7 +177,7 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         move |before| patch::apply(&USER_TYPE, before, &ops),
     )
     .await?;
-    resource_reply(200, &user, req)
+    resource_reply(app, 200, &user, req).await
 }
 
 pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
@@ -206,10 +230,11 @@ pub async fn search(
         params.count,
     )
     .await?;
-    let resources = users
-        .iter()
-        .map(|u| project(u, &req.base_url, &projection))
-        .collect::<Result<Vec<_>>>()?;
+    let mut resources = Vec::with_capacity(users.len());
+    for user in &users {
+        let access = access_if_requested(app, user, &projection).await?;
+        resources.push(project(user, &req.base_url, &projection, access.as_ref())?);
+    }
     Ok(Reply::json(
         200,
         list::response(total, params.start_index, &resources),

@@ -386,3 +386,13 @@ pub fn role_grants(conn: &Connection, user_pk: i64) -> Result<(Vec<String>, Vec<
         .collect::<rusqlite::Result<_>>()?;
     Ok((org_roles, grants))
 }
+
+/// The Teams with a role in a Workspace: (team name, role).
+pub fn workspace_teams(conn: &Connection, workspace_pk: i64) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.display_name, r.role FROM team_workspace_roles r
+         JOIN teams t ON t.pk = r.team_pk WHERE r.workspace_pk = ? ORDER BY t.display_name",
+    )?;
+    let rows = stmt.query_map([workspace_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -131,6 +131,19 @@ pub fn get(conn: &Connection, org_pk: i64, id: &str) -> Result<Option<UserRow>> 
         .optional()?)
 }
 
+/// Finds a user by id or userName (case-insensitive), for the CLI and the admin page.
+pub fn find(conn: &Connection, org_pk: i64, id_or_name: &str) -> Result<Option<UserRow>> {
+    if let Some(u) = get(conn, org_pk, id_or_name)? {
+        return Ok(Some(u));
+    }
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users u WHERE u.org_pk = ? AND u.user_name = ?"
+        ))?
+        .query_row(params![org_pk, id_or_name], from_row)
+        .optional()?)
+}
+
 /// Deletes a user; memberships and email rows go with it (foreign keys cascade).
 pub fn delete(conn: &Connection, org_pk: i64, pk: i64) -> Result<bool> {
     let n = conn

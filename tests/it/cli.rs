@@ -187,3 +187,111 @@ fn a_database_from_a_newer_scimbox_is_refused() {
     let (ok, _, err) = run(&db, &["org", "list"]);
     assert!(!ok && err.contains("newer"), "{err}");
 }
+
+#[test]
+fn team_workspace_and_user_commands_follow_the_scim_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("teams.db");
+    let (mut child, base, token) = serve(&db);
+    // A user over SCIM, so the CLI has someone to work with.
+    use std::io::{Read, Write};
+    let rest = base.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let body = r#"{"userName":"cli.user@x.io"}"#;
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "POST {path}/Users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let (ok, _, err) = run(&db, &["team", "create", "--org", "default", "Local"]);
+    assert!(!ok && err.contains("SCIM provisioning is on"), "{err}");
+    assert!(run(&db, &["org", "scim", "default", "off"]).0);
+    let (ok, team_id, err) = run(
+        &db,
+        &[
+            "team",
+            "create",
+            "--org",
+            "default",
+            "Local",
+            "--description",
+            "made here",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(team_id.trim().len(), 36);
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "team",
+            "add-member",
+            "--org",
+            "default",
+            "Local",
+            "cli.user@x.io",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(run(&db, &["org", "scim", "default", "on"]).0);
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "team",
+            "add-member",
+            "--org",
+            "default",
+            "Local",
+            "cli.user@x.io",
+        ],
+    );
+    assert!(!ok && err.contains("IdP"), "{err}");
+    let (ok, ws, _) = run(&db, &["workspace", "create", "--org", "default", "Prod"]);
+    assert!(ok && ws.trim().len() == 36);
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "team",
+            "set-role",
+            "--org",
+            "default",
+            "Local",
+            "--workspace",
+            "Prod",
+            "--role",
+            "WORKSPACE_OWNER",
+        ],
+    );
+    assert!(ok && out.contains("WORKSPACE_OWNER"), "{err}");
+    let (ok, out, _) = run(
+        &db,
+        &["user", "access", "--org", "default", "cli.user@x.io"],
+    );
+    assert!(
+        ok && out.contains("workspace Prod") && out.contains("WORKSPACE_OWNER"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&db, &["workspace", "list", "--org", "default"]);
+    assert!(ok && out.contains("Local: WORKSPACE_OWNER"), "{out}");
+    let (ok, out, _) = run(&db, &["team", "list", "--org", "default"]);
+    assert!(
+        ok && out.contains("local") && out.contains("Local"),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "team",
+            "remove-member",
+            "--org",
+            "default",
+            "Local",
+            "cli.user@x.io",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&db, &["team", "delete", "--org", "default", "Local"]);
+    assert!(ok, "{err}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
