@@ -6,6 +6,8 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+#[cfg(test)]
+mod patch_cases;
 pub mod projection;
 pub mod resource;
 pub mod router;
