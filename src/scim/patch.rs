@@ -199,7 +199,7 @@ fn apply_one(
         // `"path": "urn:…:enterprise:2.0:User"` targets the whole extension object.
         return match op.op {
             OpKind::Remove => {
-                clear_schema(rt, data, schema);
+                clear_extension(data, schema);
                 Ok(())
             }
             kind => apply_schema_object(rt, data, kind, schema, value.unwrap_or(&Value::Null)),
@@ -271,15 +271,10 @@ fn apply_schema_object(
     }
 }
 
-/// `remove` of a whole schema URN: its writable attributes go, read-only ones (computed by
+/// `remove` of a whole extension URN: its writable attributes go, read-only ones (computed by
 /// scimbox) stay.
-fn clear_schema(rt: &'static ResourceType, data: &mut Map<String, Value>, schema: &Schema) {
-    let container = if std::ptr::eq(schema, rt.core) {
-        Some(&mut *data)
-    } else {
-        data.get_mut(schema.id).and_then(Value::as_object_mut)
-    };
-    if let Some(container) = container {
+fn clear_extension(data: &mut Map<String, Value>, schema: &Schema) {
+    if let Some(container) = data.get_mut(schema.id).and_then(Value::as_object_mut) {
         for attr in schema.attributes {
             if attr.mutability != Mutability::ReadOnly && !attr.required {
                 container.remove(attr.name);
@@ -376,10 +371,11 @@ fn resolve(rt: &'static ResourceType, path: &str) -> Result<Target> {
     })
 }
 
-/// `ResourceType::resolve`, plus Entra's unqualified extension names (`manager`,
-/// `employeeNumber`, `department`: Q18) when the core schema has no such attribute. Kept here
-/// rather than in the catalogue: `filter=` paths are compiled to SQL by their own whitelist,
-/// and an unqualified name there means the core schema (RFC 7644 §3.10).
+/// `ResourceType::resolve`, plus unqualified extension names (Entra's `manager` path, Q18;
+/// `employeeNumber`, `department`) when the core schema has no such attribute: RFC 7644
+/// §3.10 says clients SHOULD, not MUST, qualify extension attributes. Kept here rather than
+/// in the catalogue because `filter=` is compiled to SQL through its own whitelist and the
+/// matcher treats unqualified names as core; a PATCH-only leniency changes neither.
 fn lookup(
     rt: &'static ResourceType,
     urn: Option<&str>,
@@ -404,13 +400,14 @@ fn apply_target(
 ) -> Result<()> {
     let container = container(data, t.ext)?;
     let before = container.remove(t.attr.name);
-    let after = if t.attr.multi {
-        change_multi(t, kind, value, before.clone())?
+    let change = if t.attr.multi {
+        change_multi
     } else if t.attr.is_complex() {
-        change_complex(t, kind, value, before.clone())?
+        change_complex
     } else {
-        change_simple(t, kind, value, before.clone())?
+        change_simple
     };
+    let after = change(t, kind, value, before.clone())?;
     check_required(t, after.as_ref())?;
     if t.immutable() && after != before {
         // RFC 7644 §3.5.2: a client may echo an immutable value, not change it.
@@ -551,7 +548,9 @@ fn change_complex(
             } else {
                 let nulls = null_subs(attr, &raw);
                 match normalize(attr, Some(&raw), &t.path)? {
-                    // Entra's "replace with empty" manager (MS-LOGICAPP test 25).
+                    // Microsoft's validator removes a manager by "replace with empty"
+                    // (MS-LOGICAPP test 25); its exact body is undocumented, so both `""`
+                    // and `{"value": ""}` unset it.
                     Some(Value::Object(new)) if is_empty_reference(&new) => obj = None,
                     // RFC 7644 §3.5.2.1/§3.5.2.3: the sub-attributes sent replace or add;
                     // those not sent are left unchanged.
