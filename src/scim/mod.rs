@@ -7,6 +7,8 @@ pub mod filter;
 pub mod groups;
 pub mod list;
 pub mod patch;
+#[cfg(test)]
+mod patch_cases;
 pub mod projection;
 pub mod resource;
 pub mod router;
