@@ -238,19 +238,13 @@ pub fn split_operations(ops: Vec<Operation>) -> Result<(Vec<MemberOp>, Vec<Opera
                     attrs.push(op);
                 }
             }
-            Some(path) if targets_members(path) => {
+            Some(path) if patch::is_members_path(path) => {
                 members.push(member_op(&op, path).map_err(at)?);
             }
             Some(_) => attrs.push(op),
         }
     }
     Ok((members, attrs))
-}
-
-fn targets_members(path: &str) -> bool {
-    let (_, rest) = GROUP_TYPE.split_urn(path);
-    let name_end = rest.find(['[', '.']).unwrap_or(rest.len());
-    rest[..name_end].eq_ignore_ascii_case("members")
 }
 
 fn member_op(op: &Operation, path: &str) -> Result<MemberOp> {
