@@ -27,6 +27,12 @@ CREATE TABLE auth_epoch (
 );
 INSERT INTO auth_epoch (id, value) VALUES (1, 0);
 
+-- Server-wide secrets and settings (e.g. the key that signs pagination cursors).
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Bearer tokens: only the argon2id hash of the secret is kept.
 CREATE TABLE tokens (
     pk        INTEGER PRIMARY KEY,

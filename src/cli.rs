@@ -3,7 +3,6 @@
 //! while a server runs on the same file: SQLite's WAL and busy timeout let them share it.
 
 use crate::app::{App, Limits};
-use crate::auth::bearer::Authenticator;
 use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
 use crate::directory::{self, Actor};
 use crate::store::{Store, StoreOptions};
@@ -181,14 +180,17 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             })?;
         let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
         first_run(&store, addr).await.map_err(|e| e.to_string())?;
-        let auth = Authenticator::new(db).map_err(|e| e.to_string())?;
-        let app = Arc::new(App {
-            store: store.clone(),
-            auth,
-            limits: Limits {
-                max_body_bytes: args.max_body_bytes,
-            },
-        });
+        let limits = Limits {
+            max_body_bytes: args.max_body_bytes,
+        };
+        let app = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || App::new(store, limits))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
+        let app = Arc::new(app);
         tracing::info!(%addr, db = %db.display(), "scimbox is serving");
         crate::server::run(listener, app, shutdown_signal()).await;
         tracing::info!("stopped accepting; closing the database");
@@ -271,7 +273,14 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
         match cmd {
             T::List { org } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
-                let (_, list) = t::list(&store, org.pk, None, None, 0, i64::MAX, false).await?;
+                let all = crate::store::ListQuery {
+                    filter: None,
+                    order_by: None,
+                    offset: 0,
+                    limit: i64::MAX,
+                    keyset: crate::store::Keyset::None,
+                };
+                let (_, list) = t::list(&store, org.pk, all, false).await?;
                 println!(
                     "{:<36} {:<6} {:>8} {:<28} NAME",
                     "ID", "ORIGIN", "MEMBERS", "ORG ROLE"

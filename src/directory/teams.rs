@@ -13,7 +13,7 @@ use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
 use crate::store::audit::{self, Entry};
 use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
-use crate::store::{Store, filter_sql::SqlFilter, orgs};
+use crate::store::{ListQuery, Store, orgs};
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -450,23 +450,15 @@ pub async fn delete(
         .await
 }
 
+/// One page of Teams (with members when asked for), and the total that matched.
 pub async fn list(
     store: &Store,
     org_pk: i64,
-    filter: Option<SqlFilter>,
-    order_by: Option<String>,
-    offset: i64,
-    limit: i64,
+    q: ListQuery,
     with_members: bool,
 ) -> Result<(i64, Vec<Team>)> {
     store
         .read(move |conn| {
-            let q = teams::ListQuery {
-                filter: filter.as_ref(),
-                order_by: order_by.as_deref(),
-                offset,
-                limit,
-            };
             let (total, rows) = teams::list(conn, org_pk, &q)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {

@@ -5,7 +5,7 @@ use super::{Actor, Precondition};
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Entry};
 use crate::store::users::{self, Email, UserColumns, UserRow};
-use crate::store::{Store, filter_sql::SqlFilter};
+use crate::store::{ListQuery, Store};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
@@ -203,22 +203,9 @@ pub async fn delete(
 }
 
 /// One page of users with their Teams, and the total that matched.
-pub async fn list(
-    store: &Store,
-    org_pk: i64,
-    filter: Option<SqlFilter>,
-    order_by: Option<String>,
-    offset: i64,
-    limit: i64,
-) -> Result<(i64, Vec<User>)> {
+pub async fn list(store: &Store, org_pk: i64, q: ListQuery) -> Result<(i64, Vec<User>)> {
     store
         .read(move |conn| {
-            let q = users::ListQuery {
-                filter: filter.as_ref(),
-                order_by: order_by.as_deref(),
-                offset,
-                limit,
-            };
             let (total, rows) = users::list(conn, org_pk, &q)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {

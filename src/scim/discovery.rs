@@ -13,6 +13,15 @@ pub fn service_provider_config(req: &Request) -> Value {
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": list::MAX_PAGE},
+        // RFC 9865 §4: both index and cursor paging.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": list::DEFAULT_PAGE,
+            "maxPageSize": list::MAX_PAGE,
+            "cursorTimeout": super::cursor::TIMEOUT_SECS
+        },
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},

@@ -332,6 +332,41 @@ pub async fn search(
     params: ListParams,
     projection: Projection,
 ) -> Result<Reply> {
+    let found = find(app, req, &params, &projection).await?;
+    Ok(Reply::json(200, found.respond(&app.cursor_key)))
+}
+
+/// Runs a list query and renders its page.
+pub async fn find(
+    app: &App,
+    req: &Request,
+    params: &ListParams,
+    projection: &Projection,
+) -> Result<list::Found> {
+    let (plan, now_unix) = plan_list(app, req, params)?;
+    let (total, teams) = teams::list(
+        &app.store,
+        req.principal.org_pk,
+        plan.query.clone(),
+        projection.returns("members"),
+    )
+    .await?;
+    let mut resources = Vec::with_capacity(teams.len());
+    for team in &teams {
+        let access = access_if_requested(app, team, projection).await?;
+        resources.push(project(team, &req.base_url, projection, access.as_ref())?);
+    }
+    Ok(list::Found {
+        plan,
+        now_unix,
+        total,
+        pks: teams.iter().map(|t| t.row.pk).collect(),
+        resources,
+    })
+}
+
+/// Compiles the filter and sort and plans the page (index or cursor).
+fn plan_list(app: &App, req: &Request, params: &ListParams) -> Result<(list::Plan, i64)> {
     let filter = params
         .filter
         .as_ref()
@@ -347,23 +382,16 @@ pub async fn search(
         }
         None => None,
     };
-    let (total, teams) = teams::list(
-        &app.store,
-        req.principal.org_pk,
-        filter,
-        order_by,
-        params.start_index - 1,
-        params.count,
-        projection.returns("members"),
-    )
-    .await?;
-    let mut resources = Vec::with_capacity(teams.len());
-    for team in &teams {
-        let access = access_if_requested(app, team, &projection).await?;
-        resources.push(project(team, &req.base_url, &projection, access.as_ref())?);
-    }
-    Ok(Reply::json(
-        200,
-        list::response(total, params.start_index, &resources),
-    ))
+    let now_unix = crate::clock::now().unix_timestamp();
+    let org = req.principal.org_pk.to_string();
+    let filter_text = format!("{:?}", params.filter);
+    let what = [
+        "Groups",
+        org.as_str(),
+        filter_text.as_str(),
+        params.sort_by.as_deref().unwrap_or(""),
+        if params.descending { "d" } else { "a" },
+    ];
+    let plan = list::plan(params, &what, filter, order_by, &app.cursor_key, now_unix)?;
+    Ok((plan, now_unix))
 }

@@ -1,9 +1,12 @@
 //! List parameters (RFC 7644 §3.4.2: filter, sortBy, sortOrder, startIndex, count) and the
 //! ListResponse envelope.
 
+use super::cursor::{self, Cursor, Position};
 use super::{LIST_RESPONSE, Request};
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
+use crate::store::filter_sql::SqlFilter;
+use crate::store::{Keyset, ListQuery};
 
 /// The largest page served; advertised as `filter.maxResults` in `/ServiceProviderConfig`.
 pub const MAX_PAGE: i64 = 1000;
@@ -18,6 +21,8 @@ pub struct ListParams {
     /// 1-based, as sent (below 1 becomes 1).
     pub start_index: i64,
     pub count: i64,
+    /// RFC 9865: `Some("")` asks for the first page of a cursor walk.
+    pub cursor: Option<String>,
 }
 
 fn integer(name: &str, raw: &str) -> Result<i64> {
@@ -34,6 +39,7 @@ pub fn from_query(req: &Request) -> Result<ListParams> {
         req.param("sortOrder"),
         req.param("startIndex"),
         req.param("count"),
+        req.param("cursor"),
     )
 }
 
@@ -44,7 +50,13 @@ pub fn params(
     sort_order: Option<&str>,
     start_index: Option<&str>,
     count: Option<&str>,
+    cursor: Option<&str>,
 ) -> Result<ListParams> {
+    if cursor.is_some() && start_index.is_some() {
+        return Err(Error::InvalidValue(
+            "use either startIndex (index paging) or cursor (RFC 9865), not both".into(),
+        ));
+    }
     let filter = match filter.map(str::trim) {
         Some(f) if !f.is_empty() => Some(super::filter::parse_filter(f)?),
         _ => None,
@@ -78,7 +90,179 @@ pub fn params(
         descending,
         start_index,
         count,
+        cursor: cursor.map(|c| c.trim().to_string()),
     })
+}
+
+/// How a list request is paged: by index (RFC 7644 §3.4.2.4) or by cursor (RFC 9865).
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    Index { start_index: i64 },
+    Cursor { position: Option<Position> },
+}
+
+/// A list request turned into a store query, and what is needed to write the answer.
+pub struct Plan {
+    pub query: ListQuery,
+    mode: Mode,
+    count: i64,
+    fingerprint: String,
+}
+
+/// Plans a list: which rows to fetch and how to page. `what` names the query for cursor
+/// binding (resource type, organization, filter and sort), so a cursor is only valid for the
+/// query that issued it.
+pub fn plan(
+    params: &ListParams,
+    what: &[&str],
+    filter: Option<SqlFilter>,
+    order_by: Option<String>,
+    key: &[u8],
+    now_unix: i64,
+) -> Result<Plan> {
+    let fingerprint = cursor::query_fingerprint(what);
+    let sorted = order_by.is_some();
+    let (mode, offset, keyset) = match params.cursor.as_deref() {
+        None => (
+            Mode::Index {
+                start_index: params.start_index,
+            },
+            params.start_index - 1,
+            Keyset::None,
+        ),
+        Some("") => (Mode::Cursor { position: None }, 0, Keyset::None),
+        Some(text) => {
+            let c = cursor::decode(key, text, &fingerprint, now_unix)?;
+            let (offset, keyset) = match (c.position, sorted) {
+                (Position::Offset(o), true) => (o, Keyset::None),
+                (Position::After(pk), false) => (0, Keyset::After(pk)),
+                (Position::Before(pk), false) => (0, Keyset::Before(pk)),
+                _ => {
+                    return Err(Error::InvalidCursor(
+                        "the cursor does not belong to this query".into(),
+                    ));
+                }
+            };
+            (
+                Mode::Cursor {
+                    position: Some(c.position),
+                },
+                offset,
+                keyset,
+            )
+        }
+    };
+    // A cursor page reads one row more than it returns, to know whether a next page exists.
+    let extra = i64::from(matches!(mode, Mode::Cursor { .. }) && params.count > 0);
+    Ok(Plan {
+        query: ListQuery {
+            filter,
+            order_by,
+            offset,
+            limit: params.count + extra,
+            keyset,
+        },
+        mode,
+        count: params.count,
+        fingerprint,
+    })
+}
+
+impl Plan {
+    /// Writes the ListResponse for the rows the store returned (`pks` are their row pks, in
+    /// order), with `nextCursor`/`previousCursor` when paging by cursor.
+    pub fn respond(
+        &self,
+        key: &[u8],
+        now_unix: i64,
+        total: i64,
+        pks: &[i64],
+        mut resources: Vec<String>,
+    ) -> String {
+        let Mode::Cursor { position } = &self.mode else {
+            let start_index = match self.mode {
+                Mode::Index { start_index } => start_index,
+                Mode::Cursor { .. } => 1,
+            };
+            return response(total, start_index, &resources);
+        };
+        let backwards = matches!(position, Some(Position::Before(_)));
+        let over = resources.len() as i64 > self.count;
+        let mut pks = pks.to_vec();
+        if over {
+            // Backwards pages were read newest-first and turned around: the extra row is
+            // the oldest, at the front.
+            if backwards {
+                resources.remove(0);
+                pks.remove(0);
+            } else {
+                resources.truncate(self.count as usize);
+                pks.truncate(self.count as usize);
+            }
+        }
+        let issue = |p: Position| {
+            cursor::encode(
+                key,
+                &Cursor {
+                    position: p,
+                    query: self.fingerprint.clone(),
+                    issued: now_unix,
+                },
+            )
+        };
+        let sorted = self.query.order_by.is_some();
+        let (first, last) = (pks.first().copied(), pks.last().copied());
+        let (next, previous) = if sorted {
+            let at = self.query.offset;
+            let next = over.then(|| issue(Position::Offset(at + self.count)));
+            let previous = (at > 0).then(|| issue(Position::Offset((at - self.count).max(0))));
+            (next, previous)
+        } else {
+            let has_next = if backwards { last.is_some() } else { over };
+            let has_previous = if backwards {
+                over
+            } else {
+                position.is_some() && first.is_some()
+            };
+            (
+                last.filter(|_| has_next)
+                    .map(|pk| issue(Position::After(pk))),
+                first
+                    .filter(|_| has_previous)
+                    .map(|pk| issue(Position::Before(pk))),
+            )
+        };
+        let mut out = format!(
+            "{{\"schemas\":[\"{LIST_RESPONSE}\"],\"totalResults\":{total},\"itemsPerPage\":{}",
+            resources.len()
+        );
+        if let Some(n) = next {
+            out.push_str(&format!(",\"nextCursor\":\"{n}\""));
+        }
+        if let Some(p) = previous {
+            out.push_str(&format!(",\"previousCursor\":\"{p}\""));
+        }
+        out.push_str(",\"Resources\":[");
+        out.push_str(&resources.join(","));
+        out.push_str("]}");
+        out
+    }
+}
+
+/// A rendered page and what is needed to answer with it.
+pub struct Found {
+    pub plan: Plan,
+    pub now_unix: i64,
+    pub total: i64,
+    pub pks: Vec<i64>,
+    pub resources: Vec<String>,
+}
+
+impl Found {
+    pub fn respond(self, key: &[u8]) -> String {
+        self.plan
+            .respond(key, self.now_unix, self.total, &self.pks, self.resources)
+    }
 }
 
 /// Writes a ListResponse from already-serialized resources.
@@ -104,16 +288,16 @@ mod tests {
 
     #[test]
     fn paging_parameters_are_read_as_rfc_7644_says() {
-        let p = params(None, None, None, Some("0"), Some("5000")).unwrap();
+        let p = params(None, None, None, Some("0"), Some("5000"), None).unwrap();
         assert_eq!((p.start_index, p.count), (1, MAX_PAGE));
-        let p = params(None, None, Some("Descending"), Some("-3"), Some("-1")).unwrap();
+        let p = params(None, None, Some("Descending"), Some("-3"), Some("-1"), None).unwrap();
         assert_eq!((p.start_index, p.count, p.descending), (1, 0, true));
         assert!(matches!(
-            params(None, None, None, Some("x"), None),
+            params(None, None, None, Some("x"), None, None),
             Err(Error::InvalidValue(_))
         ));
         assert!(matches!(
-            params(None, None, Some("up"), None, None),
+            params(None, None, Some("up"), None, None, None),
             Err(Error::InvalidValue(_))
         ));
     }

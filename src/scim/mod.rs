@@ -1,6 +1,7 @@
 //! The SCIM protocol layer (RFC 7644): requests in, `Reply` out, with no sockets and no hyper
 //! types, so every operation is testable with a store and a body.
 
+pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod filter;
@@ -12,6 +13,7 @@ mod patch_cases;
 pub mod projection;
 pub mod resource;
 pub mod router;
+pub mod search;
 pub mod users;
 
 use crate::auth::bearer::Principal;

@@ -1,7 +1,7 @@
 //! The SCIM route table: one match over (method, path segments). The same table is listed in
 //! [`ROUTES`] so tests can walk every route.
 
-use super::{Method, Reply, Request, discovery, groups, users};
+use super::{Method, Reply, Request, discovery, groups, search, users};
 use crate::app::App;
 use crate::error::{Error, Result};
 
@@ -18,6 +18,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/Users/{id}"),
     ("PATCH", "/Users/{id}"),
     ("DELETE", "/Users/{id}"),
+    ("POST", "/.search"),
+    ("POST", "/Users/.search"),
+    ("POST", "/Groups/.search"),
     ("GET", "/Groups"),
     ("POST", "/Groups"),
     ("GET", "/Groups/{id}"),
@@ -30,6 +33,11 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply> {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method, segs.as_slice()) {
         (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => discovery::serve(req),
+        (Method::Post, [".search"]) => search::root(app, req).await,
+        (_, [".search"]) => Err(Error::MethodNotAllowed),
+        (Method::Post, ["Users", ".search"]) => search::users(app, req).await,
+        (Method::Post, ["Groups", ".search"]) => search::groups(app, req).await,
+        (_, ["Users" | "Groups", ".search"]) => Err(Error::MethodNotAllowed),
         (Method::Get | Method::Head, ["Users"]) => users::list(app, req).await,
         (Method::Post, ["Users"]) => users::create(app, req).await,
         (_, ["Users"]) => Err(Error::MethodNotAllowed),

@@ -206,6 +206,36 @@ pub async fn search(
     params: ListParams,
     projection: Projection,
 ) -> Result<Reply> {
+    let found = find(app, req, &params, &projection).await?;
+    Ok(Reply::json(200, found.respond(&app.cursor_key)))
+}
+
+/// Runs a list query and renders its page.
+pub async fn find(
+    app: &App,
+    req: &Request,
+    params: &ListParams,
+    projection: &Projection,
+) -> Result<list::Found> {
+    let (plan, now_unix) = plan_list(app, req, params)?;
+    let (total, users) =
+        directory::users::list(&app.store, req.principal.org_pk, plan.query.clone()).await?;
+    let mut resources = Vec::with_capacity(users.len());
+    for user in &users {
+        let access = access_if_requested(app, user, projection).await?;
+        resources.push(project(user, &req.base_url, projection, access.as_ref())?);
+    }
+    Ok(list::Found {
+        plan,
+        now_unix,
+        total,
+        pks: users.iter().map(|u| u.row.pk).collect(),
+        resources,
+    })
+}
+
+/// Compiles the filter and sort and plans the page (index or cursor).
+fn plan_list(app: &App, req: &Request, params: &ListParams) -> Result<(list::Plan, i64)> {
     let filter = params
         .filter
         .as_ref()
@@ -221,22 +251,16 @@ pub async fn search(
         }
         None => None,
     };
-    let (total, users) = directory::users::list(
-        &app.store,
-        req.principal.org_pk,
-        filter,
-        order_by,
-        params.start_index - 1,
-        params.count,
-    )
-    .await?;
-    let mut resources = Vec::with_capacity(users.len());
-    for user in &users {
-        let access = access_if_requested(app, user, &projection).await?;
-        resources.push(project(user, &req.base_url, &projection, access.as_ref())?);
-    }
-    Ok(Reply::json(
-        200,
-        list::response(total, params.start_index, &resources),
-    ))
+    let now_unix = crate::clock::now().unix_timestamp();
+    let org = req.principal.org_pk.to_string();
+    let filter_text = format!("{:?}", params.filter);
+    let what = [
+        "Users",
+        org.as_str(),
+        filter_text.as_str(),
+        params.sort_by.as_deref().unwrap_or(""),
+        if params.descending { "d" } else { "a" },
+    ];
+    let plan = list::plan(params, &what, filter, order_by, &app.cursor_key, now_unix)?;
+    Ok((plan, now_unix))
 }

@@ -8,6 +8,7 @@ mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
 mod readers;
+pub mod settings;
 pub mod teams;
 pub mod tokens;
 pub mod users;
@@ -19,6 +20,91 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use writer::WriterStats;
+
+use filter_sql::SqlFilter;
+use rusqlite::types::Value as SqlValue;
+
+/// Where a page starts in creation (pk) order, for cursor pagination (RFC 9865).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyset {
+    None,
+    After(i64),
+    Before(i64),
+}
+
+/// What to list: an optional compiled filter, an ORDER BY, and a window.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<SqlFilter>,
+    /// The whole ORDER BY from `filter_sql::order_by` (ending in the pk tiebreaker); `None`
+    /// is creation order.
+    pub order_by: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+    /// Keyset pagination in creation order (only with `order_by: None`).
+    pub keyset: Keyset,
+}
+
+/// Lists one organization's rows of `table` (aliased `alias`, as `filter_sql` expects).
+/// Returns (total that matched, the page). Without a filter the total comes from the
+/// organization's counter column instead of counting every row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn page<T>(
+    conn: &Connection,
+    table: &str,
+    alias: &str,
+    columns: &str,
+    counter: &str,
+    org_pk: i64,
+    q: &ListQuery,
+    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(i64, Vec<T>)> {
+    let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
+    let mut where_sql = format!("{alias}.org_pk = ?");
+    if let Some(f) = &q.filter {
+        params.extend(f.params.iter().cloned());
+        where_sql = format!("{where_sql} AND ({})", f.sql);
+    }
+    let total: i64 = if q.filter.is_some() {
+        conn.prepare_cached(&format!(
+            "SELECT count(*) FROM {table} {alias} WHERE {where_sql}"
+        ))?
+        .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?
+    } else {
+        conn.prepare_cached(&format!("SELECT {counter} FROM orgs WHERE pk = ?"))?
+            .query_row([org_pk], |r| r.get(0))?
+    };
+    if q.limit <= 0 {
+        return Ok((total, Vec::new()));
+    }
+    let default_order = format!("{alias}.pk");
+    let mut order = q.order_by.clone().unwrap_or(default_order);
+    match q.keyset {
+        Keyset::None => {}
+        Keyset::After(pk) => {
+            where_sql.push_str(&format!(" AND {alias}.pk > ?"));
+            params.push(SqlValue::Integer(pk));
+        }
+        Keyset::Before(pk) => {
+            // Read backwards from the cursor, then turn the page around.
+            where_sql.push_str(&format!(" AND {alias}.pk < ?"));
+            params.push(SqlValue::Integer(pk));
+            order = format!("{alias}.pk DESC");
+        }
+    }
+    let sql = format!(
+        "SELECT {columns} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
+    );
+    params.push(SqlValue::Integer(q.limit));
+    params.push(SqlValue::Integer(q.offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), from_row)?;
+    let mut rows: Vec<T> = rows.collect::<rusqlite::Result<_>>()?;
+    if matches!(q.keyset, Keyset::Before(_)) {
+        rows.reverse();
+    }
+    Ok((total, rows))
+}
 
 /// Tuning knobs for an opened store.
 #[derive(Debug, Clone)]

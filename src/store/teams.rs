@@ -3,10 +3,9 @@
 //! Members live in `memberships` (one row per member), so every change touches only the
 //! members it names, and reading a Team without its members never looks at them.
 
-use super::filter_sql::SqlFilter;
+use super::ListQuery;
 use crate::error::Result;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TeamRow {
@@ -217,42 +216,18 @@ pub fn user_ids(conn: &Connection, pks: &[i64]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// What to list (see `users::ListQuery`).
-pub struct ListQuery<'a> {
-    pub filter: Option<&'a SqlFilter>,
-    pub order_by: Option<&'a str>,
-    pub offset: i64,
-    pub limit: i64,
-}
-
-pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, Vec<TeamRow>)> {
-    let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
-    let where_sql = match q.filter {
-        Some(f) => {
-            params.extend(f.params.iter().cloned());
-            format!("t.org_pk = ? AND ({})", f.sql)
-        }
-        None => "t.org_pk = ?".to_string(),
-    };
-    let total: i64 = if q.filter.is_some() {
-        conn.prepare_cached(&format!("SELECT count(*) FROM teams t WHERE {where_sql}"))?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))?
-    } else {
-        conn.prepare_cached("SELECT team_count FROM orgs WHERE pk = ?")?
-            .query_row([org_pk], |r| r.get(0))?
-    };
-    if q.limit <= 0 {
-        return Ok((total, Vec::new()));
-    }
-    let order = q.order_by.unwrap_or("t.pk");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM teams t WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
-    );
-    params.push(SqlValue::Integer(q.limit));
-    params.push(SqlValue::Integer(q.offset));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params.iter()), from_row)?;
-    Ok((total, rows.collect::<rusqlite::Result<_>>()?))
+/// Lists one organization's teams (see `store::page`).
+pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
+    super::page(
+        conn,
+        "teams",
+        "t",
+        COLUMNS,
+        "team_count",
+        org_pk,
+        q,
+        from_row,
+    )
 }
 
 // ---- Workspaces and roles -------------------------------------------------------------

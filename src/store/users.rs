@@ -1,9 +1,8 @@
 //! Users: indexed columns beside the stored resource JSON, and their email rows.
 
-use super::filter_sql::SqlFilter;
+use super::ListQuery;
 use crate::error::Result;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A stored user as read back: `data` is the resource JSON text without id, meta and groups.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,44 +161,16 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// What to list: an optional compiled filter, an ORDER BY, and a window.
-pub struct ListQuery<'a> {
-    pub filter: Option<&'a SqlFilter>,
-    /// The whole ORDER BY from `filter_sql::order_by` (ending in the pk tiebreaker); `None`
-    /// is creation order.
-    pub order_by: Option<&'a str>,
-    pub offset: i64,
-    pub limit: i64,
-}
-
-/// Lists one organization's users. Returns (totalResults, the page). Without a filter the total
-/// comes from the organization's counter instead of a count over every row.
-pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, Vec<UserRow>)> {
-    let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
-    let where_sql = match q.filter {
-        Some(f) => {
-            params.extend(f.params.iter().cloned());
-            format!("u.org_pk = ? AND ({})", f.sql)
-        }
-        None => "u.org_pk = ?".to_string(),
-    };
-    let total: i64 = if q.filter.is_some() {
-        conn.prepare_cached(&format!("SELECT count(*) FROM users u WHERE {where_sql}"))?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))?
-    } else {
-        conn.prepare_cached("SELECT user_count FROM orgs WHERE pk = ?")?
-            .query_row([org_pk], |r| r.get(0))?
-    };
-    if q.limit <= 0 {
-        return Ok((total, Vec::new()));
-    }
-    let order = q.order_by.unwrap_or("u.pk");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
-    );
-    params.push(SqlValue::Integer(q.limit));
-    params.push(SqlValue::Integer(q.offset));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params.iter()), from_row)?;
-    Ok((total, rows.collect::<rusqlite::Result<_>>()?))
+/// Lists one organization's users (see `store::page`).
+pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
+    super::page(
+        conn,
+        "users",
+        "u",
+        COLUMNS,
+        "user_count",
+        org_pk,
+        q,
+        from_row,
+    )
 }

@@ -8,7 +8,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use scimbox::app::{App, Limits};
-use scimbox::auth::bearer::Authenticator;
 use scimbox::directory::{self, Actor};
 use scimbox::store::{Store, StoreOptions};
 use serde_json::Value;
@@ -101,11 +100,15 @@ impl Server {
                 .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = Arc::new(App {
-            store: store.clone(),
-            auth: Authenticator::new(&db).unwrap(),
-            limits,
-        });
+        let app = {
+            let store = store.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || App::new(store, limits))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            )
+        };
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(scimbox::server::run(listener, app, async {
             let _ = rx.await;

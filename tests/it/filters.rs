@@ -112,3 +112,180 @@ async fn sort_by_and_sort_order() {
         .await
         .assert_error(400, Some("invalidValue"));
 }
+
+#[tokio::test]
+async fn cursor_walk_is_complete_while_users_are_added_and_cursors_are_tamper_evident() {
+    let s = Server::start().await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(
+            s.create_user(&format!("walk{i}@x.io")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let spc = s.get("/ServiceProviderConfig").await.json();
+    assert_eq!(spc["pagination"]["cursor"], true);
+    let mut seen = Vec::new();
+    let mut url = "/Users?count=3&cursor".to_string();
+    let mut pages = Vec::new();
+    loop {
+        let v = s.get(&url).await.json();
+        assert!(
+            v.get("startIndex").is_none(),
+            "cursor pages have no startIndex"
+        );
+        let page: Vec<String> = v["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_string())
+            .collect();
+        seen.extend(page.clone());
+        pages.push(v.clone());
+        if pages.len() == 1 {
+            // A user added mid-walk shows up at the end, and nothing shifts.
+            ids.push(
+                s.create_user("late@x.io").await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            );
+            assert!(v.get("previousCursor").is_none());
+        }
+        match v.get("nextCursor") {
+            Some(c) => url = format!("/Users?count=3&cursor={}", c.as_str().unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    // Walk back from the second page.
+    let prev = pages[1]["previousCursor"].as_str().unwrap();
+    let back = s.get(&format!("/Users?count=3&cursor={prev}")).await.json();
+    let back_ids: Vec<&str> = back["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        back_ids,
+        ids[..3].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // Tampered, foreign and mixed requests.
+    let next = pages[0]["nextCursor"].as_str().unwrap();
+    let mut bad = next.to_string();
+    bad.replace_range(0..2, if &next[0..2] == "61" { "62" } else { "61" });
+    s.get(&format!("/Users?count=3&cursor={bad}"))
+        .await
+        .assert_error(400, Some("invalidCursor"));
+    s.get(&format!("/Groups?count=3&cursor={next}"))
+        .await
+        .assert_error(400, Some("invalidCursor"));
+    s.get(&format!(
+        "/Users?count=3&cursor={next}&filter=userName%20pr"
+    ))
+    .await
+    .assert_error(400, Some("invalidCursor"));
+    s.get(&format!("/Users?cursor={next}&startIndex=2"))
+        .await
+        .assert_error(400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn cursor_walk_with_sort_by() {
+    let s = Server::start().await;
+    for n in ["d@x.io", "b@x.io", "a@x.io", "c@x.io"] {
+        s.create_user(n).await;
+    }
+    let mut names = Vec::new();
+    let mut url = "/Users?sortBy=userName&count=3&cursor=".to_string();
+    loop {
+        let v = s.get(&url).await.json();
+        names.extend(
+            v["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap().to_string()),
+        );
+        match v.get("nextCursor") {
+            Some(c) => {
+                url = format!(
+                    "/Users?sortBy=userName&count=3&cursor={}",
+                    c.as_str().unwrap()
+                )
+            }
+            None => break,
+        }
+    }
+    assert_eq!(names, ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]);
+}
+
+#[tokio::test]
+async fn post_search_on_users_groups_and_the_root() {
+    let s = Server::start().await;
+    let u = s.create_user("searcher@x.io").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.create_user("other@x.io").await;
+    let g = s
+        .post(
+            "/Groups",
+            &json!({"displayName":"Searchers","members":[{"value":u}]}),
+        )
+        .await
+        .json();
+    let body = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "attributes":["userName"], "filter":"userName sw \"searcher\"", "startIndex":1, "count":10});
+    let r = s.post("/Users/.search", &body).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["totalResults"], 1);
+    assert_eq!(
+        v["Resources"][0],
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":u,"userName":"searcher@x.io"})
+    );
+    let r = s
+        .post(
+            "/Groups/.search",
+            &json!({"filter":"displayName eq \"Searchers\"","excludedAttributes":["members"]}),
+        )
+        .await;
+    assert_eq!(r.json()["Resources"][0]["id"], g["id"]);
+    assert!(r.json()["Resources"][0].get("members").is_none());
+    // The root searches both, saying which each result is.
+    let r = s.post("/.search", &json!({"count": 10})).await.json();
+    assert_eq!(r["totalResults"], 3);
+    let kinds: Vec<&str> = r["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["meta"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["User", "User", "Group"]);
+    let r = s
+        .post("/.search", &json!({"startIndex": 3, "count": 1}))
+        .await
+        .json();
+    assert_eq!(r["Resources"][0]["meta"]["resourceType"], "Group");
+    // A filter only Users understand finds the user and no error from Groups.
+    let r = s
+        .post(
+            "/.search",
+            &json!({"filter":"userName eq \"searcher@x.io\""}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["totalResults"], 1);
+    // A filter nobody understands is invalidFilter; a body that is no object is invalidSyntax.
+    s.post("/.search", &json!({"filter":"shoeSize gt 3"}))
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    s.post("/Users/.search", &json!([1]))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    s.get("/Users/.search").await.assert_error(405, None);
+}
