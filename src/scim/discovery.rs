@@ -6,12 +6,16 @@ use crate::error::{Error, Result};
 use crate::model::schema::{Attr, RESOURCE_TYPES, ResourceType, SCHEMAS, Schema};
 use serde_json::{Value, json};
 
-pub fn service_provider_config(req: &Request) -> Value {
+pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": super::bulk::MAX_OPERATIONS,
+            "maxPayloadSize": max_payload
+        },
         "filter": {"supported": true, "maxResults": list::MAX_PAGE},
         // RFC 9865 §4: both index and cursor paging.
         "pagination": {
@@ -99,12 +103,12 @@ fn only_get(req: &Request) -> Result<()> {
 }
 
 /// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]`.
-pub fn serve(req: &Request) -> Result<Reply> {
+pub fn serve(req: &Request, max_payload: usize) -> Result<Reply> {
     only_get(req)?;
     let base = req.base_url.as_str();
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let body = match segs.as_slice() {
-        ["ServiceProviderConfig"] => service_provider_config(req).to_string(),
+        ["ServiceProviderConfig"] => service_provider_config(req, max_payload).to_string(),
         ["ResourceTypes"] => list_of(
             RESOURCE_TYPES
                 .iter()

@@ -1,6 +1,7 @@
 //! The SCIM protocol layer (RFC 7644): requests in, `Reply` out, with no sockets and no hyper
 //! types, so every operation is testable with a store and a body.
 
+pub mod bulk;
 pub mod cursor;
 pub mod discovery;
 pub mod error;

@@ -1,7 +1,7 @@
 //! The SCIM route table: one match over (method, path segments). The same table is listed in
 //! [`ROUTES`] so tests can walk every route.
 
-use super::{Method, Reply, Request, discovery, groups, search, users};
+use super::{Method, Reply, Request, bulk, discovery, groups, search, users};
 use crate::app::App;
 use crate::error::{Error, Result};
 
@@ -18,6 +18,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/Users/{id}"),
     ("PATCH", "/Users/{id}"),
     ("DELETE", "/Users/{id}"),
+    ("POST", "/Bulk"),
     ("POST", "/.search"),
     ("POST", "/Users/.search"),
     ("POST", "/Groups/.search"),
@@ -32,7 +33,10 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub async fn route(app: &App, req: &Request) -> Result<Reply> {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method, segs.as_slice()) {
-        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => discovery::serve(req),
+        (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => {
+            discovery::serve(req, app.limits.max_body_bytes)
+        }
+        (_, ["Bulk"]) => bulk::serve(app, req).await,
         (Method::Post, [".search"]) => search::root(app, req).await,
         (_, [".search"]) => Err(Error::MethodNotAllowed),
         (Method::Post, ["Users", ".search"]) => search::users(app, req).await,
