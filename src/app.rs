@@ -5,16 +5,32 @@ use crate::auth::bearer::Authenticator;
 use crate::error::Result;
 use crate::store::Store;
 
+use std::time::Duration;
+
 /// Limits that protect the server; each is a flag of `scimbox serve`.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// The largest request body (and Bulk payload); larger ones get 413.
     pub max_body_bytes: usize,
+    /// The most bytes of request line and headers; more gets 431.
+    pub max_header_bytes: usize,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How long a client may take to send its headers; also how long an idle keep-alive
+    /// connection is kept.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send its body; slower gets 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 10 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }

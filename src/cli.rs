@@ -2,7 +2,7 @@
 //! through `directory`, like the SCIM API does, so the same rules and audit apply. They work
 //! while a server runs on the same file: SQLite's WAL and busy timeout let them share it.
 
-use crate::app::{App, Limits};
+use crate::app::App;
 use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
 use crate::directory::{self, Actor};
 use crate::store::{Store, StoreOptions};
@@ -180,9 +180,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             })?;
         let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
         first_run(&store, addr).await.map_err(|e| e.to_string())?;
-        let limits = Limits {
-            max_body_bytes: args.max_body_bytes,
-        };
+        let limits = args.limits();
         let app = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || App::new(store, limits))

@@ -62,9 +62,40 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// The largest request body accepted, in bytes (larger ones get 413).
+    /// The largest request body accepted, in bytes (larger ones get 413). Also the Bulk
+    /// maxPayloadSize.
     #[arg(long, env = "SCIMBOX_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// The most bytes of request line and headers (more gets 431); at least 8192.
+    #[arg(long, env = "SCIMBOX_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "SCIMBOX_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a client may take to send its headers; idle keep-alive connections close
+    /// after the same time.
+    #[arg(long, env = "SCIMBOX_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a client may take to send its body (slower gets 408).
+    #[arg(long, env = "SCIMBOX_BODY_TIMEOUT", default_value_t = 30)]
+    pub body_timeout: u64,
+}
+
+impl ServeArgs {
+    pub fn limits(&self) -> crate::app::Limits {
+        use std::time::Duration;
+        crate::app::Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: self.max_header_bytes,
+            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

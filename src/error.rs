@@ -27,6 +27,8 @@ pub enum Error {
     TooLarge(String),
     MethodNotAllowed,
     UnsupportedMediaType(String),
+    /// The client did not send its request body in time.
+    RequestTimeout,
     /// The database is busy beyond the busy timeout; the client should retry.
     Busy,
     TooManyRequests,
@@ -60,6 +62,7 @@ impl std::fmt::Display for Error {
             Error::PreconditionFailed => f.write_str("precondition failed"),
             Error::MethodNotAllowed => f.write_str("method not allowed"),
             Error::Busy => f.write_str("database busy"),
+            Error::RequestTimeout => f.write_str("request timeout"),
             Error::TooManyRequests => f.write_str("too many requests"),
         }
     }

@@ -157,9 +157,10 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     let query = req.uri().query().map(query::parse).unwrap_or_default();
     let if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
     let if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);
-    let body = Limited::new(req.into_body(), app.limits.max_body_bytes)
-        .collect()
+    let read = Limited::new(req.into_body(), app.limits.max_body_bytes).collect();
+    let body = tokio::time::timeout(app.limits.body_read_timeout, read)
         .await
+        .map_err(|_| Error::RequestTimeout)?
         .map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()

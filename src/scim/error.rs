@@ -40,6 +40,7 @@ pub fn classify(err: &Error) -> (u16, Option<&'static str>, String) {
         Error::UnsupportedMediaType(d) => (415, None, d.clone()),
         Error::Busy => (503, None, "the database is busy; retry in a moment".into()),
         Error::TooManyRequests => (429, None, "too many requests; slow down".into()),
+        Error::RequestTimeout => (408, None, "the request body did not arrive in time".into()),
         Error::NotImplemented(d) => (501, None, d.clone()),
         // The cause is logged by the caller; SQL text and paths never reach a client.
         Error::Internal(_) => (500, None, "internal error".into()),

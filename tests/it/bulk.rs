@@ -43,6 +43,7 @@ async fn a_user_created_and_added_to_a_team_in_one_request() {
 async fn fail_on_errors_stops_and_limits_are_advertised_and_enforced() {
     let s = Server::start_with(Limits {
         max_body_bytes: 64 * 1024,
+        ..Limits::default()
     })
     .await;
     let spc = s.get("/ServiceProviderConfig").await.json();

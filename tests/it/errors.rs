@@ -93,6 +93,7 @@ async fn wrong_media_type_is_415() {
 async fn body_over_the_limit_is_413_and_writes_nothing() {
     let s = Server::start_with(Limits {
         max_body_bytes: 1024,
+        ..Limits::default()
     })
     .await;
     let big = json!({"userName": "big@x.io", "title": "x".repeat(4096)});

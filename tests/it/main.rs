@@ -10,5 +10,6 @@ mod discovery;
 mod errors;
 mod filters;
 mod groups;
+mod limits;
 mod teams;
 mod users;
