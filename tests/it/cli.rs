@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
+pub const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
 
 fn run(db: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
@@ -22,7 +22,7 @@ fn run(db: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// Starts `scimbox serve` on a free port; returns the child, base URL and first token.
-fn serve(db: &Path) -> (Child, String, String) {
+pub fn serve(db: &Path) -> (Child, String, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
@@ -49,19 +49,9 @@ fn serve(db: &Path) -> (Child, String, String) {
 }
 
 fn http(method: &str, url: &str, token: &str) -> u16 {
-    // A tiny blocking HTTP/1.1 client: enough for status codes, no extra dependency.
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).unwrap().parse().unwrap()
+    crate::common::blocking_request(url, method, token, None)
+        .expect("the server answered")
+        .0
 }
 
 fn wait_for(mut check: impl FnMut() -> bool) {
@@ -194,15 +184,14 @@ fn team_workspace_and_user_commands_follow_the_scim_switch() {
     let db = dir.path().join("teams.db");
     let (mut child, base, token) = serve(&db);
     // A user over SCIM, so the CLI has someone to work with.
-    use std::io::{Read, Write};
-    let rest = base.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let body = r#"{"userName":"cli.user@x.io"}"#;
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "POST {path}/Users HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let (status, _) = crate::common::blocking_request(
+        &format!("{base}/Users"),
+        "POST",
+        &token,
+        Some(r#"{"userName":"cli.user@x.io"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 201);
 
     let (ok, _, err) = run(&db, &["team", "create", "--org", "default", "Local"]);
     assert!(!ok && err.contains("SCIM provisioning is on"), "{err}");

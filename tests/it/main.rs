@@ -6,6 +6,7 @@
 mod bulk;
 mod cli;
 mod common;
+mod crash;
 mod discovery;
 mod errors;
 mod filters;
