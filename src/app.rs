@@ -21,6 +21,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a client may take to send its body; slower gets 408.
     pub body_read_timeout: Duration,
+    /// Wrong tokens one address may present per minute before answers slow down.
+    pub auth_free_failures: u32,
 }
 
 impl Default for Limits {
@@ -31,6 +33,7 @@ impl Default for Limits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            auth_free_failures: crate::auth::throttle::FREE_FAILURES,
         }
     }
 }
@@ -41,6 +44,8 @@ pub struct App {
     pub limits: Limits,
     /// Signs cursors (RFC 9865); kept in the database so cursors survive a restart.
     pub cursor_key: Vec<u8>,
+    /// Slows down addresses that keep failing to authenticate.
+    pub throttle: crate::auth::throttle::Throttle,
 }
 
 impl App {
@@ -55,6 +60,7 @@ impl App {
         Ok(App {
             store,
             auth,
+            throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
             limits,
             cursor_key: key.into_bytes(),
         })

@@ -94,6 +94,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            ..crate::app::Limits::default()
         }
     }
 }

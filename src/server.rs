@@ -39,7 +39,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         };
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -50,7 +50,8 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                let service = service_fn(move |req| crate::http::handle(app.clone(), req));
+                let ip = peer.ip();
+                let service = service_fn(move |req| crate::http::handle(app.clone(), ip, req));
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {

@@ -2,3 +2,4 @@
 
 pub mod bearer;
 pub mod secret;
+pub mod throttle;

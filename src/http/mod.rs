@@ -11,6 +11,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,11 +20,14 @@ use std::time::Instant;
 struct Caller {
     org: Option<String>,
     token: Option<String>,
+    /// A bearer value was sent (a miss then may be a guess, which is slowed down).
+    presented_token: bool,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
 pub async fn handle(
     app: Arc<App>,
+    peer: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
@@ -35,6 +39,13 @@ pub async fn handle(
         Err(err) => {
             if let Error::Internal(cause) = &err {
                 tracing::error!(%method, %path, %cause, "internal error");
+            }
+            if err == Error::Unauthorized && caller.presented_token {
+                // Guessing tokens from one address gets slower with every miss.
+                let delay = app.throttle.failure(peer);
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
             }
             scim::error::reply(&err)
         }
@@ -127,6 +138,8 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     };
     let now = crate::clock::format(crate::clock::now());
     let headers = req.headers();
+    caller.presented_token = header_str(headers, header::AUTHORIZATION)
+        .is_some_and(|h| h.trim().len() > "bearer ".len());
     let (principal, touch) = app
         .auth
         .authenticate(

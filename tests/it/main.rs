@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod auth;
 mod bulk;
 mod cli;
 mod common;
+mod concurrency;
 mod crash;
 mod discovery;
 mod errors;
