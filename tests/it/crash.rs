@@ -53,11 +53,13 @@ fn client(
     token: String,
     team: String,
     anchor: String,
-    tag: String,
+    (round, c): (u64, usize),
     stop: Arc<AtomicBool>,
     acked: Arc<Mutex<Acked>>,
 ) {
-    let mut n = 0u64;
+    // Titles only grow, across rounds too, so "at least the last acknowledged" is checkable.
+    let tag = format!("r{round}c{c}");
+    let mut n = round * 1_000_000;
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let name = format!("{tag}-{n}@crash.test");
@@ -163,8 +165,9 @@ fn acknowledged_writes_survive_sigkill_at_random_moments() {
                     anchors[c].clone(),
                 );
                 let (stop, acked) = (stop.clone(), acked.clone());
-                let tag = format!("r{round}c{c}");
-                std::thread::spawn(move || client(base, token, team, anchor, tag, stop, acked))
+                std::thread::spawn(move || {
+                    client(base, token, team, anchor, (round as u64, c), stop, acked)
+                })
             })
             .collect();
         seed ^= seed << 13;
