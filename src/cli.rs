@@ -459,3 +459,13 @@ pub fn user(db: &Path, cmd: &crate::config::UserCommand) -> CliResult {
         Ok(())
     })
 }
+
+pub fn backup(db: &Path, out: &Path) -> CliResult {
+    let pages = crate::store::backup::run(db, out).map_err(|e| e.to_string())?;
+    eprintln!(
+        "backed up {} ({pages} pages) to {}",
+        db.display(),
+        out.display()
+    );
+    Ok(())
+}

@@ -54,6 +54,12 @@ pub enum Command {
     /// Look at users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Copy the database, consistently, while servers keep using it. Restore: stop the server,
+    /// put the copy in place of the database file (removing its -wal and -shm), start again.
+    Backup {
+        /// Where to write the copy (must not exist).
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! read connections, and all SQL. Nothing above this module writes SQL.
 
 pub mod audit;
+pub mod backup;
 pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;

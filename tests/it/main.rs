@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod auth;
+mod backup;
 mod bulk;
 mod cli;
 mod common;
