@@ -1,4 +1,5 @@
-//! What every request handler shares: the store, the authenticator and the limits.
+//! What every request handler shares: the store, the authenticator, the limits and the admin
+//! page's state.
 
 use crate::auth::bearer::Authenticator;
 use crate::store::Store;
@@ -21,4 +22,6 @@ pub struct App {
     pub store: Store,
     pub auth: Authenticator,
     pub limits: Limits,
+    /// Sessions, sign-in throttling and the request inspector of the admin page.
+    pub admin: crate::admin::AdminState,
 }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Team(cmd) => scimbox::cli::team(&cli.db, cmd),
         Command::Workspace(cmd) => scimbox::cli::workspace(&cli.db, cmd),
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
+        Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! HTTP edge: turns a hyper request into a SCIM request (auth, body cap, query decoding),
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
+mod admin;
 pub mod query;
 
 use crate::app::App;
@@ -19,6 +20,10 @@ use std::time::Instant;
 struct Caller {
     org: Option<String>,
     token: Option<String>,
+    // For the admin page's request inspector (see admin.rs).
+    user_agent: Option<String>,
+    body_head: Vec<u8>,
+    body_len: usize,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
@@ -29,6 +34,11 @@ pub async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
+    if admin::owns(&path) {
+        return Ok(admin::serve(&app, req).await);
+    }
+    let query = req.uri().query().unwrap_or("").to_string();
     let mut caller = Caller::default();
     let reply = match dispatch(&app, req, &mut caller).await {
         Ok(reply) => reply,
@@ -40,6 +50,25 @@ pub async fn handle(
         }
     };
     let status = reply.status;
+    // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
+    if path.starts_with("/scim/") {
+        admin::record(
+            &app,
+            &crate::admin::inspector::Seen {
+                at: crate::clock::format(crate::clock::now()),
+                method: method.as_str(),
+                path: &path,
+                query: &query,
+                status,
+                latency_us: started.elapsed().as_micros() as u64,
+                token: caller.token.as_deref(),
+                user_agent: caller.user_agent.as_deref(),
+                request_head: &caller.body_head,
+                request_bytes: caller.body_len,
+                response: reply.body.as_deref(),
+            },
+        );
+    }
     tracing::info!(
         target: "scimbox::request",
         %method,
@@ -127,6 +156,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     };
     let now = crate::clock::format(crate::clock::now());
     let headers = req.headers();
+    caller.user_agent = header_str(headers, header::USER_AGENT).map(str::to_string);
     let (principal, touch) = app
         .auth
         .authenticate(
@@ -174,6 +204,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
         })?
         .to_bytes()
         .to_vec();
+    admin::keep_body(caller, &body); // admin page hook: the request inspector
     let request = scim::Request {
         method,
         segments: segments[3..].to_vec(),

@@ -1,0 +1,78 @@
+//! The admin edge's side of HTTP: turns a hyper request under `/admin` into an
+//! `admin::Request`, and records SCIM requests for the request inspector.
+
+use super::{Caller, header_str, host_of};
+use crate::admin::{self, inspector::Seen};
+use crate::app::App;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+
+/// Whether a path belongs to the admin page.
+pub fn owns(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// Serves a request under `/admin`.
+pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let headers = req.headers();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let path = req.uri().path();
+    let mut areq = admin::Request {
+        method: req.method().as_str().to_string(),
+        path: path.strip_prefix("/admin").unwrap_or(path).to_string(),
+        query: req
+            .uri()
+            .query()
+            .map(super::query::parse)
+            .unwrap_or_default(),
+        host: host_of(headers),
+        tls: text("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
+        cookie: text("cookie"),
+        origin: text("origin"),
+        sec_fetch_site: text("sec-fetch-site"),
+        csrf: text("x-csrf-token"),
+        content_type: header_str(headers, header::CONTENT_TYPE).map(str::to_string),
+        body: Vec::new(),
+        now: crate::clock::now(),
+    };
+    let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => {
+            areq.body = body.to_bytes().to_vec();
+            admin::handle(app, areq).await
+        }
+        Err(_) => admin::Reply::json(
+            413,
+            &serde_json::json!({"status": 413, "error": "too-large", "message": format!(
+                "the request body is over the admin API's limit of {} bytes", admin::MAX_BODY_BYTES)}),
+        ),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().append(name, v);
+        }
+    }
+    resp
+}
+
+/// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
+pub fn record(app: &App, seen: &Seen<'_>) {
+    app.admin.inspector.record(seen);
+}
+
+/// The part of a request the inspector keeps, taken while the body is at hand.
+pub fn keep_body(caller: &mut Caller, body: &[u8]) {
+    caller.body_head = body[..body.len().min(admin::inspector::BODY_HEAD)].to_vec();
+    caller.body_len = body.len();
+}
