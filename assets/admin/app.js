@@ -60,6 +60,10 @@ function timeEl(ts) {
 function badge(text, kind) { return h('span', { class: `badge ${kind || ''}`, text }); }
 
 function table(headers, rows, caption) {
+  // On a phone each row becomes a card and each cell is labelled with its column (CSS).
+  for (const row of rows) {
+    [...row.children].forEach((td, i) => { if (headers[i]) td.dataset.label = headers[i]; });
+  }
   return h('div', { class: 'table-wrap' },
     h('table', {},
       caption ? h('caption', { class: 'sr-only', text: caption }) : null,
@@ -758,7 +762,7 @@ async function loadAudit(box, before) {
     h('td', {}, timeEl(e.at)),
     h('td', { text: e.actor }),
     h('td', { text: e.action }),
-    h('td', {}, h('span', { text: `${e.resourceType} ` }), h('span', { class: 'mono small', text: e.resourceId })),
+    h('td', {}, h('span', {}, `${e.resourceType} `, h('span', { class: 'mono small', text: e.resourceId }))),
     h('td', {}, diffView(e.before, e.after))));
   let tbody = box.querySelector('tbody');
   if (!before || !tbody) {
