@@ -163,31 +163,28 @@ pub fn redact(body: &str, truncated: bool) -> String {
     if body.is_empty() {
         return String::new();
     }
+    // Most bodies never mention a password: one scan, no parse.
+    let Some(at) = password_at(body) else {
+        return if truncated {
+            format!("{body} … [truncated]")
+        } else {
+            body.to_string()
+        };
+    };
     if !truncated && let Ok(mut v) = serde_json::from_str::<Value>(body) {
-        if !mentions_password(body) {
-            return body.to_string();
-        }
         redact_value(&mut v);
         return v.to_string();
     }
-    let lower = body.to_ascii_lowercase();
-    let cut = match lower.find("password") {
-        Some(i) => {
-            let mut s = clip(body, i);
-            s.push_str("… [cut: the rest mentions a password]");
-            s
-        }
-        None => body.to_string(),
-    };
-    if truncated {
-        format!("{cut} … [truncated]")
-    } else {
-        cut
-    }
+    // Not whole JSON: its values cannot be found reliably, so cut before the mention.
+    format!("{}… [cut: the rest mentions a password]", clip(body, at))
 }
 
-fn mentions_password(s: &str) -> bool {
-    s.to_ascii_lowercase().contains("password")
+/// Where the first "password" (any case) starts.
+fn password_at(s: &str) -> Option<usize> {
+    const WORD: &[u8] = b"password";
+    s.as_bytes()
+        .windows(WORD.len())
+        .position(|w| w.eq_ignore_ascii_case(WORD))
 }
 
 fn redact_value(v: &mut Value) {

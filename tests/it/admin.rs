@@ -727,3 +727,86 @@ async fn the_inspector_shows_scim_requests_without_secrets() {
     // Admin API calls are not SCIM requests.
     assert!(!a.get(&a.org("/requests")).await.text.contains("/admin/"));
 }
+
+#[tokio::test]
+async fn set_password_from_the_cli_resets_the_password_and_ends_sessions() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
+    let s = Server::start().await;
+    let a = sign_in(&s).await;
+    // A generated password, alone on stdout.
+    let out = Command::new(BIN)
+        .args(["admin", "set-password", "--db"])
+        .arg(&s.db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(generated.len(), 23, "{generated}");
+    assert_fail(&a.get("/api/session").await, 401, "unauthenticated");
+    assert_fail(&login(&s, "admin", PASSWORD).await, 401, "wrong-password");
+    assert_eq!(login(&s, "admin", &generated).await.status, 200);
+    // One from standard input; a short one is refused in words.
+    let set = |password: &str| {
+        let mut child = Command::new(BIN)
+            .args(["admin", "set-password", "--stdin", "--db"])
+            .arg(&s.db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = set("short");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+    let out = set("chosen by the operator");
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "a chosen password is not echoed");
+    assert_eq!(
+        login(&s, "admin", "chosen by the operator").await.status,
+        200
+    );
+}
+
+#[test]
+fn serve_prints_a_one_time_admin_password_after_the_scim_lines() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("Admin password:")) {
+        seen.push(
+            lines
+                .next()
+                .expect("serve prints the admin password")
+                .unwrap(),
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at = |prefix: &str| seen.iter().position(|l| l.trim_start().starts_with(prefix));
+    assert!(
+        at("SCIM base URL:").unwrap() < at("Admin password:").unwrap(),
+        "{seen:?}"
+    );
+    assert!(at("Bearer token:").is_some());
+    assert!(at("Admin page:").is_some_and(|i| seen[i].contains("/admin/")));
+}
