@@ -4,10 +4,12 @@
 use super::{Caller, header_str, host_of};
 use crate::admin::{self, inspector::Seen};
 use crate::app::App;
+use crate::scim::Reply;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+use std::time::Instant;
 
 /// Whether a path belongs to the admin page.
 pub fn owns(path: &str) -> bool {
@@ -67,12 +69,47 @@ pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
 }
 
 /// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
-pub fn record(app: &App, seen: &Seen<'_>) {
-    app.admin.inspector.record(seen);
+pub fn record(
+    app: &App,
+    method: &hyper::Method,
+    path: &str,
+    started: Instant,
+    caller: &Caller,
+    reply: &Reply,
+) {
+    if !path.starts_with("/scim/") || app.admin.inspector.size() == 0 {
+        return;
+    }
+    app.admin.inspector.record(&Seen {
+        at: crate::clock::format(crate::clock::now()),
+        method: method.as_str(),
+        path,
+        query: &caller.query,
+        status: reply.status,
+        latency_us: started.elapsed().as_micros() as u64,
+        token: caller.token.as_deref(),
+        user_agent: caller.user_agent.as_deref(),
+        request_head: &caller.body_head,
+        request_bytes: caller.body_len,
+        response: reply.body.as_deref(),
+    });
 }
 
-/// The part of a request the inspector keeps, taken while the body is at hand.
-pub fn keep_body(caller: &mut Caller, body: &[u8]) {
+/// Notes what the inspector shows of a SCIM request before it is authenticated (the query and
+/// the client's name), so refused requests are shown too. Never the `Authorization` header.
+pub fn note(app: &App, caller: &mut Caller, req: &Request<Incoming>) {
+    if app.admin.inspector.size() == 0 {
+        return;
+    }
+    caller.query = req.uri().query().unwrap_or("").to_string();
+    caller.user_agent = header_str(req.headers(), header::USER_AGENT).map(str::to_string);
+}
+
+/// Keeps the first bytes of a request body for the inspector.
+pub fn keep_body(app: &App, caller: &mut Caller, body: &[u8]) {
+    if app.admin.inspector.size() == 0 {
+        return;
+    }
     caller.body_head = body[..body.len().min(admin::inspector::BODY_HEAD)].to_vec();
     caller.body_len = body.len();
 }

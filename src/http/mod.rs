@@ -21,6 +21,7 @@ struct Caller {
     org: Option<String>,
     token: Option<String>,
     // For the admin page's request inspector (see admin.rs).
+    query: String,
     user_agent: Option<String>,
     body_head: Vec<u8>,
     body_len: usize,
@@ -38,7 +39,6 @@ pub async fn handle(
     if admin::owns(&path) {
         return Ok(admin::serve(&app, req).await);
     }
-    let query = req.uri().query().unwrap_or("").to_string();
     let mut caller = Caller::default();
     let reply = match dispatch(&app, req, &mut caller).await {
         Ok(reply) => reply,
@@ -51,24 +51,7 @@ pub async fn handle(
     };
     let status = reply.status;
     // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
-    if path.starts_with("/scim/") {
-        admin::record(
-            &app,
-            &crate::admin::inspector::Seen {
-                at: crate::clock::format(crate::clock::now()),
-                method: method.as_str(),
-                path: &path,
-                query: &query,
-                status,
-                latency_us: started.elapsed().as_micros() as u64,
-                token: caller.token.as_deref(),
-                user_agent: caller.user_agent.as_deref(),
-                request_head: &caller.body_head,
-                request_bytes: caller.body_len,
-                response: reply.body.as_deref(),
-            },
-        );
-    }
+    admin::record(&app, &method, &path, started, &caller, &reply);
     tracing::info!(
         target: "scimbox::request",
         %method,
@@ -156,7 +139,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     };
     let now = crate::clock::format(crate::clock::now());
     let headers = req.headers();
-    caller.user_agent = header_str(headers, header::USER_AGENT).map(str::to_string);
+    admin::note(app, caller, &req); // admin page hook: the request inspector
     let (principal, touch) = app
         .auth
         .authenticate(
@@ -204,7 +187,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
         })?
         .to_bytes()
         .to_vec();
-    admin::keep_body(caller, &body); // admin page hook: the request inspector
+    admin::keep_body(app, caller, &body); // admin page hook: the request inspector
     let request = scim::Request {
         method,
         segments: segments[3..].to_vec(),
