@@ -723,8 +723,11 @@ async function viewActivity() {
 async function loadRequests(box) {
   const params = new URLSearchParams({ status: activity.status, limit: 100 });
   const err = errorLine('requests-error');
+  // A slower answer to an earlier filter must not replace the latest one.
+  const seq = (loadRequests.seq = (loadRequests.seq || 0) + 1);
   let data;
   try { data = await api('GET', orgPath(`/requests?${params}`)); } catch (ex) { box.replaceChildren(err); fail(err, ex); return; }
+  if (seq !== loadRequests.seq) return;
   const rows = data.requests.map((r) => {
     const cls = r.status >= 500 ? 'bad' : r.status >= 400 ? 'warn' : 'ok';
     const details = h('details', {},
@@ -756,8 +759,10 @@ async function loadAudit(box, before) {
   const params = new URLSearchParams({ type: activity.type, limit: 50 });
   if (before) params.set('before', before);
   const err = errorLine('audit-error');
+  const seq = (loadAudit.seq = (loadAudit.seq || 0) + 1);
   let data;
   try { data = await api('GET', orgPath(`/audit?${params}`)); } catch (ex) { box.replaceChildren(err); fail(err, ex); return; }
+  if (seq !== loadAudit.seq) return;
   const rows = data.entries.map((e) => h('tr', {},
     h('td', {}, timeEl(e.at)),
     h('td', { text: e.actor }),

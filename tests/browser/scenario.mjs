@@ -212,8 +212,11 @@ await step('see the SCIM requests in the inspector, filter the failing one', asy
   check(texts.some((t) => t.includes('POST') && t.includes('/Users') && t.includes('201')), 'no POST /Users 201');
   check(texts.some((t) => t.includes('POST') && t.includes('/Groups') && t.includes('201')), 'no POST /Groups 201');
   await page.selectOption('#request-status', '4');
-  await page.locator('#requests tbody tr[data-status="409"]').waitFor();
-  check(await page.locator('#requests tbody tr:not([data-status^="4"])').count() === 0, 'the 4xx filter shows other statuses');
+  // The filtered list replaces the whole one: wait until only 4xx rows are left.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#requests tbody tr')];
+    return rows.length > 0 && rows.every((r) => r.dataset.status.startsWith('4'));
+  });
   const failing = page.locator('#requests tbody tr[data-status="409"]').first();
   await failing.locator('summary').click();
   await waitText(failing.locator('pre'), 'uniqueness');
