@@ -1,5 +1,5 @@
-//! What every request handler shares: the store, the authenticator, the limits and the key
-//! that signs pagination cursors.
+//! What every request handler shares: the store, the authenticator, the limits, the key
+//! that signs pagination cursors and the admin page's state.
 
 use crate::auth::bearer::Authenticator;
 use crate::error::Result;
@@ -46,11 +46,13 @@ pub struct App {
     pub cursor_key: Vec<u8>,
     /// Slows down addresses that keep failing to authenticate.
     pub throttle: crate::auth::throttle::Throttle,
+    /// Sessions, sign-in throttling and the request inspector of the admin page.
+    pub admin: crate::admin::AdminState,
 }
 
 impl App {
     /// Builds the shared state for a store that is already open.
-    pub fn new(store: Store, limits: Limits) -> Result<App> {
+    pub fn new(store: Store, limits: Limits, admin: crate::admin::AdminState) -> Result<App> {
         let auth = Authenticator::new(store.path())?;
         let key = store.write_blocking(|conn| {
             crate::store::settings::get_or_init(conn, "cursor_key", || {
@@ -63,6 +65,7 @@ impl App {
             throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
             limits,
             cursor_key: key.into_bytes(),
+            admin,
         })
     }
 }

@@ -180,17 +180,25 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             })?;
         let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
         first_run(&store, addr).await.map_err(|e| e.to_string())?;
+        first_admin(&store, addr).await.map_err(|e| e.to_string())?;
         let limits = args.limits();
+        let lifetimes = crate::admin::session::Lifetimes {
+            idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
+            max: time::Duration::hours(i64::from(args.session_max_hours)),
+        };
+        let admin = crate::admin::AdminState::new(lifetimes, args.request_log_size as usize);
         let app = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || App::new(store, limits))
+            tokio::task::spawn_blocking(move || App::new(store, limits, admin))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
         };
         let app = Arc::new(app);
+        let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
         tracing::info!(%addr, db = %db.display(), "scimbox is serving");
         crate::server::run(listener, app, shutdown_signal()).await;
+        housekeeping.abort();
         tracing::info!("stopped accepting; closing the database");
         store.close();
         Ok(())
@@ -221,6 +229,66 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
     );
     let _ = out.flush();
     Ok(())
+}
+
+/// On a database without an admin account: an `admin` account with a generated password,
+/// printed once (after the SCIM lines that scripts parse). `scimbox admin set-password` resets
+/// it.
+async fn first_admin(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+    use crate::auth::password;
+    if password::any(store).await? {
+        return Ok(());
+    }
+    let secret = password::generate()?;
+    password::set(store, password::DEFAULT_ADMIN, secret.clone(), now()).await?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "scimbox: the admin page has a new account.\n  \
+         Admin page:    http://{addr}/admin/\n  \
+         Admin user:    {}\n  \
+         Admin password: {}\n  \
+         The password is shown only this once. New one: scimbox admin set-password",
+        password::DEFAULT_ADMIN,
+        secret.expose()
+    );
+    let _ = out.flush();
+    Ok(())
+}
+
+/// Hourly upkeep: drops audit entries past their retention (0 days keeps them) and sessions
+/// that have ended.
+async fn housekeeping(store: Store, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let now = crate::clock::now();
+        let stamp = crate::clock::format(now);
+        let cutoff = (retention_days > 0)
+            .then(|| crate::clock::format(now - time::Duration::days(i64::from(retention_days))));
+        let result = store
+            .write(move |conn| {
+                let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
+                let audit = match cutoff {
+                    Some(c) => crate::store::audit::prune(conn, &c)?,
+                    None => 0,
+                };
+                Ok((sessions, audit))
+            })
+            .await;
+        match result {
+            Ok((0, 0)) => {}
+            Ok((sessions, audit)) => {
+                tracing::info!(
+                    sessions,
+                    audit,
+                    "housekeeping: removed ended sessions and old audit entries"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -468,4 +536,34 @@ pub fn backup(db: &Path, out: &Path) -> CliResult {
         out.display()
     );
     Ok(())
+}
+
+pub fn admin(db: &Path, cmd: &crate::config::AdminCommand) -> CliResult {
+    use crate::auth::password;
+    use crate::auth::secret::Secret;
+    use crate::config::AdminCommand as A;
+    match cmd {
+        A::SetPassword { name, stdin } => {
+            let (secret, generated) = if *stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                let line = line.trim_end_matches(['\r', '\n']).to_string();
+                password::check_strength(&line).map_err(|e| e.to_string())?;
+                (Secret::new(line), false)
+            } else {
+                (password::generate().map_err(|e| e.to_string())?, true)
+            };
+            let shown = secret.clone();
+            with_store(db, |store| async move {
+                password::set(&store, name, secret, now()).await
+            })?;
+            if generated {
+                println!("{}", shown.expose());
+            }
+            eprintln!("the password of admin account {name:?} is set; its sessions have ended");
+            Ok(())
+        }
+    }
 }

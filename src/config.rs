@@ -60,6 +60,23 @@ pub enum Command {
         /// Where to write the copy (must not exist).
         out: std::path::PathBuf,
     },
+    /// Manage the admin page's account.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set a new password for the admin page (creating the account if needed) and end every
+    /// session of the account. Prints a generated password unless --stdin gives one.
+    SetPassword {
+        /// The admin account's name.
+        #[arg(long, default_value = "admin")]
+        name: String,
+        /// Read the new password from the first line of standard input instead.
+        #[arg(long)]
+        stdin: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +89,26 @@ pub struct ServeArgs {
     /// maxPayloadSize.
     #[arg(long, env = "SCIMBOX_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_body_bytes: usize,
+
+    /// How many of the latest SCIM requests the admin page's request inspector keeps (in
+    /// memory; 0 turns it off).
+    #[arg(long, env = "SCIMBOX_REQUEST_LOG_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub request_log_size: u32,
+
+    /// Days the audit log keeps an entry; older ones are deleted hourly (0 keeps them forever).
+    #[arg(long, env = "SCIMBOX_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
+    /// Minutes an unused admin session lasts.
+    #[arg(long, env = "SCIMBOX_SESSION_IDLE_MINUTES", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=10_080))]
+    pub session_idle_minutes: u32,
+
+    /// Hours an admin session lasts at most, used or not.
+    #[arg(long, env = "SCIMBOX_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_max_hours: u32,
 
     /// The most bytes of request line and headers (more gets 431); at least 8192.
     #[arg(long, env = "SCIMBOX_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]

@@ -1,16 +1,19 @@
 //! scimbox: a self-contained SCIM 2.0 service provider (RFC 7643 / RFC 7644).
 //!
-//! Module map (calls flow one way: `http` → `scim`/`auth` → `directory` → `store` → `model`):
+//! Module map (calls flow one way: `http` → `scim`/`admin`/`auth` → `directory` → `store` →
+//! `model`):
 //! - `config`: the command line; `cli`: the subcommands; `logs`: log output.
 //! - `error`: the one error type; `scim::error` maps it to SCIM error responses.
 //! - `model`: the attribute catalogue and the filter AST, shared by parser and SQL compiler.
 //! - `store`: SQLite: schema, the group-commit writer, read connections, all SQL.
 //! - `directory`: the operations every edge shares (users, Teams, orgs, tokens, audit).
-//! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory).
+//! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory) and admin passwords.
+//! - `admin`: the embedded admin page and its JSON API (sessions, CSRF, request inspector).
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
 //! - `http`: routing, body limits, responses; `server`: accept loop and graceful shutdown.
 //! - `app`: what handlers share; `clock`: time, read once per request.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Workspace(cmd) => scimbox::cli::workspace(&cli.db, cmd),
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
+        Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! HTTP edge: turns a hyper request into a SCIM request (auth, body cap, query decoding),
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
+mod admin;
 pub mod query;
 
 use crate::app::App;
@@ -22,6 +23,11 @@ struct Caller {
     token: Option<String>,
     /// A bearer value was sent (a miss then may be a guess, which is slowed down).
     presented_token: bool,
+    // For the admin page's request inspector (see admin.rs).
+    query: String,
+    user_agent: Option<String>,
+    body_head: Vec<u8>,
+    body_len: usize,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
@@ -33,6 +39,10 @@ pub async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
+    if admin::owns(&path) {
+        return Ok(admin::serve(&app, req).await);
+    }
     let mut caller = Caller::default();
     let reply = match dispatch(&app, req, &mut caller).await {
         Ok(reply) => reply,
@@ -51,6 +61,8 @@ pub async fn handle(
         }
     };
     let status = reply.status;
+    // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
+    admin::record(&app, &method, &path, started, &caller, &reply);
     tracing::info!(
         target: "scimbox::request",
         %method,
@@ -140,6 +152,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     let headers = req.headers();
     caller.presented_token = header_str(headers, header::AUTHORIZATION)
         .is_some_and(|h| h.trim().len() > "bearer ".len());
+    admin::note(app, caller, &req); // admin page hook: the request inspector
     let (principal, touch) = app
         .auth
         .authenticate(
@@ -188,6 +201,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
         })?
         .to_bytes()
         .to_vec();
+    admin::keep_body(app, caller, &body); // admin page hook: the request inspector
     let request = scim::Request {
         method,
         segments: segments[3..].to_vec(),

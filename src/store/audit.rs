@@ -76,3 +76,28 @@ pub fn list(
     let rows = stmt.query_map(params![org_pk, resource_id, limit], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// One page of an organization's entries, newest first: those older than `before_pk` (all
+/// when `None`), optionally only those of one resource type.
+pub fn page(
+    conn: &Connection,
+    org_pk: i64,
+    resource_type: Option<&str>,
+    before_pk: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT pk, at, actor, action, resource_type, resource_id, reason, before, after
+         FROM audit WHERE org_pk = ?1 AND (?2 IS NULL OR resource_type = ?2)
+         AND (?3 IS NULL OR pk < ?3) ORDER BY pk DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![org_pk, resource_type, before_pk, limit], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes entries recorded before `cutoff` (retention); returns how many.
+pub fn prune(conn: &Connection, cutoff: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM audit WHERE at < ?")?
+        .execute([cutoff])?)
+}

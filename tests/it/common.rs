@@ -88,6 +88,15 @@ impl Server {
     }
 
     pub async fn start_with(limits: Limits) -> Server {
+        Self::start_full(limits, scimbox::admin::AdminState::default()).await
+    }
+
+    /// A server whose admin page has these session lifetimes and inspector size.
+    pub async fn start_admin(admin: scimbox::admin::AdminState) -> Server {
+        Self::start_full(Limits::default(), admin).await
+    }
+
+    async fn start_full(limits: Limits, admin: scimbox::admin::AdminState) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
         let store = Store::open(&db, &StoreOptions::default()).unwrap();
@@ -103,7 +112,7 @@ impl Server {
         let app = {
             let store = store.clone();
             Arc::new(
-                tokio::task::spawn_blocking(move || App::new(store, limits))
+                tokio::task::spawn_blocking(move || App::new(store, limits, admin))
                     .await
                     .unwrap()
                     .unwrap(),

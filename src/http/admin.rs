@@ -1,0 +1,120 @@
+//! The admin edge's side of HTTP: turns a hyper request under `/admin` into an
+//! `admin::Request`, and records SCIM requests for the request inspector.
+
+use super::{Caller, header_str, host_of};
+use crate::admin::{self, inspector::Seen};
+use crate::app::App;
+use crate::scim::Reply;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use std::time::Instant;
+
+/// Whether a path belongs to the admin page.
+pub fn owns(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// Serves a request under `/admin`.
+pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let headers = req.headers();
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let path = req.uri().path();
+    let (method, logged_path) = (req.method().clone(), path.to_string());
+    let mut areq = admin::Request {
+        method: req.method().as_str().to_string(),
+        path: path.strip_prefix("/admin").unwrap_or(path).to_string(),
+        query: req
+            .uri()
+            .query()
+            .map(super::query::parse)
+            .unwrap_or_default(),
+        host: host_of(headers),
+        tls: text("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
+        cookie: text("cookie"),
+        origin: text("origin"),
+        sec_fetch_site: text("sec-fetch-site"),
+        csrf: text("x-csrf-token"),
+        content_type: header_str(headers, header::CONTENT_TYPE).map(str::to_string),
+        body: Vec::new(),
+        now: crate::clock::now(),
+    };
+    let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => {
+            areq.body = body.to_bytes().to_vec();
+            admin::handle(app, areq).await
+        }
+        Err(_) => admin::Reply::json(
+            413,
+            &serde_json::json!({"status": 413, "error": "too-large", "message": format!(
+                "the request body is over the admin API's limit of {} bytes", admin::MAX_BODY_BYTES)}),
+        ),
+    };
+    // The path only: queries hold searches (people's names and emails).
+    if logged_path.starts_with("/admin/api/") {
+        tracing::info!(target: "scimbox::admin", %method, path = %logged_path, status = reply.status);
+    }
+    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().append(name, v);
+        }
+    }
+    resp
+}
+
+/// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
+pub fn record(
+    app: &App,
+    method: &hyper::Method,
+    path: &str,
+    started: Instant,
+    caller: &Caller,
+    reply: &Reply,
+) {
+    if !path.starts_with("/scim/") || app.admin.inspector.size() == 0 {
+        return;
+    }
+    app.admin.inspector.record(&Seen {
+        at: crate::clock::format(crate::clock::now()),
+        method: method.as_str(),
+        path,
+        query: &caller.query,
+        status: reply.status,
+        latency_us: started.elapsed().as_micros() as u64,
+        token: caller.token.as_deref(),
+        user_agent: caller.user_agent.as_deref(),
+        request_head: &caller.body_head,
+        request_bytes: caller.body_len,
+        response: reply.body.as_deref(),
+    });
+}
+
+/// Notes what the inspector shows of a SCIM request before it is authenticated (the query and
+/// the client's name), so refused requests are shown too. Never the `Authorization` header.
+pub fn note(app: &App, caller: &mut Caller, req: &Request<Incoming>) {
+    if app.admin.inspector.size() == 0 {
+        return;
+    }
+    caller.query = req.uri().query().unwrap_or("").to_string();
+    caller.user_agent = header_str(req.headers(), header::USER_AGENT).map(str::to_string);
+}
+
+/// Keeps the first bytes of a request body for the inspector.
+pub fn keep_body(app: &App, caller: &mut Caller, body: &[u8]) {
+    if app.admin.inspector.size() == 0 {
+        return;
+    }
+    caller.body_head = body[..body.len().min(admin::inspector::BODY_HEAD)].to_vec();
+    caller.body_len = body.len();
+}
