@@ -17,6 +17,36 @@ pub struct Actor {
     pub why: String,
 }
 
+impl Actor {
+    /// Writes the audit record of a change this actor made, in the change's own transaction:
+    /// `what` is (action, resource type, resource id); `before`/`after` the states as text.
+    pub(crate) fn record(
+        &self,
+        conn: &rusqlite::Connection,
+        org_pk: i64,
+        what: (&str, &str, &str),
+        before: Option<&str>,
+        after: Option<&str>,
+        now: &str,
+    ) -> Result<()> {
+        let (action, resource_type, resource_id) = what;
+        crate::store::audit::insert(
+            conn,
+            &crate::store::audit::Entry {
+                org_pk,
+                actor: &self.who,
+                action,
+                resource_type,
+                resource_id,
+                reason: Some(&self.why),
+                before,
+                after,
+            },
+            now,
+        )
+    }
+}
+
 /// An `If-Match` precondition (RFC 7644 §3.14): a list of entity tags or `*`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Precondition {

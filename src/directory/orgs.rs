@@ -5,7 +5,6 @@ use crate::auth::bearer;
 use crate::auth::secret::{self, Secret};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::audit::{self, Entry};
 use crate::store::orgs::{self, Org};
 use crate::store::tokens::{self, NewToken, TokenRow};
 
@@ -23,18 +22,12 @@ pub async fn create(store: &Store, actor: &Actor, name: String, now: String) -> 
     store
         .write(move |conn| {
             let org = orgs::insert(conn, &new_org_id(), &name, &now)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk: org.pk,
-                    actor: &actor.who,
-                    action: "create",
-                    resource_type: "Organization",
-                    resource_id: &org.id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: Some(&org.name),
-                },
+                org.pk,
+                ("create", "Organization", &org.id),
+                None,
+                Some(&org.name),
                 &now,
             )?;
             Ok(org)
@@ -68,18 +61,16 @@ pub async fn set_scim_enabled(
     store
         .write(move |conn| {
             orgs::set_scim_enabled(conn, org_pk, enabled)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: if enabled { "scim on" } else { "scim off" },
-                    resource_type: "Organization",
-                    resource_id: &org_id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: None,
-                },
+                org_pk,
+                (
+                    if enabled { "scim on" } else { "scim off" },
+                    "Organization",
+                    &org_id,
+                ),
+                None,
+                None,
                 &now,
             )
         })
@@ -117,18 +108,12 @@ pub async fn create_token(
                 expires: expires.as_deref(),
             };
             tokens::insert(conn, &token, &now)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "create",
-                    resource_type: "Token",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: Some(&name),
-                },
+                org_pk,
+                ("create", "Token", &id),
+                None,
+                Some(&name),
                 &now,
             )
         })
@@ -155,18 +140,12 @@ pub async fn revoke_token(
             if !tokens::revoke(conn, org_pk, &id_or_name, &now)? {
                 return Err(Error::NotFound(format!("no live token {id_or_name:?}")));
             }
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "revoke",
-                    resource_type: "Token",
-                    resource_id: &id_or_name,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: None,
-                },
+                org_pk,
+                ("revoke", "Token", &id_or_name),
+                None,
+                None,
                 &now,
             )
         })

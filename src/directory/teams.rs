@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
-use crate::store::audit::{self, Entry};
 use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
 use crate::store::{ListQuery, Store, orgs};
 use rusqlite::Connection;
@@ -251,18 +250,12 @@ fn audit_members(
         "removed": teams::user_ids(conn, &delta.removed)?,
     })
     .to_string();
-    audit::insert(
+    actor.record(
         conn,
-        &Entry {
-            org_pk,
-            actor: &actor.who,
-            action: "members",
-            resource_type: "Team",
-            resource_id: &team.id,
-            reason: Some(&actor.why),
-            before: None,
-            after: Some(&change),
-        },
+        org_pk,
+        ("members", "Team", &team.id),
+        None,
+        Some(&change),
         now,
     )
 }
@@ -297,18 +290,12 @@ pub async fn create(
                 origin == Origin::Scim,
                 &now,
             )?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "create",
-                    resource_type: "Team",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: Some(&text),
-                },
+                org_pk,
+                ("create", "Team", &id),
+                None,
+                Some(&text),
                 &now,
             )?;
             let delta =
@@ -378,18 +365,12 @@ where
             if after != before {
                 let text = to_text(&after)?;
                 teams::update(conn, row.pk, &columns(&after), &text, &now)?;
-                audit::insert(
+                actor.record(
                     conn,
-                    &Entry {
-                        org_pk,
-                        actor: &actor.who,
-                        action: "update",
-                        resource_type: "Team",
-                        resource_id: &id,
-                        reason: Some(&actor.why),
-                        before: Some(&row.data),
-                        after: Some(&text),
-                    },
+                    org_pk,
+                    ("update", "Team", &id),
+                    Some(&row.data),
+                    Some(&text),
                     &now,
                 )?;
                 changed = true;
@@ -432,18 +413,12 @@ pub async fn delete(
                 ));
             }
             teams::delete(conn, org_pk, row.pk)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "delete",
-                    resource_type: "Team",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: Some(&row.data),
-                    after: None,
-                },
+                org_pk,
+                ("delete", "Team", &id),
+                Some(&row.data),
+                None,
                 &now,
             )
         })
@@ -534,18 +509,12 @@ pub async fn create_workspace(
     store
         .write(move |conn| {
             let ws = teams::insert_workspace(conn, org_pk, &super::new_id(), &name, &now)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "create",
-                    resource_type: "Workspace",
-                    resource_id: &ws.id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: Some(&name),
-                },
+                org_pk,
+                ("create", "Workspace", &ws.id),
+                None,
+                Some(&name),
                 &now,
             )?;
             Ok(ws)
@@ -604,18 +573,12 @@ pub async fn set_role(
             teams::touch(conn, row.pk, &now)?;
             let row = current(conn, org_pk, &row.id)?;
             let access = team_access(conn, &row)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "roles",
-                    resource_type: "Team",
-                    resource_id: &row.id,
-                    reason: Some(&actor.why),
-                    before: Some(&before),
-                    after: Some(&access.to_json().to_string()),
-                },
+                org_pk,
+                ("roles", "Team", &row.id),
+                Some(&before),
+                Some(&access.to_json().to_string()),
                 &now,
             )?;
             Ok(access)

@@ -3,7 +3,6 @@
 
 use super::{Actor, Precondition};
 use crate::error::{Error, Result};
-use crate::store::audit::{self, Entry};
 use crate::store::users::{self, Email, UserColumns, UserRow};
 use crate::store::{ListQuery, Store};
 use rusqlite::Connection;
@@ -64,18 +63,12 @@ pub async fn create(
         .write(move |conn| {
             let id = super::new_id();
             let pk = users::insert(conn, org_pk, &id, &cols, &text, &now)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "create",
-                    resource_type: "User",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: None,
-                    after: Some(&text),
-                },
+                org_pk,
+                ("create", "User", &id),
+                None,
+                Some(&text),
                 &now,
             )?;
             Ok(User {
@@ -141,18 +134,12 @@ where
             let cols = columns(&after);
             let text = to_text(&after)?;
             let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "update",
-                    resource_type: "User",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: Some(&row.data),
-                    after: Some(&text),
-                },
+                org_pk,
+                ("update", "User", &id),
+                Some(&row.data),
+                Some(&text),
                 &now,
             )?;
             Ok(User {
@@ -183,18 +170,12 @@ pub async fn delete(
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
             users::delete(conn, org_pk, row.pk)?;
-            audit::insert(
+            actor.record(
                 conn,
-                &Entry {
-                    org_pk,
-                    actor: &actor.who,
-                    action: "delete",
-                    resource_type: "User",
-                    resource_id: &id,
-                    reason: Some(&actor.why),
-                    before: Some(&row.data),
-                    after: None,
-                },
+                org_pk,
+                ("delete", "User", &id),
+                Some(&row.data),
+                None,
                 &now,
             )?;
             Ok(())

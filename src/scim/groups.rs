@@ -13,7 +13,6 @@ use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
-use crate::store::filter_sql;
 use serde_json::{Map, Value};
 
 pub fn location(base: &str, id: &str) -> String {
@@ -343,7 +342,8 @@ pub async fn find(
     params: &ListParams,
     projection: &Projection,
 ) -> Result<list::Found> {
-    let (plan, now_unix) = plan_list(app, req, params)?;
+    let (plan, now_unix) =
+        list::plan_request(&list::GROUPS, params, req.principal.org_pk, &app.cursor_key)?;
     let (total, teams) = teams::list(
         &app.store,
         req.principal.org_pk,
@@ -363,35 +363,4 @@ pub async fn find(
         pks: teams.iter().map(|t| t.row.pk).collect(),
         resources,
     })
-}
-
-/// Compiles the filter and sort and plans the page (index or cursor).
-fn plan_list(app: &App, req: &Request, params: &ListParams) -> Result<(list::Plan, i64)> {
-    let filter = params
-        .filter
-        .as_ref()
-        .map(filter_sql::compile_teams)
-        .transpose()?;
-    let order_by = match &params.sort_by {
-        Some(path) => {
-            let path = super::filter::parse_patch_path(path)
-                .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
-                .attr;
-            let expr = filter_sql::teams_sort_expr(&path)?;
-            Some(filter_sql::order_by(&expr, params.descending, "t.pk"))
-        }
-        None => None,
-    };
-    let now_unix = crate::clock::now().unix_timestamp();
-    let org = req.principal.org_pk.to_string();
-    let filter_text = format!("{:?}", params.filter);
-    let what = [
-        "Groups",
-        org.as_str(),
-        filter_text.as_str(),
-        params.sort_by.as_deref().unwrap_or(""),
-        if params.descending { "d" } else { "a" },
-    ];
-    let plan = list::plan(params, &what, filter, order_by, &app.cursor_key, now_unix)?;
-    Ok((plan, now_unix))
 }

@@ -4,8 +4,8 @@
 use super::cursor::{self, Cursor, Position};
 use super::{LIST_RESPONSE, Request};
 use crate::error::{Error, Result};
-use crate::model::filter::Filter;
-use crate::store::filter_sql::SqlFilter;
+use crate::model::filter::{AttrPath, Filter};
+use crate::store::filter_sql::{self, SqlFilter};
 use crate::store::{Keyset, ListQuery};
 
 /// The largest page served; advertised as `filter.maxResults` in `/ServiceProviderConfig`.
@@ -247,6 +247,66 @@ impl Plan {
         out.push_str("]}");
         out
     }
+}
+
+/// What differs between listing Users and listing Groups.
+pub struct Kind {
+    pub name: &'static str,
+    /// The table alias the compiled SQL uses.
+    pub alias: &'static str,
+    pub compile: fn(&Filter) -> Result<SqlFilter>,
+    pub sort: fn(&AttrPath) -> Result<String>,
+}
+
+pub const USERS: Kind = Kind {
+    name: "Users",
+    alias: "u",
+    compile: filter_sql::compile_users,
+    sort: filter_sql::users_sort_expr,
+};
+
+pub const GROUPS: Kind = Kind {
+    name: "Groups",
+    alias: "t",
+    compile: filter_sql::compile_teams,
+    sort: filter_sql::teams_sort_expr,
+};
+
+/// Compiles a list request's filter and sort and plans its page (index or cursor). Returns
+/// the plan and the clock reading the cursors are issued with.
+pub fn plan_request(
+    kind: &Kind,
+    params: &ListParams,
+    org_pk: i64,
+    cursor_key: &[u8],
+) -> Result<(Plan, i64)> {
+    let filter = params.filter.as_ref().map(kind.compile).transpose()?;
+    let order_by = match &params.sort_by {
+        Some(path) => {
+            let path = super::filter::parse_patch_path(path)
+                .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
+                .attr;
+            let expr = (kind.sort)(&path)?;
+            Some(filter_sql::order_by(
+                &expr,
+                params.descending,
+                &format!("{}.pk", kind.alias),
+            ))
+        }
+        None => None,
+    };
+    let now_unix = crate::clock::now().unix_timestamp();
+    let org = org_pk.to_string();
+    let filter_text = format!("{:?}", params.filter);
+    let what = [
+        kind.name,
+        org.as_str(),
+        filter_text.as_str(),
+        params.sort_by.as_deref().unwrap_or(""),
+        if params.descending { "d" } else { "a" },
+    ];
+    let plan = plan(params, &what, filter, order_by, cursor_key, now_unix)?;
+    Ok((plan, now_unix))
 }
 
 /// A rendered page and what is needed to answer with it.

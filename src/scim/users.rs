@@ -7,7 +7,6 @@ use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
 use crate::model::schema::{ACCESS_USER, USER_TYPE};
-use crate::store::filter_sql;
 use serde_json::{Map, Value};
 
 /// The default representation, written without re-parsing the stored JSON: the stored text
@@ -217,7 +216,8 @@ pub async fn find(
     params: &ListParams,
     projection: &Projection,
 ) -> Result<list::Found> {
-    let (plan, now_unix) = plan_list(app, req, params)?;
+    let (plan, now_unix) =
+        list::plan_request(&list::USERS, params, req.principal.org_pk, &app.cursor_key)?;
     let (total, users) =
         directory::users::list(&app.store, req.principal.org_pk, plan.query.clone()).await?;
     let mut resources = Vec::with_capacity(users.len());
@@ -232,35 +232,4 @@ pub async fn find(
         pks: users.iter().map(|u| u.row.pk).collect(),
         resources,
     })
-}
-
-/// Compiles the filter and sort and plans the page (index or cursor).
-fn plan_list(app: &App, req: &Request, params: &ListParams) -> Result<(list::Plan, i64)> {
-    let filter = params
-        .filter
-        .as_ref()
-        .map(filter_sql::compile_users)
-        .transpose()?;
-    let order_by = match &params.sort_by {
-        Some(path) => {
-            let path = super::filter::parse_patch_path(path)
-                .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
-                .attr;
-            let expr = filter_sql::users_sort_expr(&path)?;
-            Some(filter_sql::order_by(&expr, params.descending, "u.pk"))
-        }
-        None => None,
-    };
-    let now_unix = crate::clock::now().unix_timestamp();
-    let org = req.principal.org_pk.to_string();
-    let filter_text = format!("{:?}", params.filter);
-    let what = [
-        "Users",
-        org.as_str(),
-        filter_text.as_str(),
-        params.sort_by.as_deref().unwrap_or(""),
-        if params.descending { "d" } else { "a" },
-    ];
-    let plan = list::plan(params, &what, filter, order_by, &app.cursor_key, now_unix)?;
-    Ok((plan, now_unix))
 }
