@@ -16,5 +16,6 @@ mod errors;
 mod filters;
 mod groups;
 mod limits;
+mod replays;
 mod teams;
 mod users;
