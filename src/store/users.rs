@@ -187,6 +187,12 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, V
             params.extend(f.params.iter().cloned());
             format!("u.org_pk = ? AND ({})", f.sql)
         }
+        // Creation order with no filter: the `+` keeps SQLite from reaching for an index that
+        // leads with org_pk (the shipped statistics make it look selective), which read every
+        // user of the organization and sorted them to return one page (22 ms a page at 50,000
+        // users, growing with the directory). Walking the table in pk order stops after the
+        // page (1.2 ms).
+        None if q.order_by.is_none() => "+u.org_pk = ?".to_string(),
         None => "u.org_pk = ?".to_string(),
     };
     let total: i64 = if q.filter.is_some() {
