@@ -206,8 +206,12 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery<'_>) -> Result<(i64, V
         return Ok((total, Vec::new()));
     }
     let order = q.order_by.unwrap_or("u.pk");
+    // `+?`: SQLite plans with a bare `LIMIT ?` value in view and marks the statement to be
+    // re-prepared when it is bound again, which (rusqlite clears bindings when a statement
+    // returns to its cache) meant a parse and plan on every list request. Through `+` the
+    // value is read only when the statement runs.
     let sql = format!(
-        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
+        "SELECT {COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT +? OFFSET +?"
     );
     params.push(SqlValue::Integer(q.limit));
     params.push(SqlValue::Integer(q.offset));
