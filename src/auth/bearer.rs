@@ -230,8 +230,11 @@ impl Authenticator {
     }
 }
 
+/// Runs on every request, so the pragma stays prepared.
 fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 #[cfg(test)]

@@ -62,7 +62,16 @@ pub(crate) fn page<T>(
     from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(i64, Vec<T>)> {
     let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
-    let mut where_sql = format!("{alias}.org_pk = ?");
+    // In creation order with no filter, the `+` keeps SQLite from reaching for an index that
+    // leads with org_pk (the shipped statistics make it look selective): that read every row
+    // of the organization and sorted them to return one page (22 ms a page at 50,000 users,
+    // growing with the directory). Walking the table in pk order stops after the page.
+    let plain = q.filter.is_none() && q.order_by.is_none();
+    let mut where_sql = if plain {
+        format!("+{alias}.org_pk = ?")
+    } else {
+        format!("{alias}.org_pk = ?")
+    };
     if let Some(f) = &q.filter {
         params.extend(f.params.iter().cloned());
         where_sql = format!("{where_sql} AND ({})", f.sql);
@@ -94,8 +103,12 @@ pub(crate) fn page<T>(
             order = format!("{alias}.pk DESC");
         }
     }
+    // `+?`: SQLite plans with a bare `LIMIT ?` value in view and marks the statement to be
+    // prepared again when it is bound anew, which (rusqlite clears bindings when a statement
+    // returns to its cache) meant a parse and plan on every list request. Through `+` the
+    // value is read only when the statement runs.
     let sql = format!(
-        "SELECT {columns} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT ? OFFSET ?"
+        "SELECT {columns} FROM {table} {alias} WHERE {where_sql} ORDER BY {order} LIMIT +? OFFSET +?"
     );
     params.push(SqlValue::Integer(q.limit));
     params.push(SqlValue::Integer(q.offset));
