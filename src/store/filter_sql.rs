@@ -139,8 +139,14 @@ impl Sql {
         self.text.push_str(text);
     }
 
+    /// A bound value, written `+?`: SQLite plans with a bare parameter's value in view and
+    /// then marks the statement to be prepared again whenever it is bound anew (and rusqlite
+    /// clears bindings each time a cached statement is reused), so a bare `?` meant a parse and
+    /// plan per request. Through `+` the value is only read when the statement runs; plans and
+    /// index use stay the same (LIKE/GLOB patterns keep their bare `?`: the LIKE optimization
+    /// needs to see them).
     fn bind(&mut self, value: Value) {
-        self.text.push('?');
+        self.text.push_str("+?");
         self.params.push(value);
     }
 
@@ -443,7 +449,7 @@ impl Compiler {
                     Sql::wrap(
                         &format!(
                             "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
-                             WHERE e.org_pk = ?1 AND ("
+                             WHERE e.org_pk = +?1 AND ("
                         ),
                         cond,
                         "))",
@@ -896,7 +902,7 @@ fn compare_time(x: &str, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql>
     let text = t.format(STORED_TIME).map_err(|_| bad())?;
     let exact = t.nanosecond() % 1_000_000 == 0;
     let sql = |o: &str| Sql {
-        text: format!("{x} {o} ?"),
+        text: format!("{x} {o} +?"),
         params: vec![Value::Text(text.clone())],
     };
     Ok(match (op, exact) {

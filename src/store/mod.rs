@@ -270,3 +270,48 @@ pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::filter::{AttrPath, CompareOp, Filter};
+    use rusqlite::StatementStatus;
+
+    /// Every list request reuses its prepared statement: no parse and plan per request.
+    #[test]
+    fn list_statements_stay_prepared_across_requests() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate::migrate(&conn).unwrap();
+        conn.execute_batch("INSERT INTO orgs (id, name, created) VALUES ('o', 'o', 'now')")
+            .unwrap();
+        let mut sql_text = String::new();
+        for i in 0..5 {
+            let filter = Filter::Compare {
+                path: AttrPath::simple("userName"),
+                op: CompareOp::Eq,
+                value: serde_json::json!(format!("user{i}@x.io")),
+            };
+            let f = filter_sql::compile_users(&filter).unwrap();
+            sql_text = f.sql.clone();
+            let q = ListQuery {
+                filter: Some(f),
+                order_by: None,
+                offset: i,
+                limit: 10 + i,
+                keyset: Keyset::None,
+            };
+            users::list(&conn, 1, &q).unwrap();
+        }
+        let page = format!(
+            "SELECT u.pk, u.id, u.created, u.last_modified, u.version, u.data FROM users u \
+             WHERE u.org_pk = ? AND ({sql_text}) ORDER BY u.pk LIMIT +? OFFSET +?"
+        );
+        let stmt = conn.prepare_cached(&page).unwrap();
+        assert_eq!(
+            stmt.get_status(StatementStatus::Run),
+            5,
+            "the same statement ran"
+        );
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+    }
+}
