@@ -102,7 +102,7 @@ impl Authenticator {
                 epoch,
             }),
             verify_slots: Semaphore::new(2),
-            decoy_hash: secret::hash(&secret::random_hex(SECRET_HEX)?)?,
+            decoy_hash: secret::hash_token(&secret::random_hex(SECRET_HEX)?)?,
         })
     }
 

@@ -94,7 +94,7 @@ pub async fn create_token(
     let made = bearer::generate()?;
     let bearer_value = made.bearer.clone();
     // argon2 is slow on purpose: hash before entering the writer, so no other write waits.
-    let hash = tokio::task::spawn_blocking(move || secret::hash(bearer_value.expose()))
+    let hash = tokio::task::spawn_blocking(move || secret::hash_token(bearer_value.expose()))
         .await
         .map_err(|e| Error::Internal(format!("hash task: {e}")))??;
     let (org_pk, actor, id) = (org.pk, actor.clone(), made.id.clone());

@@ -25,8 +25,9 @@ impl Readers {
         let mut threads = Vec::with_capacity(count);
         for i in 0..count.max(1) {
             let conn = super::open_connection(path)?;
-            // Readers never write; mmap makes page reads cheaper.
-            conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 268435456;")?;
+            // Readers never write; mmap makes page reads cheaper. 64 MiB covers a directory of
+            // tens of thousands of users and keeps the resident size bounded for a million.
+            conn.execute_batch("PRAGMA query_only = ON; PRAGMA mmap_size = 67108864;")?;
             let rx = rx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("scimbox-reader-{i}"))
