@@ -163,6 +163,11 @@ pub fn display_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
+    // Certificates first: a missing or unreadable file is a startup error naming the flag.
+    let certs = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(crate::tls::Certs::load(cert, key)?)),
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -178,9 +183,28 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
                     args.listen
                 )
             })?;
+        let metrics_listener = match args.metrics_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                format!(
+                    "cannot listen on {addr} ({e}); set --metrics-listen or SCIMBOX_METRICS_LISTEN"
+                )
+            })?),
+            None => None,
+        };
         let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
-        first_run(&store, addr).await.map_err(|e| e.to_string())?;
-        first_admin(&store, addr).await.map_err(|e| e.to_string())?;
+        let edge = crate::app::Edge {
+            public_url: args.public_url.clone(),
+            tls: certs.is_some(),
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .map(crate::auth::secret::Secret::new),
+        };
+        let root = edge.root(&addr.to_string(), false);
+        first_run(&store, &root).await.map_err(|e| e.to_string())?;
+        first_admin(&store, &root)
+            .await
+            .map_err(|e| e.to_string())?;
         let limits = args.limits();
         let lifetimes = crate::admin::session::Lifetimes {
             idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
@@ -194,10 +218,26 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
         };
-        let app = Arc::new(app);
+        let app = Arc::new(app.with_edge(edge));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
-        tracing::info!(%addr, db = %db.display(), "scimbox is serving");
-        crate::server::run(listener, app, shutdown_signal()).await;
+        let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = metrics_listener.map(|l| {
+            let local = l.local_addr().ok();
+            tracing::info!(addr = ?local, "serving /metrics and /healthz");
+            tokio::spawn(crate::server::run_metrics(l, app.clone(), async {
+                let _ = metrics_stopped.await;
+            }))
+        });
+        tracing::info!(%addr, db = %db.display(), tls = certs.is_some(), "scimbox is serving");
+        crate::server::run_with(listener, app, certs, shutdown_signal()).await;
+        let _ = stop_metrics.send(());
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
+        if let Some(r) = reloader {
+            r.abort();
+        }
         housekeeping.abort();
         tracing::info!("stopped accepting; closing the database");
         store.close();
@@ -207,7 +247,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
 
 /// On an empty database: a default organization and a first token, printed once so a new
 /// user can paste both into an IdP.
-async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+async fn first_run(store: &Store, root: &str) -> crate::error::Result<()> {
     if !directory::orgs::list(store).await?.is_empty() {
         return Ok(());
     }
@@ -222,7 +262,7 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
     let _ = writeln!(
         out,
         "scimbox: this is a new database, so it has one organization and one token.\n  \
-         SCIM base URL: http://{addr}/scim/v2/{}\n  Bearer token:  {}\n  \
+         SCIM base URL: {root}/scim/v2/{}\n  Bearer token:  {}\n  \
          The token is shown only this once. More: scimbox token create --org default --name NAME",
         org.id,
         bearer.expose()
@@ -234,7 +274,7 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
 /// On a database without an admin account: an `admin` account with a generated password,
 /// printed once (after the SCIM lines that scripts parse). `scimbox admin set-password` resets
 /// it.
-async fn first_admin(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+async fn first_admin(store: &Store, root: &str) -> crate::error::Result<()> {
     use crate::auth::password;
     if password::any(store).await? {
         return Ok(());
@@ -246,7 +286,7 @@ async fn first_admin(store: &Store, addr: SocketAddr) -> crate::error::Result<()
     let _ = writeln!(
         out,
         "scimbox: the admin page has a new account.\n  \
-         Admin page:    http://{addr}/admin/\n  \
+         Admin page:    {root}/admin/\n  \
          Admin user:    {}\n  \
          Admin password: {}\n  \
          The password is shown only this once. New one: scimbox admin set-password",

@@ -65,6 +65,20 @@ pub enum Command {
     Admin(AdminCommand),
 }
 
+fn public_url(s: &str) -> Result<String, String> {
+    crate::app::parse_public_url(s)
+}
+
+fn metrics_token(s: &str) -> Result<String, String> {
+    if s.len() < 16 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "use at least 16 printable characters without spaces (e.g. from `openssl rand -hex 24`)"
+                .into(),
+        );
+    }
+    Ok(s.to_string())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Set a new password for the admin page (creating the account if needed) and end every
@@ -126,6 +140,40 @@ pub struct ServeArgs {
     /// Seconds a client may take to send its body (slower gets 408).
     #[arg(long, env = "SCIMBOX_BODY_TIMEOUT", default_value_t = 30)]
     pub body_timeout: u64,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Reloaded on SIGHUP and
+    /// when the file changes.
+    #[arg(long, env = "SCIMBOX_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SCIMBOX_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The URL clients reach the server at (behind a reverse proxy or a tunnel), e.g.
+    /// https://scim.example.com: the base of every meta.location, Location, $ref and URL the
+    /// admin page shows. Without it they are built from the request's Host.
+    #[arg(long, env = "SCIMBOX_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
+    /// Serve /metrics (Prometheus) and /healthz on this separate address, e.g. 127.0.0.1:9090.
+    /// Off by default.
+    #[arg(long, env = "SCIMBOX_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Require this bearer token for /metrics; with it, /metrics is also served on the main
+    /// port (without it, never there).
+    #[arg(long, env = "SCIMBOX_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    pub metrics_token: Option<String>,
+
+    /// Requests per second each SCIM token may make (0: no limit); more get 429 with
+    /// Retry-After.
+    #[arg(long, env = "SCIMBOX_RATE_LIMIT", default_value_t = crate::auth::ratelimit::DEFAULT_RATE)]
+    pub rate_limit: u32,
+
+    /// Requests each SCIM token may make at once after a quiet spell (at least --rate-limit).
+    #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
+    pub rate_burst: u32,
 }
 
 impl ServeArgs {
@@ -137,6 +185,8 @@ impl ServeArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            rate_limit: self.rate_limit,
+            rate_burst: self.rate_burst,
             ..crate::app::Limits::default()
         }
     }
