@@ -63,6 +63,62 @@ pub enum Command {
     /// Manage the admin page's account.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write an organization's users, Teams, Workspaces and memberships to standard output
+    /// (or --out): JSON that `scimbox import` reads, or CSV for people.
+    Export {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output (must not exist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load a JSON export into an empty organization, checked like SCIM requests, in one
+    /// transaction: all of it or nothing.
+    Import {
+        /// The organization's id or name (created if no organization has this name).
+        #[arg(long)]
+        org: String,
+        /// The export file (`-` reads standard input).
+        file: PathBuf,
+        /// Give every user, Team and Workspace a new id instead of keeping the file's (needed
+        /// when the ids are already used in this database, e.g. by the exported organization).
+        #[arg(long)]
+        new_ids: bool,
+    },
+    /// Seed an empty organization with demo data: a few hundred users, Teams, Workspaces and
+    /// roles, the same on every run.
+    Demo {
+        /// The organization's id or name (created if no organization has this name).
+        #[arg(long, default_value = "demo")]
+        org: String,
+        /// How many users.
+        #[arg(long, default_value_t = 300,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        users: u32,
+    },
+    /// Check that a server answers GET /healthz with 200 (exit 0) or not (exit 1); for a
+    /// container HEALTHCHECK, as it needs no curl. Plain HTTP only.
+    Health {
+        /// The URL to check; without it, /healthz on --listen (SCIMBOX_LISTEN), with an
+        /// unspecified address (0.0.0.0) taken as loopback.
+        #[arg(long, env = "SCIMBOX_HEALTH_URL")]
+        url: Option<String>,
+        /// The server's listen address, as `serve` takes it.
+        #[arg(long, env = "SCIMBOX_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
 }
 
 fn public_url(s: &str) -> Result<String, String> {
@@ -174,6 +230,10 @@ pub struct ServeArgs {
     /// Requests each SCIM token may make at once after a quiet spell (at least --rate-limit).
     #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
     pub rate_burst: u32,
+
+    /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
+    #[arg(long, env = "SCIMBOX_DEMO")]
+    pub demo: bool,
 }
 
 impl ServeArgs {

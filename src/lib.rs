@@ -13,6 +13,7 @@
 //! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
 //!   shutdown; `tls`: certificates for HTTPS, reloaded without a restart.
 //! - `metrics`: Prometheus counters and the `/metrics` exposition.
+//! - `transfer`: export and import of an organization, and the demo data.
 //! - `app`: what handlers share; `clock`: time, read once per request.
 
 pub mod admin;
@@ -31,3 +32,4 @@ pub mod scim;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod transfer;

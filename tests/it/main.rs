@@ -18,5 +18,6 @@ mod filters;
 mod groups;
 mod https;
 mod limits;
+mod ops;
 mod teams;
 mod users;
