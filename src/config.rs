@@ -17,7 +17,8 @@ pub struct Cli {
     pub db: PathBuf,
 
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
-    #[arg(long, global = true, env = "SCIMBOX_LOG_LEVEL", default_value = "info")]
+    #[arg(long, global = true, env = "SCIMBOX_LOG_LEVEL", default_value = "info",
+          value_parser = log_level)]
     pub log_level: String,
 
     /// Log format.
@@ -119,6 +120,22 @@ pub enum Command {
 pub enum ExportFormat {
     Json,
     Csv,
+}
+
+/// A level name, or a tracing filter with a `=` or `,` in it. A lone word that is not a level
+/// would be read as a target name and silence every log, which is never what a typo meant.
+fn log_level(s: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let plain = !s.contains(['=', ',']);
+    if plain && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s.trim())) {
+        return Err(format!(
+            "use one of {} or a filter like warn,scimbox::request=info",
+            LEVELS.join(", ")
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("not a log filter ({e})"))
 }
 
 fn public_url(s: &str) -> Result<String, String> {
