@@ -123,7 +123,17 @@ fn same_origin(req: &Request) -> Result<()> {
         let host = origin
             .split_once("://")
             .map(|(_, rest)| rest.trim_end_matches('/'));
-        if !host.is_some_and(|h| h.eq_ignore_ascii_case(&req.host)) {
+        // Behind a proxy that rewrites Host, the page's origin is the public URL's.
+        let public = req
+            .root
+            .split_once("://")
+            .map(|(scheme, rest)| (scheme, rest.split('/').next().unwrap_or("")));
+        let same_public = public.is_some_and(|(scheme, authority)| {
+            origin
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(&format!("{scheme}://{authority}"))
+        });
+        if !same_public && !host.is_some_and(|h| h.eq_ignore_ascii_case(&req.host)) {
             return Err(cross());
         }
     }

@@ -13,8 +13,8 @@ const PASSWORD: &str = "correct horse battery staple";
 /// A signed-in admin: the session cookie and its CSRF token.
 pub struct Admin<'a> {
     s: &'a Server,
-    cookie: String,
-    csrf: String,
+    pub cookie: String,
+    pub csrf: String,
 }
 
 fn url(s: &Server, path: &str) -> String {
