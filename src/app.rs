@@ -23,6 +23,10 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// Wrong tokens one address may present per minute before answers slow down.
     pub auth_free_failures: u32,
+    /// Requests per second one token may make (0: no limit); more get 429.
+    pub rate_limit: u32,
+    /// Requests one token may make at once after a quiet spell.
+    pub rate_burst: u32,
 }
 
 impl Default for Limits {
@@ -34,8 +38,96 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             auth_free_failures: crate::auth::throttle::FREE_FAILURES,
+            rate_limit: crate::auth::ratelimit::DEFAULT_RATE,
+            rate_burst: crate::auth::ratelimit::DEFAULT_BURST,
         }
     }
+}
+
+/// How the server is reached from outside: the base of the URLs it hands out, and who may
+/// read `/metrics` on the main port.
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    /// `--public-url`, validated and without a trailing slash (`https://scim.example.com` or
+    /// `https://example.com/prefix`). Without it, URLs are built from the request's `Host`.
+    pub public_url: Option<String>,
+    /// The server speaks TLS itself, so URLs built from `Host` start with `https`.
+    pub tls: bool,
+    /// `--metrics-token`: `/metrics` on the main port answers only with this bearer token.
+    /// Without it, `/metrics` is not served there at all (404).
+    pub metrics_token: Option<crate::auth::secret::Secret>,
+}
+
+impl Edge {
+    /// The root every URL starts with (`https://host[:port][/prefix]`, no trailing slash):
+    /// the public URL if set, else the scheme and the request's `Host` (already reduced to
+    /// host characters). `forwarded_https` is a proxy's `X-Forwarded-Proto: https`.
+    pub fn root(&self, host: &str, forwarded_https: bool) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let scheme = if self.tls || forwarded_https {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{host}")
+            }
+        }
+    }
+
+    /// An organization's SCIM base URL.
+    pub fn scim_base(&self, host: &str, forwarded_https: bool, org_id: &str) -> String {
+        format!("{}/scim/v2/{org_id}", self.root(host, forwarded_https))
+    }
+}
+
+/// Checks a `--public-url`: an absolute `http` or `https` URL with a host, and no query,
+/// fragment or user info. Returns it without a trailing slash, or says what to fix.
+pub fn parse_public_url(url: &str) -> std::result::Result<String, String> {
+    let fix = |why: &str| {
+        format!(
+            "--public-url {url:?} is not usable: {why} (give the URL clients reach the server \
+             at, like https://scim.example.com)"
+        )
+    };
+    let trimmed = url.trim();
+    let rest = if let Some(r) = trimmed.strip_prefix("https://") {
+        r
+    } else if let Some(r) = trimmed.strip_prefix("http://") {
+        r
+    } else {
+        return Err(fix("it must start with https:// or http://"));
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if authority.is_empty() {
+        return Err(fix("it has no host"));
+    }
+    if authority.contains('@') {
+        return Err(fix("it must not carry a user name or password"));
+    }
+    let host_ok = authority
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
+    if !host_ok {
+        return Err(fix("its host has characters a host name cannot have"));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !authority.ends_with(']')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(fix("its port is not a number from 0 to 65535"));
+    }
+    if path.contains(['?', '#']) || authority.contains(['?', '#']) {
+        return Err(fix("it must not have a query or fragment"));
+    }
+    let path_ok = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b));
+    if !path_ok {
+        return Err(fix("its path has characters that need percent-encoding"));
+    }
+    Ok(trimmed.trim_end_matches('/').to_string())
 }
 
 pub struct App {
@@ -48,6 +140,14 @@ pub struct App {
     pub throttle: crate::auth::throttle::Throttle,
     /// Sessions, sign-in throttling and the request inspector of the admin page.
     pub admin: crate::admin::AdminState,
+    /// The public URL, TLS and the metrics token (see [`App::with_edge`]).
+    pub edge: Edge,
+    /// Counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Token buckets per API token (`--rate-limit`, `--rate-burst`).
+    pub rate: crate::auth::ratelimit::RateLimiter,
+    /// Makes the `X-Request-Id` of requests that bring none.
+    pub request_ids: crate::http::RequestIds,
 }
 
 impl App {
@@ -63,9 +163,19 @@ impl App {
             store,
             auth,
             throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
+            rate: crate::auth::ratelimit::RateLimiter::new(limits.rate_limit, limits.rate_burst),
             limits,
             cursor_key: key.into_bytes(),
             admin,
+            edge: Edge::default(),
+            metrics: crate::metrics::Metrics::default(),
+            request_ids: crate::http::RequestIds::new(),
         })
+    }
+
+    /// Sets how the server is reached (public URL, TLS, metrics token).
+    pub fn with_edge(mut self, edge: Edge) -> App {
+        self.edge = edge;
+        self
     }
 }

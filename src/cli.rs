@@ -163,6 +163,11 @@ pub fn display_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
+    // Certificates first: a missing or unreadable file is a startup error naming the flag.
+    let certs = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(crate::tls::Certs::load(cert, key)?)),
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -178,9 +183,31 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
                     args.listen
                 )
             })?;
+        let metrics_listener = match args.metrics_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                format!(
+                    "cannot listen on {addr} ({e}); set --metrics-listen or SCIMBOX_METRICS_LISTEN"
+                )
+            })?),
+            None => None,
+        };
         let addr = display_addr(listener.local_addr().map_err(|e| e.to_string())?);
-        first_run(&store, addr).await.map_err(|e| e.to_string())?;
-        first_admin(&store, addr).await.map_err(|e| e.to_string())?;
+        let edge = crate::app::Edge {
+            public_url: args.public_url.clone(),
+            tls: certs.is_some(),
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .map(crate::auth::secret::Secret::new),
+        };
+        let root = edge.root(&addr.to_string(), false);
+        first_run(&store, &root).await.map_err(|e| e.to_string())?;
+        first_admin(&store, &root)
+            .await
+            .map_err(|e| e.to_string())?;
+        if args.demo {
+            seed_first_org(&store).await?;
+        }
         let limits = args.limits();
         let lifetimes = crate::admin::session::Lifetimes {
             idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
@@ -194,10 +221,26 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
         };
-        let app = Arc::new(app);
+        let app = Arc::new(app.with_edge(edge));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
-        tracing::info!(%addr, db = %db.display(), "scimbox is serving");
-        crate::server::run(listener, app, shutdown_signal()).await;
+        let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = metrics_listener.map(|l| {
+            let local = l.local_addr().ok();
+            tracing::info!(addr = ?local, "serving /metrics and /healthz");
+            tokio::spawn(crate::server::run_metrics(l, app.clone(), async {
+                let _ = metrics_stopped.await;
+            }))
+        });
+        tracing::info!(%addr, db = %db.display(), tls = certs.is_some(), "scimbox is serving");
+        crate::server::run_with(listener, app, certs, shutdown_signal()).await;
+        let _ = stop_metrics.send(());
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
+        if let Some(r) = reloader {
+            r.abort();
+        }
         housekeeping.abort();
         tracing::info!("stopped accepting; closing the database");
         store.close();
@@ -205,9 +248,68 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
     })
 }
 
+/// `serve --demo`: seeds the first organization (`default` on a new database) when it is
+/// empty, so a fresh container shows data at once; later starts leave it alone.
+async fn seed_first_org(store: &Store) -> CliResult {
+    let Some(org) = directory::orgs::list(store)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    let contents = store
+        .read({
+            let pk = org.pk;
+            move |conn| crate::store::orgs::contents(conn, pk)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if contents != (0, 0, 0) {
+        tracing::info!(org = %org.name, "--demo: the organization is not empty; not seeding it");
+        return Ok(());
+    }
+    let (_, done) = seed_demo(
+        store,
+        directory::transfer::Target::Existing(org.clone()),
+        DEMO_USERS,
+    )
+    .await?;
+    tracing::info!(org = %org.name, users = done.users, teams = done.teams, "--demo: seeded demo data");
+    Ok(())
+}
+
+const DEMO_USERS: u32 = 300;
+
+async fn seed_demo(
+    store: &Store,
+    target: directory::transfer::Target,
+    users: u32,
+) -> Result<(crate::store::orgs::Org, directory::transfer::Imported), String> {
+    let name = match &target {
+        directory::transfer::Target::Existing(org) => org.name.clone(),
+        directory::transfer::Target::New(name) => name.clone(),
+    };
+    let doc = crate::transfer::demo(users as usize, &name);
+    let plan = crate::transfer::plan(&doc, false)?;
+    // Ids come from the organization's name, so screenshots stay the same from run to run;
+    // if this database already uses them (a second demo of that name), they are made new.
+    let actor = cli_actor("demo");
+    match directory::transfer::import(store, &actor, target.clone(), plan, now()).await {
+        Err(crate::error::Error::Uniqueness(what)) if what.contains(" id ") => {
+            let fresh = crate::transfer::plan(&doc, true)?;
+            directory::transfer::import(store, &actor, target, fresh, now())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
 /// On an empty database: a default organization and a first token, printed once so a new
 /// user can paste both into an IdP.
-async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+async fn first_run(store: &Store, root: &str) -> crate::error::Result<()> {
     if !directory::orgs::list(store).await?.is_empty() {
         return Ok(());
     }
@@ -222,7 +324,7 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
     let _ = writeln!(
         out,
         "scimbox: this is a new database, so it has one organization and one token.\n  \
-         SCIM base URL: http://{addr}/scim/v2/{}\n  Bearer token:  {}\n  \
+         SCIM base URL: {root}/scim/v2/{}\n  Bearer token:  {}\n  \
          The token is shown only this once. More: scimbox token create --org default --name NAME",
         org.id,
         bearer.expose()
@@ -234,7 +336,7 @@ async fn first_run(store: &Store, addr: SocketAddr) -> crate::error::Result<()> 
 /// On a database without an admin account: an `admin` account with a generated password,
 /// printed once (after the SCIM lines that scripts parse). `scimbox admin set-password` resets
 /// it.
-async fn first_admin(store: &Store, addr: SocketAddr) -> crate::error::Result<()> {
+async fn first_admin(store: &Store, root: &str) -> crate::error::Result<()> {
     use crate::auth::password;
     if password::any(store).await? {
         return Ok(());
@@ -246,7 +348,7 @@ async fn first_admin(store: &Store, addr: SocketAddr) -> crate::error::Result<()
     let _ = writeln!(
         out,
         "scimbox: the admin page has a new account.\n  \
-         Admin page:    http://{addr}/admin/\n  \
+         Admin page:    {root}/admin/\n  \
          Admin user:    {}\n  \
          Admin password: {}\n  \
          The password is shown only this once. New one: scimbox admin set-password",
@@ -565,5 +667,192 @@ pub fn admin(db: &Path, cmd: &crate::config::AdminCommand) -> CliResult {
             eprintln!("the password of admin account {name:?} is set; its sessions have ended");
             Ok(())
         }
+    }
+}
+
+/// The organization `--org` names, or a new one of that name if none has it.
+async fn target(
+    store: &Store,
+    id_or_name: &str,
+) -> crate::error::Result<directory::transfer::Target> {
+    match directory::orgs::find(store, id_or_name.to_string()).await {
+        Ok(org) => Ok(directory::transfer::Target::Existing(org)),
+        Err(crate::error::Error::NotFound(_)) => {
+            Ok(directory::transfer::Target::New(id_or_name.to_string()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub fn export(
+    db: &Path,
+    org: &str,
+    format: crate::config::ExportFormat,
+    out: Option<&Path>,
+) -> CliResult {
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        let org = directory::orgs::find(&store, org.to_string())
+            .await
+            .map_err(|e| match e {
+                crate::error::Error::NotFound(_) => format!(
+                    "no organization {org:?} to export; `scimbox org list` shows their ids and names"
+                ),
+                other => other.to_string(),
+            })?;
+        let snap = directory::transfer::snapshot(&store, org.pk)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = match format {
+            crate::config::ExportFormat::Json => {
+                let doc = crate::transfer::to_json(&org, &snap, &now());
+                let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+                text.push('\n');
+                text
+            }
+            crate::config::ExportFormat::Csv => crate::transfer::csv(&snap),
+        };
+        Ok::<_, String>((org, snap, text))
+    });
+    store.close();
+    let (org, snap, text) = result?;
+    use std::io::Write;
+    match out {
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| {
+                    format!(
+                        "cannot create {} ({e}); --out must be a new file",
+                        path.display()
+                    )
+                })?;
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("cannot write the export: {e}"))?;
+        }
+    }
+    let members: usize = snap.teams.iter().map(|t| t.members.len()).sum();
+    eprintln!(
+        "exported {}: {} users, {} Teams, {} Workspaces, {} memberships",
+        org.name,
+        snap.users.len(),
+        snap.teams.len(),
+        snap.workspaces.len(),
+        members
+    );
+    Ok(())
+}
+
+pub fn import(db: &Path, org: &str, file: &Path, new_ids: bool) -> CliResult {
+    let text = if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("cannot read the export from standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| {
+            format!(
+                "cannot read {} ({e}); give the file `scimbox export` wrote",
+                file.display()
+            )
+        })?
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not JSON ({e}); give the JSON file `scimbox export` wrote (not the CSV)",
+            file.display()
+        )
+    })?;
+    // Everything that can be checked without the database is checked before it is opened.
+    let plan = crate::transfer::plan(&doc, new_ids)
+        .map_err(|e| format!("{}: {e}; nothing was imported", file.display()))?;
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        let target = target(&store, org).await.map_err(|e| e.to_string())?;
+        directory::transfer::import(&store, &cli_actor("import"), target, plan, now())
+            .await
+            .map_err(|e| format!("{e}; nothing was imported"))
+    });
+    store.close();
+    let (org, done) = result?;
+    eprintln!(
+        "imported into {}: {} users, {} Teams, {} Workspaces, {} memberships",
+        org.name, done.users, done.teams, done.workspaces, done.memberships
+    );
+    Ok(())
+}
+
+pub fn demo(db: &Path, org: &str, users: u32) -> CliResult {
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        let target = target(&store, org).await.map_err(|e| e.to_string())?;
+        seed_demo(&store, target, users)
+            .await
+            .map_err(|e| format!("{e}; the demo seeds only an empty organization"))
+    });
+    store.close();
+    let (org, done) = result?;
+    eprintln!(
+        "seeded {} ({}): {} users, {} Teams, {} Workspaces, {} memberships",
+        org.name, org.id, done.users, done.teams, done.workspaces, done.memberships
+    );
+    println!("{}", org.id);
+    Ok(())
+}
+
+/// `scimbox health`: GET /healthz over plain HTTP with the standard library; `Ok` only on 200.
+pub fn health(url: Option<&str>, listen: SocketAddr, timeout: u64) -> CliResult {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let url = match url {
+        Some(u) => u.to_string(),
+        None => format!("http://{}/healthz", display_addr(listen)),
+    };
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!(
+            "--url {url:?}: health speaks plain http:// only (with --tls-cert, check the \
+             --metrics-listen address, which serves /healthz over HTTP)"
+        )
+    })?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/healthz" } else { path };
+    let wait = std::time::Duration::from_secs(timeout.max(1));
+    let addr = host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--url {url:?}: cannot resolve {host:?} (give host:port)"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, wait)
+        .map_err(|e| format!("{url}: cannot connect ({e})"))?;
+    let _ = stream.set_read_timeout(Some(wait));
+    let _ = stream.set_write_timeout(Some(wait));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: scimbox-health\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{url}: cannot send the request ({e})"))?;
+    let mut head = [0u8; 64];
+    let n = stream
+        .read(&mut head)
+        .map_err(|e| format!("{url}: no answer ({e})"))?;
+    let line = String::from_utf8_lossy(&head[..n]);
+    let status = line.split(' ').nth(1).unwrap_or("");
+    if status == "200" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url}: answered {:?}, not 200",
+            line.lines().next().unwrap_or("")
+        ))
     }
 }

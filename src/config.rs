@@ -17,7 +17,8 @@ pub struct Cli {
     pub db: PathBuf,
 
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
-    #[arg(long, global = true, env = "SCIMBOX_LOG_LEVEL", default_value = "info")]
+    #[arg(long, global = true, env = "SCIMBOX_LOG_LEVEL", default_value = "info",
+          value_parser = log_level)]
     pub log_level: String,
 
     /// Log format.
@@ -63,6 +64,92 @@ pub enum Command {
     /// Manage the admin page's account.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write an organization's users, Teams, Workspaces and memberships to standard output
+    /// (or --out): JSON that `scimbox import` reads, or CSV for people.
+    Export {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output (must not exist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load a JSON export into an empty organization, checked like SCIM requests, in one
+    /// transaction: all of it or nothing.
+    Import {
+        /// The organization's id or name (created if no organization has this name).
+        #[arg(long)]
+        org: String,
+        /// The export file (`-` reads standard input).
+        file: PathBuf,
+        /// Give every user, Team and Workspace a new id instead of keeping the file's (needed
+        /// when the ids are already used in this database, e.g. by the exported organization).
+        #[arg(long)]
+        new_ids: bool,
+    },
+    /// Seed an empty organization with demo data: a few hundred users, Teams, Workspaces and
+    /// roles, the same on every run.
+    Demo {
+        /// The organization's id or name (created if no organization has this name).
+        #[arg(long, default_value = "demo")]
+        org: String,
+        /// How many users.
+        #[arg(long, default_value_t = 300,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        users: u32,
+    },
+    /// Check that a server answers GET /healthz with 200 (exit 0) or not (exit 1); for a
+    /// container HEALTHCHECK, as it needs no curl. Plain HTTP only.
+    Health {
+        /// The URL to check; without it, /healthz on --listen (SCIMBOX_LISTEN), with an
+        /// unspecified address (0.0.0.0) taken as loopback.
+        #[arg(long, env = "SCIMBOX_HEALTH_URL")]
+        url: Option<String>,
+        /// The server's listen address, as `serve` takes it.
+        #[arg(long, env = "SCIMBOX_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// A level name, or a tracing filter with a `=` or `,` in it. A lone word that is not a level
+/// would be read as a target name and silence every log, which is never what a typo meant.
+fn log_level(s: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let plain = !s.contains(['=', ',']);
+    if plain && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s.trim())) {
+        return Err(format!(
+            "use one of {} or a filter like warn,scimbox::request=info",
+            LEVELS.join(", ")
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_string())
+        .map_err(|e| format!("not a log filter ({e})"))
+}
+
+fn public_url(s: &str) -> Result<String, String> {
+    crate::app::parse_public_url(s)
+}
+
+fn metrics_token(s: &str) -> Result<String, String> {
+    if s.len() < 16 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(
+            "use at least 16 printable characters without spaces (e.g. from `openssl rand -hex 24`)"
+                .into(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +213,44 @@ pub struct ServeArgs {
     /// Seconds a client may take to send its body (slower gets 408).
     #[arg(long, env = "SCIMBOX_BODY_TIMEOUT", default_value_t = 30)]
     pub body_timeout: u64,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Reloaded on SIGHUP and
+    /// when the file changes.
+    #[arg(long, env = "SCIMBOX_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SCIMBOX_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The URL clients reach the server at (behind a reverse proxy or a tunnel), e.g.
+    /// https://scim.example.com: the base of every meta.location, Location, $ref and URL the
+    /// admin page shows. Without it they are built from the request's Host.
+    #[arg(long, env = "SCIMBOX_PUBLIC_URL", value_parser = public_url)]
+    pub public_url: Option<String>,
+
+    /// Serve /metrics (Prometheus) and /healthz on this separate address, e.g. 127.0.0.1:9090.
+    /// Off by default.
+    #[arg(long, env = "SCIMBOX_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Require this bearer token for /metrics; with it, /metrics is also served on the main
+    /// port (without it, never there).
+    #[arg(long, env = "SCIMBOX_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    pub metrics_token: Option<String>,
+
+    /// Requests per second each SCIM token may make (0: no limit); more get 429 with
+    /// Retry-After.
+    #[arg(long, env = "SCIMBOX_RATE_LIMIT", default_value_t = crate::auth::ratelimit::DEFAULT_RATE)]
+    pub rate_limit: u32,
+
+    /// Requests each SCIM token may make at once after a quiet spell (at least --rate-limit).
+    #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
+    pub rate_burst: u32,
+
+    /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
+    #[arg(long, env = "SCIMBOX_DEMO")]
+    pub demo: bool,
 }
 
 impl ServeArgs {
@@ -137,6 +262,8 @@ impl ServeArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            rate_limit: self.rate_limit,
+            rate_burst: self.rate_burst,
             ..crate::app::Limits::default()
         }
     }

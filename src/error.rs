@@ -31,7 +31,11 @@ pub enum Error {
     RequestTimeout,
     /// The database is busy beyond the busy timeout; the client should retry.
     Busy,
-    TooManyRequests,
+    /// The token is over its rate limit; the client may retry after `retry_after` seconds.
+    RateLimited {
+        retry_after: u64,
+        detail: String,
+    },
     /// A SCIM feature scimbox does not offer (RFC 7644 §3.11 `/Me`, for instance).
     NotImplemented(String),
     Internal(String),
@@ -63,7 +67,7 @@ impl std::fmt::Display for Error {
             Error::MethodNotAllowed => f.write_str("method not allowed"),
             Error::Busy => f.write_str("database busy"),
             Error::RequestTimeout => f.write_str("request timeout"),
-            Error::TooManyRequests => f.write_str("too many requests"),
+            Error::RateLimited { detail, .. } => f.write_str(detail),
         }
     }
 }

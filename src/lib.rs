@@ -10,7 +10,10 @@
 //! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory) and admin passwords.
 //! - `admin`: the embedded admin page and its JSON API (sessions, CSRF, request inspector).
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
-//! - `http`: routing, body limits, responses; `server`: accept loop and graceful shutdown.
+//! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
+//!   shutdown; `tls`: certificates for HTTPS, reloaded without a restart.
+//! - `metrics`: Prometheus counters and the `/metrics` exposition.
+//! - `transfer`: export and import of an organization, and the demo data.
 //! - `app`: what handlers share; `clock`: time, read once per request.
 
 pub mod admin;
@@ -23,7 +26,10 @@ pub mod directory;
 pub mod error;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod model;
 pub mod scim;
 pub mod server;
 pub mod store;
+pub mod tls;
+pub mod transfer;

@@ -16,6 +16,18 @@ fn main() -> ExitCode {
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
+        Command::Export { org, format, out } => {
+            scimbox::cli::export(&cli.db, org, *format, out.as_deref())
+        }
+        Command::Import { org, file, new_ids } => {
+            scimbox::cli::import(&cli.db, org, file, *new_ids)
+        }
+        Command::Demo { org, users } => scimbox::cli::demo(&cli.db, org, *users),
+        Command::Health {
+            url,
+            listen,
+            timeout,
+        } => scimbox::cli::health(url.as_deref(), *listen, *timeout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -742,10 +742,11 @@ async function loadRequests(box) {
       h('td', {}, badge(String(r.status), cls)),
       h('td', { text: `${r.latencyMs.toFixed(1)} ms` }),
       h('td', { text: r.token || '—' }),
+      h('td', { class: 'mono small', text: r.requestId || '—', title: 'X-Request-Id: also in the response header and the server log' }),
       h('td', {}, details));
   });
   box.replaceChildren(rows.length
-    ? table(['When', 'Method', 'Path', 'Status', 'Latency', 'Token', ''], rows, 'SCIM requests')
+    ? table(['When', 'Method', 'Path', 'Status', 'Latency', 'Token', 'Request id', ''], rows, 'SCIM requests')
     : h('p', { class: 'muted', text: activity.status ? 'No request with this status.' : 'No SCIM requests since the server started.' }),
   h('p', { class: 'muted', text: `The server keeps the latest ${data.kept} requests in memory (--request-log-size).` }));
 }

@@ -123,7 +123,17 @@ fn same_origin(req: &Request) -> Result<()> {
         let host = origin
             .split_once("://")
             .map(|(_, rest)| rest.trim_end_matches('/'));
-        if !host.is_some_and(|h| h.eq_ignore_ascii_case(&req.host)) {
+        // Behind a proxy that rewrites Host, the page's origin is the public URL's.
+        let public = req
+            .root
+            .split_once("://")
+            .map(|(scheme, rest)| (scheme, rest.split('/').next().unwrap_or("")));
+        let same_public = public.is_some_and(|(scheme, authority)| {
+            origin
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(&format!("{scheme}://{authority}"))
+        });
+        if !same_public && !host.is_some_and(|h| h.eq_ignore_ascii_case(&req.host)) {
             return Err(cross());
         }
     }
@@ -335,7 +345,7 @@ async fn change_password(app: &App, req: &Request, s: &Session) -> Result<Reply>
 // ---- Organizations ------------------------------------------------------------------------
 
 fn org_json(org: &Org, req: &Request) -> Value {
-    let base = format!("{}://{}/scim/v2/{}", req.scheme(), req.host, org.id);
+    let base = req.scim_base(&org.id);
     json!({
         "id": org.id,
         "name": org.name,
@@ -739,7 +749,7 @@ async fn user_detail(app: &App, req: &Request, org: &Org, id: &str) -> Result<Re
         ));
     };
     let (_, access) = directory::users::access(&app.store, org.pk, user.row.id.clone()).await?;
-    let base = format!("{}://{}/scim/v2/{}", req.scheme(), req.host, org.id);
+    let base = req.scim_base(&org.id);
     let scim: Value =
         serde_json::from_str(&crate::scim::users::render(&user, &base)).unwrap_or(Value::Null);
     let data: Value = serde_json::from_str(&user.row.data).unwrap_or(Value::Null);
@@ -950,7 +960,8 @@ fn list_requests(app: &App, req: &Request, org: &Org) -> Result<Reply> {
         .iter()
         .map(|r| {
             json!({
-                "id": r.seq, "at": r.at, "method": r.method, "path": r.path,
+                "id": r.seq, "at": r.at, "requestId": r.request_id,
+                "method": r.method, "path": r.path,
                 "query": r.query, "status": r.status,
                 "latencyMs": r.latency_us as f64 / 1000.0,
                 "token": r.token, "userAgent": r.user_agent,

@@ -20,6 +20,8 @@ pub const DEFAULT_SIZE: usize = 500;
 pub struct Record {
     pub seq: u64,
     pub at: String,
+    /// The `X-Request-Id` the response carried and the log line names.
+    pub request_id: String,
     /// The organization id in the URL (whether or not the token matched it).
     pub org_id: String,
     pub method: String,
@@ -38,6 +40,7 @@ pub struct Record {
 /// What the SCIM edge hands over after answering a request.
 pub struct Seen<'a> {
     pub at: String,
+    pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     pub query: &'a str,
@@ -91,6 +94,7 @@ impl Inspector {
         let mut record = Record {
             seq: 0,
             at: seen.at.clone(),
+            request_id: seen.request_id.to_string(),
             org_id,
             method: seen.method.to_string(),
             path: clip(seen.path, 2048),
@@ -216,6 +220,7 @@ mod tests {
     fn seen<'a>(path: &'a str, status: u16, body: &'a [u8]) -> Seen<'a> {
         Seen {
             at: "t".into(),
+            request_id: "r1",
             method: "POST",
             path,
             query: "",

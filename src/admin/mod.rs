@@ -48,6 +48,9 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// The `Host` header, reduced to host characters.
     pub host: String,
+    /// Where the server is reached: `--public-url`, or the scheme and `Host` of this request
+    /// (no trailing slash). SCIM base URLs shown on the page start with it.
+    pub root: String,
     /// Served over TLS (directly or, as `X-Forwarded-Proto: https` says, behind a proxy).
     pub tls: bool,
     pub cookie: Option<String>,
@@ -67,9 +70,9 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// `http` or `https`, for the URLs the page shows.
-    pub fn scheme(&self) -> &'static str {
-        if self.tls { "https" } else { "http" }
+    /// An organization's SCIM base URL, as the page shows it.
+    pub fn scim_base(&self, org_id: &str) -> String {
+        format!("{}/scim/v2/{org_id}", self.root)
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod bearer;
 pub mod password;
+pub mod ratelimit;
 pub mod secret;
 pub mod throttle;

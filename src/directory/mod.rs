@@ -4,6 +4,7 @@
 
 pub mod orgs;
 pub mod teams;
+pub mod transfer;
 pub mod users;
 
 use crate::error::{Error, Result};

@@ -9,7 +9,7 @@ use crate::store::orgs::{self, Org};
 use crate::store::tokens::{self, NewToken, TokenRow};
 
 /// A new organization id: 32 lowercase hex digits, safe in any URL (Okta refuses `_`).
-fn new_org_id() -> String {
+pub(crate) fn new_org_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 

@@ -17,7 +17,7 @@ pub fn owns(path: &str) -> bool {
 }
 
 /// Serves a request under `/admin`.
-pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn serve(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let text = |name: &str| {
         headers
@@ -36,7 +36,10 @@ pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
             .map(super::query::parse)
             .unwrap_or_default(),
         host: host_of(headers),
-        tls: text("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https")),
+        root: app
+            .edge
+            .root(&host_of(headers), super::forwarded_https(headers)),
+        tls: app.edge.tls || super::forwarded_https(headers),
         cookie: text("cookie"),
         origin: text("origin"),
         sec_fetch_site: text("sec-fetch-site"),
@@ -61,7 +64,7 @@ pub async fn serve(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     };
     // The path only: queries hold searches (people's names and emails).
     if logged_path.starts_with("/admin/api/") {
-        tracing::info!(target: "scimbox::admin", %method, path = %logged_path, status = reply.status);
+        tracing::info!(target: "scimbox::admin", %method, path = %logged_path, status = reply.status, request_id);
     }
     let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
     *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
@@ -81,12 +84,14 @@ pub fn record(
     started: Instant,
     caller: &Caller,
     reply: &Reply,
+    request_id: &str,
 ) {
     if !path.starts_with("/scim/") || app.admin.inspector.size() == 0 {
         return;
     }
     app.admin.inspector.record(&Seen {
         at: crate::clock::format(crate::clock::now()),
+        request_id,
         method: method.as_str(),
         path,
         query: &caller.query,

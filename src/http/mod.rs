@@ -39,16 +39,32 @@ pub async fn handle(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let route = crate::metrics::route_of(&path);
+    let request_id = request_id(&app, req.headers());
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        return Ok(admin::serve(&app, req).await);
+        let mut resp = admin::serve(&app, req, &request_id).await;
+        let status = resp.status().as_u16();
+        app.metrics
+            .request(route, method.as_str(), status, started.elapsed());
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
+    if route == METRICS_ROUTE {
+        let reply = metrics_on_main_port(&app, req.headers()).await;
+        let status = reply.status;
+        app.metrics
+            .request(route, method.as_str(), status, started.elapsed());
+        let mut resp = to_response(reply);
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
     }
     let mut caller = Caller::default();
     let reply = match dispatch(&app, req, &mut caller).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
-                tracing::error!(%method, %path, %cause, "internal error");
+                tracing::error!(%method, %path, %cause, request_id = %request_id, "internal error");
             }
             if err == Error::Unauthorized && caller.presented_token {
                 // Guessing tokens from one address gets slower with every miss.
@@ -57,22 +73,152 @@ pub async fn handle(
                     tokio::time::sleep(delay).await;
                 }
             }
+            let (status, scim_type, _) = scim::error::classify(&err);
+            app.metrics.error(scim_type, status);
             scim::error::reply(&err)
         }
     };
     let status = reply.status;
+    let took = started.elapsed();
+    app.metrics.request(route, method.as_str(), status, took);
     // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
-    admin::record(&app, &method, &path, started, &caller, &reply);
+    admin::record(&app, &method, &path, started, &caller, &reply, &request_id);
     tracing::info!(
         target: "scimbox::request",
         %method,
         %path,
         status,
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = took.as_micros() as u64,
         org = caller.org.as_deref().unwrap_or("-"),
         token = caller.token.as_deref().unwrap_or("-"),
+        request_id = %request_id,
     );
+    let mut resp = to_response(reply);
+    set_request_id(&mut resp, &request_id);
+    Ok(resp)
+}
+
+const METRICS_ROUTE: usize = 1;
+const REQUEST_ID: &str = "x-request-id";
+
+/// Makes request ids: 16 hex digits from a counter mixed with a random seed, so ids are
+/// unique within a run, unguessable across runs, and cost no system call per request.
+pub struct RequestIds {
+    seed: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        RequestIds::new()
+    }
+}
+
+impl RequestIds {
+    pub fn new() -> RequestIds {
+        let mut seed = [0u8; 8];
+        // Without OS randomness the ids are still unique, only predictable.
+        let _ = getrandom::fill(&mut seed);
+        RequestIds {
+            seed: u64::from_le_bytes(seed),
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // splitmix64: a bijection, so distinct counters give distinct ids.
+        let mut z = n
+            .wrapping_add(self.seed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        format!("{:016x}", z ^ (z >> 31))
+    }
+}
+
+/// The request's id: the client's `X-Request-Id` when it is short and plain (so a proxy's or
+/// an IdP's id carries through), else a new one.
+fn request_id(app: &App, headers: &HeaderMap) -> String {
+    if let Some(given) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+        && is_safe_request_id(given)
+    {
+        return given.to_string();
+    }
+    app.request_ids.next()
+}
+
+/// At most 64 characters from `[A-Za-z0-9._:-]`: nothing that could forge a log line or a
+/// header.
+pub fn is_safe_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn set_request_id(resp: &mut Response<Full<Bytes>>, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+}
+
+/// Serves a request on the `--metrics-listen` port: `/metrics` (with `--metrics-token` when
+/// one is set) and `/healthz`; anything else is 404.
+pub async fn handle_metrics_port(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let reply = match req.uri().path() {
+        "/metrics" if app.edge.metrics_token.is_some() => {
+            metrics_on_main_port(&app, req.headers()).await
+        }
+        "/metrics" => metrics_reply(&app).await,
+        "/healthz" => Reply::json(200, "{\"status\":\"ok\"}".into()),
+        other => scim::error::reply(&Error::NotFound(format!("nothing at {other}"))),
+    };
     Ok(to_response(reply))
+}
+
+/// `/metrics` on the SCIM port: absent (404) unless `--metrics-token` is set, and then only
+/// for that bearer token (compared in constant time).
+async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
+    let Some(expected) = &app.edge.metrics_token else {
+        return scim::error::reply(&Error::NotFound("nothing at /metrics".into()));
+    };
+    let given = header_str(headers, header::AUTHORIZATION)
+        .and_then(|h| {
+            h.get(..7)
+                .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                .map(|_| &h[7..])
+        })
+        .unwrap_or("")
+        .trim();
+    use subtle::ConstantTimeEq;
+    let same: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+    if !same {
+        return scim::error::reply(&Error::Unauthorized);
+    }
+    metrics_reply(app).await
+}
+
+/// The Prometheus exposition (text format 0.0.4).
+pub async fn metrics_reply(app: &App) -> Reply {
+    match crate::metrics::Gauges::read(&app.store).await {
+        Ok(gauges) => Reply {
+            status: 200,
+            headers: vec![(
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: Some(app.metrics.render(&gauges)),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: cannot read the gauges");
+            scim::error::reply(&Error::Internal(e.to_string()))
+        }
+    }
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
@@ -82,7 +228,7 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     *resp.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = resp.headers_mut();
-    if reply.body.is_some() {
+    if reply.body.is_some() && !reply.headers.iter().any(|(k, _)| *k == "content-type") {
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/scim+json; charset=utf-8"),
@@ -128,6 +274,15 @@ fn host_of(headers: &HeaderMap) -> String {
     }
 }
 
+/// A proxy in front says the client used HTTPS (`X-Forwarded-Proto: https`).
+fn forwarded_https(headers: &HeaderMap) -> bool {
+    header_str(
+        headers,
+        header::HeaderName::from_static("x-forwarded-proto"),
+    )
+    .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
 async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Result<Reply, Error> {
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
@@ -164,6 +319,13 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
         .await?;
     caller.org = Some(principal.org_id.clone());
     caller.token = Some(principal.token_name.clone());
+    if let Err(retry_after) = app.rate.check(principal.token_pk, Instant::now()) {
+        app.metrics.rate_limited();
+        return Err(Error::RateLimited {
+            retry_after,
+            detail: app.rate.describe(),
+        });
+    }
     if touch {
         let (store, pk, now) = (app.store.clone(), principal.token_pk, now.clone());
         tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
@@ -179,7 +341,9 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
             )));
         }
     }
-    let base_url = format!("http://{}/scim/v2/{org_id}", host_of(headers));
+    let base_url = app
+        .edge
+        .scim_base(&host_of(headers), forwarded_https(headers), &org_id);
     let query = req.uri().query().map(query::parse).unwrap_or_default();
     let if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
     let if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);

@@ -39,7 +39,7 @@ pub fn classify(err: &Error) -> (u16, Option<&'static str>, String) {
         Error::MethodNotAllowed => (405, None, "this method is not allowed here".into()),
         Error::UnsupportedMediaType(d) => (415, None, d.clone()),
         Error::Busy => (503, None, "the database is busy; retry in a moment".into()),
-        Error::TooManyRequests => (429, None, "too many requests; slow down".into()),
+        Error::RateLimited { detail, .. } => (429, None, detail.clone()),
         Error::RequestTimeout => (408, None, "the request body did not arrive in time".into()),
         Error::NotImplemented(d) => (501, None, d.clone()),
         // The cause is logged by the caller; SQL text and paths never reach a client.
@@ -61,7 +61,15 @@ pub fn reply(err: &Error) -> Reply {
     let mut reply = Reply::json(status, body.to_string());
     match status {
         401 => reply = reply.header("www-authenticate", "Bearer realm=\"scimbox\"".into()),
-        503 | 429 => reply = reply.header("retry-after", "1".into()),
+        503 => reply = reply.header("retry-after", "1".into()),
+        // RFC 6585 §4: how long to wait, in seconds.
+        429 => {
+            let wait = match err {
+                Error::RateLimited { retry_after, .. } => (*retry_after).max(1),
+                _ => 1,
+            };
+            reply = reply.header("retry-after", wait.to_string());
+        }
         405 => reply = reply.header("allow", "GET, POST, PUT, PATCH, DELETE".into()),
         _ => {}
     }

@@ -21,7 +21,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use writer::WriterStats;
+pub use writer::{BATCH_BUCKETS, WriterStats};
 
 use filter_sql::SqlFilter;
 use rusqlite::types::Value as SqlValue;

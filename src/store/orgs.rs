@@ -78,3 +78,28 @@ pub fn set_scim_enabled(conn: &Connection, pk: i64, enabled: bool) -> Result<()>
         .execute(params![enabled, pk])?;
     Ok(())
 }
+
+/// What an organization holds: (users, Teams, Workspaces). An import needs all three at 0.
+pub fn contents(conn: &Connection, pk: i64) -> Result<(i64, i64, i64)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_count, team_count,
+                    (SELECT count(*) FROM workspaces WHERE org_pk = ?1)
+             FROM orgs WHERE pk = ?1",
+        )?
+        .query_row([pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .unwrap_or((0, 0, 0)))
+}
+
+/// Whether a resource id is taken by a user, Team or Workspace of any organization (ids are
+/// unique across the whole database).
+pub fn id_in_use(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM teams WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM workspaces WHERE id = ?1)",
+        )?
+        .query_row([id], |r| r.get(0))?)
+}

@@ -26,6 +26,10 @@ type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
 
 const QUEUE: usize = 8192;
 
+/// Upper bounds of the group-commit batch size histogram (writes per transaction); the last
+/// bucket takes everything larger.
+pub const BATCH_BUCKETS: [u64; 8] = [1, 2, 4, 8, 16, 64, 256, 1024];
+
 /// Counters for metrics and benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WriterStats {
@@ -33,6 +37,8 @@ pub struct WriterStats {
     pub writes: u64,
     pub queue_depth: u64,
     pub last_batch: u64,
+    /// Transactions per batch size bucket (see [`BATCH_BUCKETS`]), not cumulative.
+    pub batch_sizes: [u64; BATCH_BUCKETS.len()],
 }
 
 #[derive(Default)]
@@ -41,6 +47,7 @@ struct Counters {
     writes: AtomicU64,
     queued: AtomicU64,
     last_batch: AtomicU64,
+    batch_sizes: [AtomicU64; BATCH_BUCKETS.len()],
 }
 
 pub struct Writer {
@@ -147,6 +154,9 @@ impl Writer {
             writes: self.counters.writes.load(Ordering::Relaxed),
             queue_depth: self.counters.queued.load(Ordering::Relaxed),
             last_batch: self.counters.last_batch.load(Ordering::Relaxed),
+            batch_sizes: std::array::from_fn(|i| {
+                self.counters.batch_sizes[i].load(Ordering::Relaxed)
+            }),
         }
     }
 
@@ -182,6 +192,11 @@ fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, c
         c.transactions.fetch_add(1, Ordering::Relaxed);
         c.writes.fetch_add(n, Ordering::Relaxed);
         c.last_batch.store(n, Ordering::Relaxed);
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|&b| n <= b)
+            .unwrap_or(BATCH_BUCKETS.len() - 1);
+        c.batch_sizes[bucket].fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A signed-in admin: the session cookie and its CSRF token.
-struct Admin<'a> {
+pub struct Admin<'a> {
     s: &'a Server,
-    cookie: String,
-    csrf: String,
+    pub cookie: String,
+    pub csrf: String,
 }
 
 fn url(s: &Server, path: &str) -> String {
@@ -53,7 +53,7 @@ fn session_cookie(r: &Resp) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
-async fn sign_in(s: &Server) -> Admin<'_> {
+pub async fn sign_in(s: &Server) -> Admin<'_> {
     make_admin(s).await;
     let r = login(s, "admin", PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -73,7 +73,7 @@ impl Admin<'_> {
         format!("/api/orgs/{}{rest}", self.s.org_id)
     }
 
-    async fn get(&self, path: &str) -> Resp {
+    pub async fn get(&self, path: &str) -> Resp {
         self.s
             .raw("GET", &url(self.s, path), &[("cookie", &self.cookie)], None)
             .await

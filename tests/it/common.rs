@@ -36,6 +36,7 @@ pub struct Server {
     pub token: String,
     pub store: Store,
     pub db: PathBuf,
+    pub app: Arc<App>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
@@ -82,6 +83,15 @@ impl Resp {
     }
 }
 
+/// What a test server is started with (see [`Server::start_opts`]).
+#[derive(Default)]
+pub struct Opts {
+    pub limits: Limits,
+    pub admin: scimbox::admin::AdminState,
+    pub edge: scimbox::app::Edge,
+    pub certs: Option<Arc<scimbox::tls::Certs>>,
+}
+
 impl Server {
     pub async fn start() -> Server {
         Self::start_with(Limits::default()).await
@@ -97,6 +107,22 @@ impl Server {
     }
 
     async fn start_full(limits: Limits, admin: scimbox::admin::AdminState) -> Server {
+        Self::start_opts(Opts {
+            limits,
+            admin,
+            ..Opts::default()
+        })
+        .await
+    }
+
+    /// A server with any of the options `serve` has.
+    pub async fn start_opts(opts: Opts) -> Server {
+        let Opts {
+            limits,
+            admin,
+            edge,
+            certs,
+        } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
         let store = Store::open(&db, &StoreOptions::default()).unwrap();
@@ -115,19 +141,26 @@ impl Server {
                 tokio::task::spawn_blocking(move || App::new(store, limits, admin))
                     .await
                     .unwrap()
-                    .unwrap(),
+                    .unwrap()
+                    .with_edge(edge),
             )
         };
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(scimbox::server::run(listener, app, async {
-            let _ = rx.await;
-        }));
+        tokio::spawn(scimbox::server::run_with(
+            listener,
+            app.clone(),
+            certs,
+            async {
+                let _ = rx.await;
+            },
+        ));
         Server {
             addr,
             org_id: org.id,
             token: token.expose().to_string(),
             store,
             db,
+            app,
             client: Client::builder(TokioExecutor::new()).build_http(),
             shutdown: Some(tx),
             _dir: dir,

@@ -1,0 +1,278 @@
+//! A whole organization at once: a consistent snapshot for export, and an import that writes
+//! users, Teams, Workspaces, roles and memberships into an empty organization in one
+//! transaction, so it applies whole or not at all. The file format and its validation live
+//! in `transfer` (edge level, next to the SCIM API's own validation); this module receives
+//! resources that are already canonical.
+
+use super::Actor;
+use crate::error::{Error, Result};
+use crate::store::audit::{self, Entry};
+use crate::store::orgs::{self, Org};
+use crate::store::teams::{self, TeamRow, Workspace};
+use crate::store::users::{self, UserRow};
+use crate::store::{Keyset, ListQuery, Store};
+use serde_json::{Map, Value};
+
+/// Everything of one organization, read from one snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub users: Vec<UserRow>,
+    pub teams: Vec<TeamSnapshot>,
+    pub workspaces: Vec<Workspace>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TeamSnapshot {
+    pub row: TeamRow,
+    /// Member user ids, in user creation order.
+    pub members: Vec<String>,
+    /// (workspace id, workspace name, role)
+    pub workspace_roles: Vec<(String, String, String)>,
+}
+
+fn everything() -> ListQuery {
+    ListQuery {
+        filter: None,
+        order_by: None,
+        offset: 0,
+        limit: i64::MAX,
+        keyset: Keyset::None,
+    }
+}
+
+/// Reads the whole organization on one read connection (one consistent snapshot, even while
+/// a server keeps writing).
+pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
+    store
+        .read(move |conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = (|| {
+                let (_, users) = users::list(conn, org_pk, &everything())?;
+                let (_, rows) = teams::list(conn, org_pk, &everything())?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let members = teams::members(conn, row.pk)?
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect();
+                    let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
+                    out.push(TeamSnapshot {
+                        row,
+                        members,
+                        workspace_roles,
+                    });
+                }
+                let workspaces = teams::workspaces(conn, org_pk)?;
+                Ok(Snapshot {
+                    users,
+                    teams: out,
+                    workspaces,
+                })
+            })();
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
+}
+
+/// A user to import: its id and canonical resource.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub data: Map<String, Value>,
+}
+
+/// A Team to import. Members and Workspace roles point into the plan's lists by index.
+#[derive(Debug, Clone)]
+pub struct NewTeam {
+    pub id: String,
+    pub data: Map<String, Value>,
+    pub scim_managed: bool,
+    /// A valid Organization role (checked by the caller).
+    pub org_role: String,
+    /// (index into `Plan::workspaces`, valid Workspace role)
+    pub workspace_roles: Vec<(usize, String)>,
+    /// Indexes into `Plan::users`.
+    pub members: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewWorkspace {
+    pub id: String,
+    pub name: String,
+}
+
+/// What an import writes, already validated against the catalogue.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub users: Vec<NewUser>,
+    pub teams: Vec<NewTeam>,
+    pub workspaces: Vec<NewWorkspace>,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Imported {
+    pub users: usize,
+    pub teams: usize,
+    pub workspaces: usize,
+    pub memberships: usize,
+}
+
+fn to_text(data: &Map<String, Value>) -> Result<String> {
+    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize: {e}")))
+}
+
+/// Where an import goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An organization that exists (it must be empty).
+    Existing(Org),
+    /// A new organization of this name, created in the import's transaction (so a failed
+    /// import leaves no empty organization behind).
+    New(String),
+}
+
+/// Writes the plan into the target organization, which must hold no users, Teams or
+/// Workspaces. One write, so one savepoint: any failure (a taken id, a userName that collides
+/// case-insensitively) leaves the database as it was. Every resource gets its audit record.
+pub async fn import(
+    store: &Store,
+    actor: &Actor,
+    target: Target,
+    plan: Plan,
+    now: String,
+) -> Result<(Org, Imported)> {
+    let actor = actor.clone();
+    store
+        .write(move |conn| {
+            let org = match target {
+                Target::Existing(org) => org,
+                Target::New(name) => {
+                    let org = orgs::insert(conn, &super::orgs::new_org_id(), name.trim(), &now)?;
+                    audit::insert(
+                        conn,
+                        &Entry {
+                            org_pk: org.pk,
+                            actor: &actor.who,
+                            action: "create",
+                            resource_type: "Organization",
+                            resource_id: &org.id,
+                            reason: Some(&actor.why),
+                            before: None,
+                            after: Some(&org.name),
+                        },
+                        &now,
+                    )?;
+                    org
+                }
+            };
+            let (org_pk, org_id, org_name) = (org.pk, org.id.clone(), org.name.clone());
+            let (u, t, w) = orgs::contents(conn, org_pk)?;
+            if u + t + w > 0 {
+                return Err(Error::InvalidValue(format!(
+                    "organization {org_name:?} is not empty ({u} users, {t} Teams, {w} \
+                     Workspaces): import only into an empty organization (make one with \
+                     `scimbox org create NAME`)"
+                )));
+            }
+            let ids = plan
+                .users
+                .iter()
+                .map(|x| ("user", &x.id))
+                .chain(plan.teams.iter().map(|x| ("Team", &x.id)))
+                .chain(plan.workspaces.iter().map(|x| ("Workspace", &x.id)));
+            for (kind, id) in ids {
+                if orgs::id_in_use(conn, id)? {
+                    return Err(Error::Uniqueness(format!(
+                        "{kind} id {id} (already used in this database; import with --new-ids \
+                         to give every resource a new id)"
+                    )));
+                }
+            }
+            let audit_entry = |action: &str, kind: &str, id: &str, after: &str| {
+                audit::insert(
+                    conn,
+                    &Entry {
+                        org_pk,
+                        actor: &actor.who,
+                        action,
+                        resource_type: kind,
+                        resource_id: id,
+                        reason: Some(&actor.why),
+                        before: None,
+                        after: Some(after),
+                    },
+                    &now,
+                )
+            };
+            let mut done = Imported::default();
+            let mut ws_pks = Vec::with_capacity(plan.workspaces.len());
+            for ws in &plan.workspaces {
+                let row = teams::insert_workspace(conn, org_pk, &ws.id, &ws.name, &now)?;
+                audit_entry("create", "Workspace", &ws.id, &ws.name)?;
+                ws_pks.push(row.pk);
+                done.workspaces += 1;
+            }
+            let mut user_pks = Vec::with_capacity(plan.users.len());
+            for user in plan.users {
+                let mut data = user.data;
+                data.entry("active").or_insert(Value::Bool(true));
+                let cols = super::users::columns(&data);
+                let text = to_text(&data)?;
+                let pk = users::insert(conn, org_pk, &user.id, &cols, &text, &now).map_err(
+                    |e| match e {
+                        Error::Uniqueness(_) => Error::Uniqueness(format!(
+                            "userName {:?} (two users of the file differ only in case)",
+                            cols.user_name
+                        )),
+                        other => other,
+                    },
+                )?;
+                audit_entry("create", "User", &user.id, &text)?;
+                user_pks.push(pk);
+                done.users += 1;
+            }
+            for team in &plan.teams {
+                let cols = super::teams::columns(&team.data);
+                let text = to_text(&team.data)?;
+                let row = teams::insert(
+                    conn,
+                    org_pk,
+                    &team.id,
+                    &cols,
+                    &text,
+                    team.scim_managed,
+                    &now,
+                )?;
+                audit_entry("create", "Team", &team.id, &text)?;
+                teams::set_team_org_role(conn, row.pk, &team.org_role)?;
+                for (ws, role) in &team.workspace_roles {
+                    let ws_pk = *ws_pks.get(*ws).ok_or_else(|| {
+                        Error::Internal("a Workspace role points outside the plan".into())
+                    })?;
+                    teams::set_team_workspace_role(conn, row.pk, ws_pk, Some(role))?;
+                }
+                for member in &team.members {
+                    let user_pk = *user_pks.get(*member).ok_or_else(|| {
+                        Error::Internal("a member points outside the plan".into())
+                    })?;
+                    if teams::add_member(conn, row.pk, user_pk)? {
+                        done.memberships += 1;
+                    }
+                }
+                done.teams += 1;
+            }
+            audit_entry(
+                "import",
+                "Organization",
+                &org_id,
+                &format!(
+                    "{} users, {} Teams, {} Workspaces, {} memberships",
+                    done.users, done.teams, done.workspaces, done.memberships
+                ),
+            )?;
+            Ok((org, done))
+        })
+        .await
+}
