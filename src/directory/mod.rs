@@ -96,7 +96,9 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// A fresh resource id.
+/// A fresh resource id: a UUIDv7 (RFC 9562), time-ordered in its first 48 bits and random in
+/// the rest. Ordered ids land at the end of the id indexes instead of on a random page, which
+/// keeps the pages a burst of creates touches few; they stay opaque to clients.
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    uuid::Uuid::now_v7().to_string()
 }

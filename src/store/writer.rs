@@ -202,7 +202,7 @@ fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, c
 
 /// One transaction for the whole batch; a savepoint per job.
 fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = statement(conn, "BEGIN IMMEDIATE") {
         let err = Error::from(e);
         for job in batch.drain(..) {
             // The job never ran; answer it with the reason the transaction could not start.
@@ -213,18 +213,18 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
     }
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = statement(conn, "SAVEPOINT job") {
             let (_, done) = job(None);
             done(Err(e.into()));
             continue;
         }
         let (ok, completion) = job(Some(conn));
         let end = if ok {
-            "RELEASE job"
+            statement(conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            statement(conn, "ROLLBACK TO job").and_then(|()| statement(conn, "RELEASE job"))
         };
-        match conn.execute_batch(end) {
+        match end {
             Ok(()) => completions.push(completion),
             Err(e) => {
                 // The savepoint could not be closed: the transaction is in an unknown state,
@@ -239,13 +239,19 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Job>) {
             }
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+    let committed = statement(conn, "COMMIT").map_err(|e| {
         let _ = conn.execute_batch("ROLLBACK");
         Error::from(e)
     });
     for done in completions {
         done(committed.clone());
     }
+}
+
+/// Runs one of the writer's own statements, prepared once: they run for every write, and
+/// `execute_batch` would parse them every time.
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Checkpoints the WAL beside the writer: PASSIVE every half second (never blocks anyone).
