@@ -75,9 +75,10 @@ triple=$(rustc -vV | sed -n 's/^host: //p')
 bin_dir=fuzz/target/$triple/release
 
 # --- run -----------------------------------------------------------------------------------
+# The targets run side by side: CI has two cores, and one minute of wall time for the three
+# keeps the step short. Each still gets SCIMBOX_FUZZ_SECONDS of its own.
 start=$EPOCHREALTIME
-passed=0 failed=0
-report=()
+pids=()
 for t in "${targets[@]}"; do
     dir=$OUT/$t
     rm -rf "$dir"
@@ -92,8 +93,20 @@ for t in "${targets[@]}"; do
     patch_op) args+=(-dict=fuzz/patch_op.dict) ;;
     esac
     echo "--- fuzz $t for ${SECONDS_PER_TARGET}s (log: $dir/fuzz.log)"
-    rc=0
-    "$bin_dir/$t" "${args[@]}" "$dir/corpus" >"$dir/fuzz.log" 2>&1 || rc=$?
+    (
+        rc=0
+        "$bin_dir/$t" "${args[@]}" "$dir/corpus" >"$dir/fuzz.log" 2>&1 || rc=$?
+        echo "$rc" >"$dir/rc"
+    ) &
+    pids+=($!)
+done
+wait "${pids[@]}"
+
+passed=0 failed=0
+report=()
+for t in "${targets[@]}"; do
+    dir=$OUT/$t
+    rc=$(cat "$dir/rc")
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log" | tail -n 1)
     runs=${runs:-0}
     found=$(find "$dir/artifacts" -type f | sort | head -n 1)
@@ -103,6 +116,7 @@ for t in "${targets[@]}"; do
     else
         failed=$((failed + 1))
         # Show why: the panic message or libFuzzer's own report.
+        echo "--- $t found something:"
         grep -E -A 2 -m 12 "panicked|ERROR: libFuzzer|SUMMARY|Test unit written|timeout|out-of-memory" \
             "$dir/fuzz.log" || tail -n 20 "$dir/fuzz.log"
         if [[ -n $found ]]; then
