@@ -1315,7 +1315,8 @@ fn random_value_text(rng: &mut Rng) -> String {
 
 /// Space between tokens: usually one, sometimes more or a tab (the parser takes any).
 fn gap(rng: &mut Rng) -> &'static str {
-    *rng.pick(&[" ", " ", " ", " ", "  ", "\t", " \n"])
+    const GAPS: [&str; 7] = [" ", " ", " ", " ", "  ", "\t", " \n"];
+    GAPS[rng.below(GAPS.len())]
 }
 
 fn random_case(rng: &mut Rng, s: &str) -> String {
