@@ -1252,3 +1252,277 @@ fn random_filters_compile_to_sql_that_runs_or_fail_cleanly() {
     // The generator is useful only if a fair share of trees are valid.
     assert!(ran > 600, "only {ran} trees compiled");
 }
+
+// ---- Random filter strings ----
+//
+// The trees above are built by hand; these are strings, so the parser decides what they mean
+// (precedence, case, whitespace, escapes, value paths with a trailing sub-attribute) and the
+// property covers the whole path a `filter=` query takes: every string the parser accepts
+// compiles, or fails with `InvalidFilter`, and the SQL it compiles to prepares and runs.
+
+/// A string literal as a client writes it: JSON-escaped, sometimes with `\u` escapes.
+fn random_string_literal(rng: &mut Rng) -> String {
+    let text = *rng.pick(&[
+        "test.user@okta.local",
+        "Test_User_ab6490ee",
+        "work",
+        "",
+        "O'Malley",
+        "x' OR 1=1 --",
+        "%_\\[*?]",
+        "\"quoted\"",
+        "Jérôme 😀",
+        "2011-05-13T04:42:34Z",
+        "2025-12-31T23:59:59.9995+02:00",
+        "W/\"3\"",
+        "ORGANIZATION_MEMBER",
+        "t-eng",
+        "a\u{0}b",
+    ]);
+    let json = Json::String(text.to_string()).to_string();
+    if rng.below(4) == 0 {
+        // Spell the first non-ASCII-safe character as \uXXXX, as some clients do.
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        out.push('"');
+        out
+    } else {
+        json
+    }
+}
+
+fn random_value_text(rng: &mut Rng) -> String {
+    match rng.below(10) {
+        0..=4 => random_string_literal(rng),
+        5 => rng.pick(&["true", "False", "TRUE", "false"]).to_string(),
+        6 => rng.pick(&["null", "NULL"]).to_string(),
+        7 => rng.pick(&["0", "-12", "1.5e3", "42", "-0.25"]).to_string(),
+        8 => rng
+            .pick(&["9223372036854775807", "1e308", "-9223372036854775809"])
+            .to_string(),
+        _ => random_string_literal(rng),
+    }
+}
+
+/// Space between tokens: usually one, sometimes more or a tab (the parser takes any).
+fn gap(rng: &mut Rng) -> &'static str {
+    const GAPS: [&str; 7] = [" ", " ", " ", " ", "  ", "\t", " \n"];
+    GAPS[rng.below(GAPS.len())]
+}
+
+fn random_case(rng: &mut Rng, s: &str) -> String {
+    match rng.below(6) {
+        0 => s.to_uppercase(),
+        1 => s.to_lowercase(),
+        _ => s.to_string(),
+    }
+}
+
+/// A comparison that fits the attribute's type, so that whole trees compile often enough:
+/// (path, values that suit it).
+const TYPED_LEAVES: &[(&str, &[&str])] = &[
+    (
+        "userName",
+        &[
+            r#""test.user@okta.local""#,
+            r#""TEST.USER@OKTA.LOCAL""#,
+            r#""%_\\""#,
+        ],
+    ),
+    ("displayName", &[r#""Engineering""#, r#""Test User""#]),
+    (
+        "externalId",
+        &[r#""00ujl29u0le5T6Aj10h7""#, r#""8aa1a0c0""#],
+    ),
+    ("id", &[r#""a1""#, r#""t-eng""#]),
+    ("active", &["true", "False"]),
+    ("title", &[r#""50% off""#]),
+    ("name.givenName", &[r#""Test""#, r#""J\u00e9r\u00f4me""#]),
+    ("emails", &[r#""test.user@okta.local""#]),
+    (
+        "emails.value",
+        &[r#""okta.local""#, r#""Test_User_fd0ea19b@testuser.com""#],
+    ),
+    ("emails.type", &[r#""work""#]),
+    ("emails.primary", &["true"]),
+    ("phoneNumbers.value", &[r#""+1 555 0100""#]),
+    ("addresses.locality", &[r#""Oxford""#]),
+    ("groups.value", &[r#""t-eng""#]),
+    ("groups.display", &[r#""Engineering""#]),
+    ("members.value", &[r#""a1""#]),
+    ("members.display", &[r#""Test""#]),
+    (
+        "meta.lastModified",
+        &[
+            r#""2011-05-13T04:42:34Z""#,
+            r#""2025-12-31T23:59:59.9995+02:00""#,
+        ],
+    ),
+    ("meta.created", &[r#""2025-01-01T00:00:00Z""#]),
+    ("meta.version", &[r#""W/\"3\"""#]),
+    ("meta.resourceType", &[r#""User""#, r#""Group""#]),
+    (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        &[r#""7""#],
+    ),
+    (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        &[r#""b1""#],
+    ),
+    (
+        "urn:scimbox:params:scim:schemas:extension:team:2.0:Group:organizationRole",
+        &[r#""ORGANIZATION_MEMBER""#],
+    ),
+];
+
+/// The same inside `attr[...]`, where names are sub-attributes of one value.
+const TYPED_SUB_LEAVES: &[(&str, &[&str])] = &[
+    ("value", &[r#""test.user@okta.local""#, r#""t-eng""#]),
+    ("type", &[r#""work""#, r#""home""#]),
+    ("primary", &["true", "false"]),
+    ("display", &[r#""Test User""#]),
+];
+
+fn random_filter_text(rng: &mut Rng, paths: &[String], depth: usize, inside: bool) -> String {
+    let ops = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
+    let comparison = |rng: &mut Rng, path: String, value: Option<&str>| -> String {
+        if rng.below(5) == 0 {
+            return format!("{path}{}{}", gap(rng), random_case(rng, "pr"));
+        }
+        let value = match value {
+            Some(v) => v.to_string(),
+            None => random_value_text(rng),
+        };
+        let op = if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
+            *rng.pick(&["eq", "ne"])
+        } else {
+            *rng.pick(&ops)
+        };
+        let op = random_case(rng, op);
+        format!("{path}{}{op}{}{value}", gap(rng), gap(rng))
+    };
+    let leaf = |rng: &mut Rng| -> String {
+        if rng.below(2) == 0 {
+            let (path, values) = *rng.pick(if inside {
+                TYPED_SUB_LEAVES
+            } else {
+                TYPED_LEAVES
+            });
+            let value = *rng.pick(values);
+            let path = random_case(rng, path);
+            comparison(rng, path, Some(value))
+        } else if inside {
+            let sub = *rng.pick(&["value", "type", "primary", "display", "givenName", "nosuch"]);
+            let sub = random_case(rng, sub);
+            comparison(rng, sub, None)
+        } else {
+            let p: &String = rng.pick(paths);
+            let p = random_case(rng, p);
+            comparison(rng, p, None)
+        }
+    };
+    let choice = if depth == 0 {
+        rng.below(2)
+    } else {
+        rng.below(8)
+    };
+    match choice {
+        0 | 1 => leaf(rng),
+        2 | 3 => {
+            let joiner = random_case(rng, if choice == 2 { "and" } else { "or" });
+            let a = random_filter_text(rng, paths, depth - 1, inside);
+            let b = random_filter_text(rng, paths, depth - 1, inside);
+            format!("{a}{}{joiner}{}{b}", gap(rng), gap(rng))
+        }
+        4 => {
+            let inner = random_filter_text(rng, paths, depth - 1, inside);
+            let not = random_case(rng, "not");
+            format!("{not}{}({inner})", *rng.pick(&["", " "]))
+        }
+        5 => format!("({})", random_filter_text(rng, paths, depth - 1, inside)),
+        _ if inside => leaf(rng),
+        _ => {
+            let outer = *rng.pick(&[
+                "emails",
+                "phoneNumbers",
+                "addresses",
+                "groups",
+                "members",
+                "name",
+                "meta",
+                "ims",
+                "userName",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            ]);
+            let inner = random_filter_text(rng, paths, depth - 1, true);
+            let mut out = format!("{}[{inner}]", random_case(rng, outer));
+            if rng.below(3) == 0 {
+                // Entra's `emails[type eq "work"].value eq "x"`.
+                let sub = *rng.pick(&["value", "display", "type"]);
+                out = comparison(rng, format!("{out}.{sub}"), None);
+            }
+            out
+        }
+    }
+}
+
+#[test]
+fn every_filter_string_the_parser_accepts_compiles_to_sql_that_sqlite_runs() {
+    use crate::scim::filter::parse_filter;
+
+    let c = db();
+    let mut rng = Rng(0xF117_E25C_1B0C);
+    let mut paths = all_paths(&USER_TYPE);
+    paths.extend(all_paths(&GROUP_TYPE));
+    let (mut parsed, mut ran) = (0, 0);
+    let cases = 8000;
+    for _ in 0..cases {
+        let depth = 1 + rng.below(4);
+        let mut text = random_filter_text(&mut rng, &paths, depth, false);
+        if rng.below(10) == 0 {
+            // A near miss: one character dropped, which the parser must refuse or read sanely.
+            let at = rng.below(text.chars().count());
+            text = text
+                .chars()
+                .enumerate()
+                .filter_map(|(i, ch)| (i != at).then_some(ch))
+                .collect();
+        }
+        let f = match parse_filter(&text) {
+            Ok(f) => f,
+            Err(Error::InvalidFilter(detail)) => {
+                assert!(!detail.is_empty(), "{text:?}");
+                continue;
+            }
+            Err(other) => panic!("{text:?}: {other:?}"),
+        };
+        parsed += 1;
+        for (table, compiled) in [("users", compile_users(&f)), ("teams", compile_teams(&f))] {
+            match compiled {
+                Ok(sql) => {
+                    run(&c, table, 1, &sql)
+                        .unwrap_or_else(|e| panic!("{text:?} on {table}\n{}\n{e}", sql.sql));
+                    ran += 1;
+                }
+                Err(Error::InvalidFilter(detail)) => assert!(!detail.is_empty(), "{text:?}"),
+                Err(other) => panic!("{text:?} on {table}: {other:?}"),
+            }
+        }
+    }
+    eprintln!("{parsed} of {cases} strings parsed, {ran} compiled filters ran");
+    // The grammar is only useful if most strings parse and a fair share compile.
+    assert!(
+        parsed > cases * 3 / 4,
+        "only {parsed} of {cases} strings parsed"
+    );
+    assert!(ran > cases / 3, "only {ran} compiled filters ran");
+}
