@@ -236,9 +236,11 @@ impl Store {
 pub fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)
         .map_err(|e| Error::Internal(format!("cannot open database {}: {e}", path.display())))?;
-    // 8 KiB pages store rows of this size about a fifth smaller; only takes effect on a new file.
+    // 4 KiB pages: 8 KiB would store rows of this size a fifth smaller, but every commit
+    // writes each page it touched to the WAL, and a create touches about six: 8 KiB pages made
+    // 2.6 times the WAL bytes per create (measured). Only takes effect on a new file.
     conn.execute_batch(
-        "PRAGMA page_size = 8192;
+        "PRAGMA page_size = 4096;
          PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
