@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
@@ -71,16 +72,22 @@ struct Cached {
     last_touched: Option<String>,
 }
 
+/// A connection that only asks SQLite whether anyone committed since it last looked.
 struct Watch {
     conn: Connection,
     data_version: i64,
-    epoch: i64,
 }
+
+/// Watches to check with: several, so concurrent requests do not queue on one mutex.
+const WATCHES: usize = 4;
 
 /// Verifies bearer tokens for the SCIM API.
 pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    watch: Mutex<Watch>,
+    watches: Vec<Mutex<Watch>>,
+    next_watch: AtomicUsize,
+    /// The last `auth_epoch` seen; the cache holds only entries verified under it.
+    epoch: AtomicI64,
     /// argon2 is deliberately slow; a few at a time keep a flood of bad tokens from taking
     /// every core.
     verify_slots: Semaphore,
@@ -91,16 +98,19 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(db: &Path) -> Result<Authenticator> {
-        let conn = store::open_connection(db)?;
-        let data_version = data_version(&conn)?;
-        let epoch = tokens::auth_epoch(&conn)?;
+        let mut watches = Vec::with_capacity(WATCHES);
+        let mut epoch = 0;
+        for _ in 0..WATCHES {
+            let conn = store::open_connection(db)?;
+            let data_version = data_version(&conn)?;
+            epoch = tokens::auth_epoch(&conn)?;
+            watches.push(Mutex::new(Watch { conn, data_version }));
+        }
         Ok(Authenticator {
             cache: Mutex::new(HashMap::new()),
-            watch: Mutex::new(Watch {
-                conn,
-                data_version,
-                epoch,
-            }),
+            watches,
+            next_watch: AtomicUsize::new(0),
+            epoch: AtomicI64::new(epoch),
             verify_slots: Semaphore::new(2),
             decoy_hash: secret::hash_token(&secret::random_hex(SECRET_HEX)?)?,
         })
@@ -109,21 +119,28 @@ impl Authenticator {
     /// Drops every cached token if anything that matters to authentication changed since the
     /// last look, in this process or another.
     fn refresh(&self) -> Result<()> {
-        let mut w = self
-            .watch
-            .lock()
-            .map_err(|_| Error::Internal("auth watch poisoned".into()))?;
+        let n = self.watches.len();
+        let start = self.next_watch.fetch_add(1, Ordering::Relaxed) % n;
+        let free = (0..n).find_map(|i| self.watches[(start + i) % n].try_lock().ok());
+        let mut w = match free {
+            Some(w) => w,
+            None => self.watches[start]
+                .lock()
+                .map_err(|_| Error::Internal("auth watch poisoned".into()))?,
+        };
         let dv = data_version(&w.conn)?;
         if dv == w.data_version {
             return Ok(());
         }
         w.data_version = dv;
         let epoch = tokens::auth_epoch(&w.conn)?;
-        if epoch != w.epoch {
-            w.epoch = epoch;
+        if epoch != self.epoch.load(Ordering::SeqCst) {
+            // Clear first, then publish the epoch: a request that sees the new epoch finds
+            // no entry verified before it.
             if let Ok(mut cache) = self.cache.lock() {
                 cache.clear();
             }
+            self.epoch.store(epoch, Ordering::SeqCst);
         }
         Ok(())
     }
@@ -188,6 +205,7 @@ impl Authenticator {
         digest: [u8; 32],
         now: &str,
     ) -> Result<Cached> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let row = match token_id(bearer) {
             Some(id) => {
                 let id = id.to_string();
@@ -224,7 +242,10 @@ impl Authenticator {
             last_touched: row.last_used.clone(),
         };
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(digest, entry.clone());
+            // A revocation that landed while argon2 ran must not be undone by this entry.
+            if self.epoch.load(Ordering::SeqCst) == epoch {
+                cache.insert(digest, entry.clone());
+            }
         }
         Ok(entry)
     }
