@@ -266,13 +266,20 @@ fn start_checkpointer(path: &Path, stopping: Arc<AtomicBool>) -> Result<JoinHand
     std::thread::Builder::new()
         .name("scimbox-checkpoint".into())
         .spawn(move || {
+            // Every half second when quiet; every 50 ms while writes pour in, so the log is
+            // copied back in small steps instead of piling up.
+            let mut pause = Duration::from_millis(500);
             while !stopping.load(Ordering::Relaxed) {
-                std::thread::park_timeout(Duration::from_millis(500));
+                std::thread::park_timeout(pause);
                 let frames: Option<(i64, i64)> = conn
                     .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                         Ok((r.get(1)?, r.get(2)?))
                     })
                     .ok();
+                pause = match frames {
+                    Some((log, _)) if log > 1_000 => Duration::from_millis(50),
+                    _ => Duration::from_millis(500),
+                };
                 if let Some((log, done)) = frames
                     && (log > RESTART_FRAMES || (log > 0 && log == done))
                 {
