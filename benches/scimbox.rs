@@ -71,15 +71,27 @@ struct Config {
 
 impl Config {
     fn from_env() -> Config {
-        // `cargo bench` passes `--bench`; anything but `--quick` is ignored.
+        // `cargo bench` passes `--bench`; anything but `--quick` is ignored. Without `--bench`
+        // this is `cargo test --all-targets` running the bench once as a test: a smoke run
+        // at a thousandth of the scale with short phases, which proves every phase still works
+        // in CI but whose figures mean nothing.
+        let smoke = !std::env::args().any(|a| a == "--bench");
         let quick = std::env::args().any(|a| a == "--quick");
         let env_f64 = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
-        let scale = if quick {
+        let scale = if smoke {
+            0.001
+        } else if quick {
             0.05
         } else {
             env_f64("SCIMBOX_BENCH_SCALE").unwrap_or(1.0)
         };
-        let default_cap = if scale < 0.5 { 5.0 } else { 15.0 };
+        let default_cap = if smoke {
+            0.3
+        } else if scale < 0.5 {
+            5.0
+        } else {
+            15.0
+        };
         Config {
             scale,
             phase_cap: Duration::from_secs_f64(
@@ -844,7 +856,8 @@ fn start_hello() -> (tokio::runtime::Runtime, SocketAddr) {
 
 fn main() {
     let cfg = Config::from_env();
-    let users_total = cfg.n(1_000_000, 2_000);
+    // Enough for the Team phases (5,000 members and outsiders to add) at the smallest scale.
+    let users_total = cfg.n(1_000_000, 6_500);
     let cap = cfg.phase_cap;
     let dir = tempfile::tempdir().unwrap();
     let kept = std::env::var_os("SCIMBOX_BENCH_KEEP").is_some();
