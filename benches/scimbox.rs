@@ -607,6 +607,16 @@ struct Server {
     db: PathBuf,
 }
 
+impl Drop for Server {
+    /// A bench that panics half-way must not leave its server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `scimbox serve` on an empty database; on first run it prints the organization's
 /// base URL and a token, which is all a client needs.
 fn start_server(dir: &Path, log_level: &str) -> Server {
@@ -902,7 +912,7 @@ fn main() {
         hello_rt.shutdown_background();
     }
 
-    let server = start_server(dir.path(), &cfg.log_level);
+    let mut server = start_server(dir.path(), &cfg.log_level);
     gen_.server_pid = Some(server.pid);
     let t = server.target.clone();
     eprintln!("  server pid {}", server.pid);
@@ -1173,8 +1183,7 @@ fn main() {
     let _ = Command::new("kill")
         .args(["-TERM", &server.pid.to_string()])
         .status();
-    let mut child = server.child;
-    let _ = child.wait();
+    let _ = server.child.wait();
     if kept {
         let path = dir.keep();
         eprintln!("kept the database and server log in {}", path.display());
