@@ -96,6 +96,21 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
+/// A stored resource as the text kept in its `data` column.
+pub(crate) fn to_text(data: &serde_json::Map<String, serde_json::Value>) -> Result<String> {
+    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize resource: {e}")))
+}
+
+/// A stored resource's `data` text read back; anything else is a damaged row, an internal error.
+pub(crate) fn parse_stored(
+    text: &str,
+    what: &str,
+    id: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::Internal(format!("stored {what} {id} is not JSON: {e}")))
+}
+
 /// A fresh resource id: a UUIDv7 (RFC 9562), time-ordered in its first 48 bits and random in
 /// the rest. Ordered ids land at the end of the id indexes instead of on a random page, which
 /// keeps the pages a burst of creates touches few; they stay opaque to clients.

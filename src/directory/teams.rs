@@ -58,10 +58,6 @@ pub fn columns(data: &Map<String, Value>) -> TeamColumns {
     }
 }
 
-fn to_text(data: &Map<String, Value>) -> Result<String> {
-    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize team: {e}")))
-}
-
 fn scim_enabled(conn: &Connection, org_pk: i64) -> Result<bool> {
     Ok(conn
         .query_row(
@@ -271,7 +267,7 @@ pub async fn create(
     now: String,
 ) -> Result<Team> {
     let cols = columns(&data);
-    let text = to_text(&data)?;
+    let text = super::to_text(&data)?;
     let actor = actor.clone();
     store
         .write(move |conn| {
@@ -358,12 +354,11 @@ where
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
-            let before: Map<String, Value> = serde_json::from_str(&row.data)
-                .map_err(|e| Error::Internal(format!("stored team {id} is not JSON: {e}")))?;
+            let before = super::parse_stored(&row.data, "team", &id)?;
             let after = change(before.clone())?;
             let mut changed = false;
             if after != before {
-                let text = to_text(&after)?;
+                let text = super::to_text(&after)?;
                 teams::update(conn, row.pk, &columns(&after), &text, &now)?;
                 actor.record(
                     conn,

@@ -119,10 +119,6 @@ pub struct Imported {
     pub memberships: usize,
 }
 
-fn to_text(data: &Map<String, Value>) -> Result<String> {
-    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize: {e}")))
-}
-
 /// Where an import goes.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -219,7 +215,7 @@ pub async fn import(
                 let mut data = user.data;
                 data.entry("active").or_insert(Value::Bool(true));
                 let cols = super::users::columns(&data);
-                let text = to_text(&data)?;
+                let text = super::to_text(&data)?;
                 let pk = users::insert(conn, org_pk, &user.id, &cols, &text, &now).map_err(
                     |e| match e {
                         Error::Uniqueness(_) => Error::Uniqueness(format!(
@@ -235,7 +231,7 @@ pub async fn import(
             }
             for team in &plan.teams {
                 let cols = super::teams::columns(&team.data);
-                let text = to_text(&team.data)?;
+                let text = super::to_text(&team.data)?;
                 let row = teams::insert(
                     conn,
                     org_pk,

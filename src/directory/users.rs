@@ -42,10 +42,6 @@ pub fn columns(data: &Map<String, Value>) -> UserColumns {
     }
 }
 
-fn to_text(data: &Map<String, Value>) -> Result<String> {
-    serde_json::to_string(data).map_err(|e| Error::Internal(format!("serialize user: {e}")))
-}
-
 /// Creates a user from a canonical resource (see `scim::resource::normalize`). A user without
 /// `active` is active.
 pub async fn create(
@@ -57,7 +53,7 @@ pub async fn create(
 ) -> Result<User> {
     data.entry("active").or_insert(Value::Bool(true));
     let cols = columns(&data);
-    let text = to_text(&data)?;
+    let text = super::to_text(&data)?;
     let actor = actor.clone();
     store
         .write(move |conn| {
@@ -124,15 +120,14 @@ where
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
-            let before: Map<String, Value> = serde_json::from_str(&row.data)
-                .map_err(|e| Error::Internal(format!("stored user {id} is not JSON: {e}")))?;
+            let before = super::parse_stored(&row.data, "user", &id)?;
             let after = change(before.clone())?;
             let teams = users::teams_of(conn, row.pk)?;
             if after == before {
                 return Ok(User { row, teams });
             }
             let cols = columns(&after);
-            let text = to_text(&after)?;
+            let text = super::to_text(&after)?;
             let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
             actor.record(
                 conn,

@@ -2,22 +2,16 @@
 //! its own request (same routes, validation and audit), with `bulkId` references so a user
 //! can be created and added to a Team in one go.
 
-use super::{Method, Reply, Request, router};
+use super::{Method, Reply, Request, field, router};
 use crate::app::App;
 use crate::error::{Error, Result};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 /// Advertised as `bulk.maxOperations`.
 pub const MAX_OPERATIONS: usize = 1000;
-
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
 
 /// Replaces every `bulkId:<id>` in strings with the id the earlier operation created.
 fn resolve_refs(v: &mut Value, ids: &HashMap<String, String>) -> Result<()> {

@@ -124,10 +124,7 @@ fn member_values(value: &Value) -> Result<Vec<String>> {
 }
 
 fn members_field(body: &Value) -> Option<&Value> {
-    body.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("members"))
-        .map(|(_, v)| v)
+    super::field(body.as_object()?, "members")
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
@@ -165,11 +162,8 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     )
     .await?
     .ok_or_else(|| not_found(id))?;
-    let etag = directory::etag(team.row.version);
-    if let Some(tags) = &req.if_none_match
-        && (tags.trim() == "*" || tags.split(',').any(|t| t.trim() == etag))
-    {
-        return Ok(Reply::empty(304).header("etag", etag));
+    if let Some(reply) = req.not_modified(team.row.version) {
+        return Ok(reply);
     }
     resource_reply(app, 200, &team, req).await
 }

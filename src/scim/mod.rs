@@ -70,6 +70,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `If-None-Match` (RFC 7644 §3.14): a 304 when it names the current version.
+    pub fn not_modified(&self, version: i64) -> Option<Reply> {
+        let etag = crate::directory::etag(version);
+        let tags = self.if_none_match.as_deref()?;
+        (tags.trim() == "*" || tags.split(',').any(|t| t.trim() == etag))
+            .then(|| Reply::empty(304).header("etag", etag))
+    }
+
     pub fn actor(&self, why: String) -> Actor {
         Actor {
             who: self.principal.actor(),
@@ -121,6 +129,18 @@ impl Reply {
         self.headers.push((name, value));
         self
     }
+}
+
+/// A member of a SCIM JSON object by name, case-insensitively: clients vary the case of
+/// structural names (`Operations`, `op`, `members`, `value`), and RFC 7643 §2.1 makes
+/// attribute names case-insensitive.
+pub fn field<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 /// Writes `s` as a JSON string literal.

@@ -51,10 +51,7 @@ pub fn parse_request(body: &Value) -> Result<Vec<Operation>> {
     let obj = body
         .as_object()
         .ok_or_else(|| Error::InvalidSyntax("a PATCH body must be a PatchOp object".into()))?;
-    let ops = obj
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
-        .map(|(_, v)| v)
+    let ops = super::field(obj, "Operations")
         .ok_or_else(|| Error::InvalidSyntax("a PatchOp needs an \"Operations\" array".into()))?
         .as_array()
         .ok_or_else(|| Error::InvalidSyntax("\"Operations\" must be an array".into()))?;
@@ -76,11 +73,7 @@ fn parse_operation(i: usize, op: &Value) -> Result<Operation> {
     let obj = op
         .as_object()
         .ok_or_else(|| Error::InvalidSyntax(format!("operation {i} must be an object")))?;
-    let field = |name: &str| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
+    let field = |name: &str| super::field(obj, name);
     let kind = match field("op").and_then(Value::as_str).map(str::trim) {
         Some(s) if s.eq_ignore_ascii_case("add") => OpKind::Add,
         Some(s) if s.eq_ignore_ascii_case("replace") => OpKind::Replace,

@@ -246,17 +246,13 @@ pub fn members_of(value: &Value) -> Result<Vec<MemberRef>> {
         let obj = item.as_object().ok_or_else(|| {
             Error::InvalidValue("each member must be an object with a \"value\"".into())
         })?;
-        let value = obj
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("value"))
-            .and_then(|(_, v)| v.as_str())
+        let value = super::field(obj, "value")
+            .and_then(Value::as_str)
             .ok_or_else(|| {
                 Error::InvalidValue("each member needs a string \"value\" (the user id)".into())
             })?;
-        let kind = obj
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("type"))
-            .and_then(|(_, v)| v.as_str())
+        let kind = super::field(obj, "type")
+            .and_then(Value::as_str)
             .map(str::to_string);
         out.push(MemberRef {
             value: value.to_string(),

@@ -4,7 +4,7 @@
 
 use super::list::{self, ListParams};
 use super::projection::Projection;
-use super::{Reply, Request, SEARCH_REQUEST, groups, users};
+use super::{Reply, Request, SEARCH_REQUEST, field, groups, users};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::schema::{GROUP_TYPE, USER_TYPE};
@@ -15,12 +15,6 @@ pub struct SearchRequest {
     pub params: ListParams,
     pub attributes: Option<String>,
     pub excluded: Option<String>,
-}
-
-fn field<'a>(body: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    body.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// A string, or a number written as a string (startIndex, count).

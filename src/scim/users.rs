@@ -128,11 +128,8 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let user = directory::users::get(&app.store, req.principal.org_pk, id.to_string())
         .await?
         .ok_or_else(|| not_found(id))?;
-    let etag = directory::etag(user.row.version);
-    if let Some(tags) = &req.if_none_match
-        && (tags.trim() == "*" || tags.split(',').any(|t| t.trim() == etag))
-    {
-        return Ok(Reply::empty(304).header("etag", etag));
+    if let Some(reply) = req.not_modified(user.row.version) {
+        return Ok(reply);
     }
     resource_reply(app, 200, &user, req).await
 }
