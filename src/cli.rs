@@ -2,7 +2,6 @@
 //! through `directory`, like the SCIM API does, so the same rules and audit apply. They work
 //! while a server runs on the same file: SQLite's WAL and busy timeout let them share it.
 
-use crate::app::App;
 use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
 use crate::directory::{self, Actor};
 use crate::store::{Store, StoreOptions};
@@ -208,40 +207,24 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         if args.demo {
             seed_first_org(&store).await?;
         }
-        let limits = args.limits();
         let lifetimes = crate::admin::session::Lifetimes {
             idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
             max: time::Duration::hours(i64::from(args.session_max_hours)),
         };
-        let admin = crate::admin::AdminState::new(lifetimes, args.request_log_size as usize);
-        let app = {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
+        let options = crate::server::Options {
+            limits: args.limits(),
+            admin: crate::admin::AdminState::new(lifetimes, args.request_log_size as usize),
+            edge,
+            certs,
+            metrics_listener,
+            audit_retention_days: args.audit_retention_days,
         };
-        let app = Arc::new(app.with_edge(edge));
-        let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
-        let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
-        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-        let metrics = metrics_listener.map(|l| {
-            let local = l.local_addr().ok();
-            tracing::info!(addr = ?local, "serving /metrics and /healthz");
-            tokio::spawn(crate::server::run_metrics(l, app.clone(), async {
-                let _ = metrics_stopped.await;
-            }))
-        });
-        tracing::info!(%addr, db = %db.display(), tls = certs.is_some(), "scimbox is serving");
-        crate::server::run_with(listener, app, certs, shutdown_signal()).await;
-        let _ = stop_metrics.send(());
-        if let Some(m) = metrics {
-            let _ = m.await;
-        }
-        if let Some(r) = reloader {
-            r.abort();
-        }
-        housekeeping.abort();
+        let tls = options.certs.is_some();
+        let running = crate::server::start(store.clone(), listener, options, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(%addr, db = %db.display(), tls, "scimbox is serving");
+        let _ = running.done.await;
         tracing::info!("stopped accepting; closing the database");
         store.close();
         Ok(())
@@ -361,38 +344,6 @@ async fn first_admin(store: &Store, root: &str) -> crate::error::Result<()> {
 
 /// Hourly upkeep: drops audit entries past their retention (0 days keeps them) and sessions
 /// that have ended.
-async fn housekeeping(store: Store, retention_days: u32) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let now = crate::clock::now();
-        let stamp = crate::clock::format(now);
-        let cutoff = (retention_days > 0)
-            .then(|| crate::clock::format(now - time::Duration::days(i64::from(retention_days))));
-        let result = store
-            .write(move |conn| {
-                let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
-                let audit = match cutoff {
-                    Some(c) => crate::store::audit::prune(conn, &c)?,
-                    None => 0,
-                };
-                Ok((sessions, audit))
-            })
-            .await;
-        match result {
-            Ok((0, 0)) => {}
-            Ok((sessions, audit)) => {
-                tracing::info!(
-                    sessions,
-                    audit,
-                    "housekeeping: removed ended sessions and old audit entries"
-                )
-            }
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

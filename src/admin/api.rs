@@ -8,6 +8,7 @@
 
 use super::session::{self, Lookup, Session};
 use super::{Reply, Request};
+use crate::admin::AdminState;
 use crate::app::App;
 use crate::directory::teams::{self as dteams, MemberOp, Origin, RoleChange};
 use crate::directory::{self, Actor};
@@ -88,8 +89,8 @@ impl From<Error> for Fail {
 type Result<T> = std::result::Result<T, Fail>;
 
 /// Answers one API request; never fails (errors become JSON error replies).
-pub async fn handle(app: &App, req: &Request) -> Reply {
-    match route(app, req).await {
+pub async fn handle(app: &App, admin: &AdminState, req: &Request) -> Reply {
+    match route(app, admin, req).await {
         Ok(reply) => reply.header("cache-control", "no-store".into()),
         Err(fail) => fail.reply().header("cache-control", "no-store".into()),
     }
@@ -163,7 +164,7 @@ fn is_json(req: &Request) -> bool {
     })
 }
 
-async fn route(app: &App, req: &Request) -> Result<Reply> {
+async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
     let segs = segments(req);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method.as_str();
@@ -181,11 +182,11 @@ async fn route(app: &App, req: &Request) -> Result<Reply> {
     }
     if segs == ["login"] {
         return match method {
-            "POST" => login(app, req).await,
+            "POST" => login(app, admin, req).await,
             _ => Err(Fail::new(405, "method", "sign in with POST")),
         };
     }
-    let session = require_session(app, req).await?;
+    let session = require_session(app, admin, req).await?;
     if changes && !session::csrf_matches(&session, req.csrf.as_deref()) {
         return Err(Fail::new(
             403,
@@ -202,7 +203,7 @@ async fn route(app: &App, req: &Request) -> Result<Reply> {
     match (method, segs.as_slice()) {
         ("GET", ["session"]) => Ok(Reply::json(200, &session_json(&session))),
         ("POST", ["logout"]) => logout(app, req).await,
-        ("POST", ["password"]) => change_password(app, req, &session).await,
+        ("POST", ["password"]) => change_password(app, admin, req, &session).await,
         ("GET", ["orgs"]) => {
             let orgs = directory::orgs::list(store).await?;
             Ok(Reply::json(
@@ -212,7 +213,7 @@ async fn route(app: &App, req: &Request) -> Result<Reply> {
         }
         (_, ["orgs", org, rest @ ..]) => {
             let org = directory::orgs::find(store, (*org).to_string()).await?;
-            org_route(app, req, &org, method, rest, &actor, now).await
+            org_route(app, admin, req, &org, method, rest, &actor, now).await
         }
         _ => Err(Fail::new(
             404,
@@ -222,9 +223,9 @@ async fn route(app: &App, req: &Request) -> Result<Reply> {
     }
 }
 
-async fn require_session(app: &App, req: &Request) -> Result<Session> {
+async fn require_session(app: &App, admin: &AdminState, req: &Request) -> Result<Session> {
     let id = session::cookie_value(req.cookie.as_deref());
-    match session::find(&app.store, id, app.admin.lifetimes, req.now).await? {
+    match session::find(&app.store, id, admin.lifetimes, req.now).await? {
         Lookup::Valid(s) => Ok(s),
         Lookup::Expired => {
             let mut f = Fail::new(
@@ -253,7 +254,7 @@ fn session_json(s: &Session) -> Value {
 
 // ---- Sign-in ------------------------------------------------------------------------------
 
-async fn login(app: &App, req: &Request) -> Result<Reply> {
+async fn login(app: &App, state: &AdminState, req: &Request) -> Result<Reply> {
     let body = json_body(req)?;
     let name = body
         .get("name")
@@ -265,7 +266,7 @@ async fn login(app: &App, req: &Request) -> Result<Reply> {
     let Some(password) = body.get("password").and_then(Value::as_str) else {
         return Err(Fail::new(400, "invalid", "enter the password"));
     };
-    let throttle = &app.admin.throttle;
+    let throttle = &state.throttle;
     if let Some(wait) = throttle.must_wait(&name, Instant::now()) {
         let secs = wait.as_secs().max(1);
         let mut f = Fail::new(
@@ -293,11 +294,11 @@ async fn login(app: &App, req: &Request) -> Result<Reply> {
         return Err(f);
     };
     throttle.succeeded(&name);
-    let (id, s) = session::start(&app.store, &admin, app.admin.lifetimes, req.now).await?;
+    let (id, s) = session::start(&app.store, &admin, state.lifetimes, req.now).await?;
     tracing::info!(admin = %admin.name, "admin signed in");
     Ok(Reply::json(200, &session_json(&s)).header(
         "set-cookie",
-        session::set_cookie(id.expose(), req.tls, app.admin.lifetimes),
+        session::set_cookie(id.expose(), req.tls, state.lifetimes),
     ))
 }
 
@@ -310,7 +311,12 @@ async fn logout(app: &App, req: &Request) -> Result<Reply> {
 
 /// Changes the signed-in admin's password. Every session of the account ends (a leaked
 /// session must not outlive the password), and this one is replaced by a new session.
-async fn change_password(app: &App, req: &Request, s: &Session) -> Result<Reply> {
+async fn change_password(
+    app: &App,
+    state: &AdminState,
+    req: &Request,
+    s: &Session,
+) -> Result<Reply> {
     let body = json_body(req)?;
     let current = body.get("current").and_then(Value::as_str).unwrap_or("");
     let new = body.get("new").and_then(Value::as_str).unwrap_or("");
@@ -335,10 +341,10 @@ async fn change_password(app: &App, req: &Request, s: &Session) -> Result<Reply>
     let admin = crate::auth::password::verify(&app.store, &s.admin, new)
         .await?
         .ok_or_else(|| Fail::new(500, "error", "the new password did not take"))?;
-    let (id, s) = session::start(&app.store, &admin, app.admin.lifetimes, req.now).await?;
+    let (id, s) = session::start(&app.store, &admin, state.lifetimes, req.now).await?;
     Ok(Reply::json(200, &session_json(&s)).header(
         "set-cookie",
-        session::set_cookie(id.expose(), req.tls, app.admin.lifetimes),
+        session::set_cookie(id.expose(), req.tls, state.lifetimes),
     ))
 }
 
@@ -386,6 +392,7 @@ fn text_field(body: &Map<String, Value>, name: &str, what: &str) -> Result<Strin
 #[allow(clippy::too_many_arguments)]
 async fn org_route(
     app: &App,
+    admin: &AdminState,
     req: &Request,
     org: &Org,
     method: &str,
@@ -617,7 +624,7 @@ async fn org_route(
         }
         // Activity
         ("GET", ["audit"]) => list_audit(app, req, org).await,
-        ("GET", ["requests"]) => list_requests(app, req, org),
+        ("GET", ["requests"]) => list_requests(admin, req, org),
         _ => Err(Fail::new(
             404,
             "not-found",
@@ -942,7 +949,7 @@ async fn list_audit(app: &App, req: &Request, org: &Org) -> Result<Reply> {
     Ok(Reply::json(200, &json!({"entries": entries, "next": next})))
 }
 
-fn list_requests(app: &App, req: &Request, org: &Org) -> Result<Reply> {
+fn list_requests(admin: &AdminState, req: &Request, org: &Org) -> Result<Reply> {
     let status = req.param("status").unwrap_or("").trim();
     let status = status.trim_end_matches(['x', 'X']);
     if status.len() > 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
@@ -954,7 +961,7 @@ fn list_requests(app: &App, req: &Request, org: &Org) -> Result<Reply> {
     }
     let limit = count_param(req, "limit", 50, MAX_PAGE)?.max(1) as usize;
     let before = req.param("before").and_then(|v| v.parse::<u64>().ok());
-    let inspector = &app.admin.inspector;
+    let inspector = &admin.inspector;
     let records = inspector.list(&org.id, status, before, limit);
     let items: Vec<Value> = records
         .iter()

@@ -116,10 +116,10 @@ impl Reply {
 }
 
 /// Serves one request under `/admin`.
-pub async fn handle(app: &crate::app::App, req: Request) -> Reply {
+pub async fn handle(app: &crate::app::App, state: &AdminState, req: Request) -> Reply {
     let reply = match req.path.as_str() {
         "" => Reply::empty(308).header("location", "/admin/".into()),
-        p if p == "/api" || p.starts_with("/api/") => api::handle(app, &req).await,
+        p if p == "/api" || p.starts_with("/api/") => api::handle(app, state, &req).await,
         _ => assets::serve(&req),
     };
     secure(reply)
