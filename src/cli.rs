@@ -242,11 +242,7 @@ async fn seed_first_org(store: &Store) -> CliResult {
     else {
         return Ok(());
     };
-    let contents = store
-        .read({
-            let pk = org.pk;
-            move |conn| crate::store::orgs::contents(conn, pk)
-        })
+    let contents = directory::orgs::contents(store, org.pk)
         .await
         .map_err(|e| e.to_string())?;
     if contents != (0, 0, 0) {
@@ -392,13 +388,7 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
         match cmd {
             T::List { org } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
-                let all = crate::store::ListQuery {
-                    filter: None,
-                    order_by: None,
-                    offset: 0,
-                    limit: i64::MAX,
-                    keyset: crate::store::Keyset::None,
-                };
+                let all = crate::model::query::ListQuery::first(i64::MAX);
                 let (_, list) = t::list(&store, org.pk, all, false).await?;
                 println!(
                     "{:<36} {:<6} {:>8} {:<28} NAME",

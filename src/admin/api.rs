@@ -14,11 +14,10 @@ use crate::directory::teams::{self as dteams, MemberOp, Origin, RoleChange};
 use crate::directory::{self, Actor};
 use crate::error::Error;
 use crate::model::filter::{AttrPath, CompareOp, Filter};
+use crate::model::query::{Keyset, ListQuery, Sort};
 use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
 use crate::store::orgs::Org;
-use crate::store::{Keyset, ListQuery};
-use crate::store::{audit, filter_sql};
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
@@ -702,15 +701,12 @@ async fn list_users(app: &App, req: &Request, org: &Org) -> Result<Reply> {
             None => term,
         });
     }
-    let sql = filter.as_ref().map(filter_sql::compile_users).transpose()?;
-    let order = filter_sql::order_by(
-        &filter_sql::users_sort_expr(&AttrPath::simple("userName"))?,
-        false,
-        "u.pk",
-    );
     let query = ListQuery {
-        filter: sql,
-        order_by: Some(order),
+        filter,
+        sort: Some(Sort {
+            by: AttrPath::simple("userName"),
+            descending: false,
+        }),
         offset: start,
         limit: count,
         keyset: Keyset::None,
@@ -829,23 +825,11 @@ fn team_json(row: &crate::store::teams::TeamRow, access: &dteams::Access, scim_o
 
 async fn list_teams(app: &App, org: &Org) -> Result<Reply> {
     let scim_on = dteams::org_scim_enabled(&app.store, org.pk).await?;
-    let all = ListQuery {
-        filter: None,
-        order_by: None,
-        offset: 0,
-        limit: 10_000,
-        keyset: Keyset::None,
-    };
-    let (_, teams) = dteams::list(&app.store, org.pk, all, false).await?;
-    let rows: Vec<_> = teams.into_iter().map(|t| t.row).collect();
-    let items = app
-        .store
-        .read(move |conn| {
-            rows.iter()
-                .map(|row| Ok(team_json(row, &dteams::team_access(conn, row)?, scim_on)))
-                .collect::<crate::error::Result<Vec<Value>>>()
-        })
-        .await?;
+    let items: Vec<Value> = dteams::list_with_access(&app.store, org.pk, 10_000)
+        .await?
+        .iter()
+        .map(|(row, access)| team_json(row, access, scim_on))
+        .collect();
     Ok(Reply::json(
         200,
         &json!({
@@ -927,11 +911,7 @@ async fn list_audit(app: &App, req: &Request, org: &Org) -> Result<Reply> {
             ));
         }
     };
-    let org_pk = org.pk;
-    let rows = app
-        .store
-        .read(move |conn| audit::page(conn, org_pk, kind.as_deref(), before, limit))
-        .await?;
+    let rows = directory::orgs::audit_page(&app.store, org.pk, kind, before, limit).await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.pk))
         .flatten();

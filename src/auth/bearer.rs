@@ -10,7 +10,6 @@
 use super::secret::{self, Secret};
 use crate::error::{Error, Result};
 use crate::store::{self, Store, tokens};
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -72,19 +71,13 @@ struct Cached {
     last_touched: Option<String>,
 }
 
-/// A connection that only asks SQLite whether anyone committed since it last looked.
-struct Watch {
-    conn: Connection,
-    data_version: i64,
-}
-
 /// Watches to check with: several, so concurrent requests do not queue on one mutex.
 const WATCHES: usize = 4;
 
 /// Verifies bearer tokens for the SCIM API.
 pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    watches: Vec<Mutex<Watch>>,
+    watches: Vec<Mutex<store::Watch>>,
     next_watch: AtomicUsize,
     /// The last `auth_epoch` seen; the cache holds only entries verified under it.
     epoch: AtomicI64,
@@ -101,10 +94,9 @@ impl Authenticator {
         let mut watches = Vec::with_capacity(WATCHES);
         let mut epoch = 0;
         for _ in 0..WATCHES {
-            let conn = store::open_connection(db)?;
-            let data_version = data_version(&conn)?;
-            epoch = tokens::auth_epoch(&conn)?;
-            watches.push(Mutex::new(Watch { conn, data_version }));
+            let watch = store::Watch::open(db)?;
+            epoch = watch.read(|conn| tokens::auth_epoch(conn))?;
+            watches.push(Mutex::new(watch));
         }
         Ok(Authenticator {
             cache: Mutex::new(HashMap::new()),
@@ -128,12 +120,10 @@ impl Authenticator {
                 .lock()
                 .map_err(|_| Error::Internal("auth watch poisoned".into()))?,
         };
-        let dv = data_version(&w.conn)?;
-        if dv == w.data_version {
+        if !w.changed()? {
             return Ok(());
         }
-        w.data_version = dv;
-        let epoch = tokens::auth_epoch(&w.conn)?;
+        let epoch = w.read(|conn| tokens::auth_epoch(conn))?;
         if epoch != self.epoch.load(Ordering::SeqCst) {
             // Clear first, then publish the epoch: a request that sees the new epoch finds
             // no entry verified before it.
@@ -249,13 +239,6 @@ impl Authenticator {
         }
         Ok(entry)
     }
-}
-
-/// Runs on every request, so the pragma stays prepared.
-fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("PRAGMA data_version")?
-        .query_row([], |r| r.get(0))?)
 }
 
 #[cfg(test)]

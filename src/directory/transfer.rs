@@ -6,11 +6,12 @@
 
 use super::Actor;
 use crate::error::{Error, Result};
+use crate::model::query::ListQuery;
+use crate::store::Store;
 use crate::store::audit::{self, Entry};
 use crate::store::orgs::{self, Org};
 use crate::store::teams::{self, TeamRow, Workspace};
 use crate::store::users::{self, UserRow};
-use crate::store::{Keyset, ListQuery, Store};
 use serde_json::{Map, Value};
 
 /// Everything of one organization, read from one snapshot.
@@ -31,13 +32,7 @@ pub struct TeamSnapshot {
 }
 
 fn everything() -> ListQuery {
-    ListQuery {
-        filter: None,
-        order_by: None,
-        offset: 0,
-        limit: i64::MAX,
-        keyset: Keyset::None,
-    }
+    ListQuery::first(i64::MAX)
 }
 
 /// Reads the whole organization on one read connection (one consistent snapshot, even while

@@ -3,9 +3,10 @@
 
 use super::{Actor, Precondition};
 use crate::error::{Error, Result};
+use crate::model::query::ListQuery;
+use crate::store::Conn;
+use crate::store::Store;
 use crate::store::users::{self, Email, UserColumns, UserRow};
-use crate::store::{ListQuery, Store};
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 /// A user as read: its row and its Teams (id, display name).
@@ -96,7 +97,7 @@ pub async fn get(store: &Store, org_pk: i64, id: String) -> Result<Option<User>>
 }
 
 /// Reads a user on the writer's connection (inside a write).
-fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<UserRow> {
+fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<UserRow> {
     users::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("User {id} not found")))
 }
 

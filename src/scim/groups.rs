@@ -87,11 +87,7 @@ async fn access_if_requested(app: &App, team: &Team, p: &Projection) -> Result<O
     if !p.requests_extension(&TEAM_GROUP) {
         return Ok(None);
     }
-    let row = team.row.clone();
-    let access = app
-        .store
-        .read(move |conn| teams::team_access(conn, &row))
-        .await?;
+    let access = teams::access_of(&app.store, team.row.clone()).await?;
     Ok(Some(access.to_json()))
 }
 

@@ -86,11 +86,7 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
     if !p.requests_extension(&ACCESS_USER) {
         return Ok(None);
     }
-    let pk = user.row.pk;
-    let access = app
-        .store
-        .read(move |conn| crate::directory::teams::effective_access(conn, pk))
-        .await?;
+    let access = directory::teams::user_access(&app.store, user.row.pk).await?;
     Ok(Some(access.to_json()))
 }
 
