@@ -434,13 +434,11 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                     body[crate::model::schema::TEAM_GROUP_SCHEMA] =
                         serde_json::json!({"description": d});
                 }
-                let data =
-                    crate::scim::resource::normalize(&crate::model::schema::GROUP_TYPE, &body)?;
                 let team = t::create(
                     &store,
                     &cli_actor("team create"),
                     org.pk,
-                    data,
+                    body,
                     Vec::new(),
                     Origin::Local,
                     now(),

@@ -15,13 +15,13 @@
 //!
 //! or CSV for people (three sections, see [`csv`]). The import reads the JSON form and checks
 //! it the way the SCIM API checks a request: every user and Team goes through
-//! `scim::resource::normalize`, so what the API would refuse, the import refuses, naming the
+//! `model::resource::normalize`, so what the API would refuse, the import refuses, naming the
 //! entry. Then `directory::transfer::import` writes it all in one transaction.
 
 use crate::directory::transfer::{NewTeam, NewUser, NewWorkspace, Plan, Snapshot};
+use crate::model::resource;
 use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, USER_TYPE};
-use crate::scim::resource;
 use crate::store::orgs::Org;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::model::filter::{AttrPath, CompareOp, Filter};
 use crate::model::query::{Keyset, ListQuery, Sort};
 use crate::model::roles;
-use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
+use crate::model::schema::TEAM_GROUP_SCHEMA;
 use crate::store::orgs::Org;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
@@ -519,12 +519,11 @@ async fn org_route(
             {
                 resource[TEAM_GROUP_SCHEMA] = json!({"description": d});
             }
-            let data = crate::scim::resource::normalize(&GROUP_TYPE, &resource)?;
             let team = dteams::create(
                 store,
                 &actor("create Team"),
                 org.pk,
-                data,
+                resource,
                 Vec::new(),
                 Origin::Local,
                 now,

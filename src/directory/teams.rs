@@ -10,6 +10,7 @@ use super::{Actor, Precondition};
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::query::ListQuery;
+use crate::model::resource;
 use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
 use crate::store::Conn;
@@ -251,11 +252,12 @@ pub async fn create(
     store: &Store,
     actor: &Actor,
     org_pk: i64,
-    data: Map<String, Value>,
+    resource: impl Into<Value>,
     members: Vec<String>,
     origin: Origin,
     now: String,
 ) -> Result<Team> {
+    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
     let cols = columns(&data);
     let text = super::to_text(&data)?;
     let actor = actor.clone();
@@ -345,7 +347,8 @@ where
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
             let before = super::parse_stored(&row.data, "team", &id)?;
-            let after = change(before.clone())?;
+            let mut after = change(before.clone())?;
+            resource::finish(&GROUP_TYPE, &mut after)?;
             let mut changed = false;
             if after != before {
                 let text = super::to_text(&after)?;
@@ -374,6 +377,37 @@ where
             Ok(Team { row, members })
         })
         .await
+}
+
+/// Replaces a Team's attributes with those of a resource body, brought into canonical form
+/// first (`members` in the body are not attributes: pass them as `member_ops`).
+#[allow(clippy::too_many_arguments)]
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    resource: impl Into<Value>,
+    member_ops: Vec<MemberOp>,
+    origin: Origin,
+    with_members: bool,
+    now: String,
+) -> Result<Team> {
+    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
+    update(
+        store,
+        actor,
+        org_pk,
+        id,
+        pre,
+        member_ops,
+        origin,
+        with_members,
+        now,
+        move |_| Ok(data),
+    )
+    .await
 }
 
 /// Deletes a Team; its users stay as they are.

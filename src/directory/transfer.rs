@@ -1,12 +1,14 @@
 //! A whole organization at once: a consistent snapshot for export, and an import that writes
 //! users, Teams, Workspaces, roles and memberships into an empty organization in one
 //! transaction, so it applies whole or not at all. The file format and its validation live
-//! in `transfer` (edge level, next to the SCIM API's own validation); this module receives
-//! resources that are already canonical.
+//! in `import` (edge level, next to the SCIM API's own validation); this module brings every
+//! resource into canonical form again before writing, so no caller can skip it.
 
 use super::Actor;
 use crate::error::{Error, Result};
 use crate::model::query::ListQuery;
+use crate::model::resource;
+use crate::model::schema::{GROUP_TYPE, USER_TYPE};
 use crate::store::Store;
 use crate::store::audit::{self, Entry};
 use crate::store::orgs::{self, Org};
@@ -131,9 +133,20 @@ pub async fn import(
     store: &Store,
     actor: &Actor,
     target: Target,
-    plan: Plan,
+    mut plan: Plan,
     now: String,
 ) -> Result<(Org, Imported)> {
+    // Whoever built the plan, what is written is in canonical form.
+    for u in &mut plan.users {
+        let body = Value::Object(std::mem::take(&mut u.data));
+        u.data = resource::normalize(&USER_TYPE, &body)
+            .map_err(|e| Error::InvalidValue(format!("user {}: {e}", u.id)))?;
+    }
+    for t in &mut plan.teams {
+        let body = Value::Object(std::mem::take(&mut t.data));
+        t.data = resource::normalize(&GROUP_TYPE, &body)
+            .map_err(|e| Error::InvalidValue(format!("Team {}: {e}", t.id)))?;
+    }
     let actor = actor.clone();
     store
         .write(move |conn| {

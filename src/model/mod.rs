@@ -4,5 +4,6 @@
 pub mod filter;
 pub mod matcher;
 pub mod query;
+pub mod resource;
 pub mod roles;
 pub mod schema;
