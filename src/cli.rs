@@ -270,14 +270,14 @@ async fn seed_demo(
         directory::transfer::Target::Existing(org) => org.name.clone(),
         directory::transfer::Target::New(name) => name.clone(),
     };
-    let doc = crate::transfer::demo(users as usize, &name);
-    let plan = crate::transfer::plan(&doc, false)?;
+    let doc = crate::demo::demo(users as usize, &name);
+    let plan = crate::import::plan(&doc, false)?;
     // Ids come from the organization's name, so screenshots stay the same from run to run;
     // if this database already uses them (a second demo of that name), they are made new.
     let actor = cli_actor("demo");
     match directory::transfer::import(store, &actor, target.clone(), plan, now()).await {
         Err(crate::error::Error::Uniqueness(what)) if what.contains(" id ") => {
-            let fresh = crate::transfer::plan(&doc, true)?;
+            let fresh = crate::import::plan(&doc, true)?;
             directory::transfer::import(store, &actor, target, fresh, now())
                 .await
                 .map_err(|e| e.to_string())
@@ -644,12 +644,12 @@ pub fn export(
             .map_err(|e| e.to_string())?;
         let text = match format {
             crate::config::ExportFormat::Json => {
-                let doc = crate::transfer::to_json(&org, &snap, &now());
+                let doc = crate::export::to_json(&org, &snap, &now());
                 let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
                 text.push('\n');
                 text
             }
-            crate::config::ExportFormat::Csv => crate::transfer::csv(&snap),
+            crate::config::ExportFormat::Csv => crate::export::csv(&snap),
         };
         Ok::<_, String>((org, snap, text))
     });
@@ -713,7 +713,7 @@ pub fn import(db: &Path, org: &str, file: &Path, new_ids: bool) -> CliResult {
         )
     })?;
     // Everything that can be checked without the database is checked before it is opened.
-    let plan = crate::transfer::plan(&doc, new_ids)
+    let plan = crate::import::plan(&doc, new_ids)
         .map_err(|e| format!("{}: {e}; nothing was imported", file.display()))?;
     let store = open(db)?;
     let result = runtime()?.block_on(async {
