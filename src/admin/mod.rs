@@ -45,6 +45,8 @@ pub struct Request {
     pub method: String,
     /// The path below `/admin` (`""`, `"/"`, `"/api/session"`...), not decoded.
     pub path: String,
+    /// The same path split at `/`, empty segments left out, each percent-decoded once.
+    pub segments: Vec<String>,
     pub query: Vec<(String, String)>,
     /// The `Host` header, reduced to host characters.
     pub host: String,

@@ -7,7 +7,8 @@
 //! SQLite whether any other connection committed (`PRAGMA data_version`, a memory read); only
 //! then does it read the epoch, and if it moved it forgets every cached token.
 
-use super::secret::{self, Secret};
+use super::secret;
+use super::token::{SECRET_HEX, token_id};
 use crate::error::{Error, Result};
 use crate::store::{self, Store, tokens};
 use sha2::{Digest, Sha256};
@@ -17,10 +18,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
-
-const PREFIX: &str = "sbx_";
-const ID_HEX: usize = 8;
-const SECRET_HEX: usize = 32;
 
 /// Who a request acts as once its token checked out.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,30 +33,6 @@ impl Principal {
     pub fn actor(&self) -> String {
         format!("token:{}", self.token_name)
     }
-}
-
-/// A newly made token: its id, and the whole bearer value to show once.
-pub struct NewToken {
-    pub id: String,
-    pub bearer: Secret,
-}
-
-/// Makes a token: 64 bits of id and 128 bits of secret from the OS CSPRNG.
-pub fn generate() -> Result<NewToken> {
-    let id = secret::random_hex(ID_HEX)?;
-    let secret = secret::random_hex(SECRET_HEX)?;
-    Ok(NewToken {
-        bearer: Secret::new(format!("{PREFIX}{id}_{secret}")),
-        id,
-    })
-}
-
-/// The id part of a bearer value, if it has our shape.
-fn token_id(bearer: &str) -> Option<&str> {
-    let rest = bearer.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(id, ID_HEX * 2) && hex(secret, SECRET_HEX * 2)).then_some(id)
 }
 
 #[derive(Clone)]
@@ -238,18 +211,5 @@ impl Authenticator {
             }
         }
         Ok(entry)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_tokens_have_the_parsable_shape() {
-        let t = generate().unwrap();
-        assert_eq!(token_id(t.bearer.expose()), Some(t.id.as_str()));
-        assert_eq!(token_id("sbx_zz_00"), None);
-        assert_eq!(token_id("Bearer x"), None);
     }
 }

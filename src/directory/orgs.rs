@@ -1,8 +1,8 @@
 //! Organizations and their API tokens.
 
 use super::Actor;
-use crate::auth::bearer;
 use crate::auth::secret::{self, Secret};
+use crate::auth::token;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::orgs::{self, Org};
@@ -110,7 +110,7 @@ pub async fn create_token(
     if name.is_empty() {
         return Err(Error::InvalidValue("a token needs a name".into()));
     }
-    let made = bearer::generate()?;
+    let made = token::generate()?;
     let bearer_value = made.bearer.clone();
     // argon2 is slow on purpose: hash before entering the writer, so no other write waits.
     let hash = tokio::task::spawn_blocking(move || secret::hash_token(bearer_value.expose()))

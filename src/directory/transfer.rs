@@ -41,33 +41,28 @@ fn everything() -> ListQuery {
 /// a server keeps writing).
 pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
     store
-        .read(move |conn| {
-            conn.execute_batch("BEGIN")?;
-            let result = (|| {
-                let (_, users) = users::list(conn, org_pk, &everything())?;
-                let (_, rows) = teams::list(conn, org_pk, &everything())?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let members = teams::members(conn, row.pk)?
-                        .into_iter()
-                        .map(|(id, _)| id)
-                        .collect();
-                    let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
-                    out.push(TeamSnapshot {
-                        row,
-                        members,
-                        workspace_roles,
-                    });
-                }
-                let workspaces = teams::workspaces(conn, org_pk)?;
-                Ok(Snapshot {
-                    users,
-                    teams: out,
-                    workspaces,
-                })
-            })();
-            let _ = conn.execute_batch("COMMIT");
-            result
+        .read_snapshot(move |conn| {
+            let (_, users) = users::list(conn, org_pk, &everything())?;
+            let (_, rows) = teams::list(conn, org_pk, &everything())?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let members = teams::members(conn, row.pk)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
+                out.push(TeamSnapshot {
+                    row,
+                    members,
+                    workspace_roles,
+                });
+            }
+            let workspaces = teams::workspaces(conn, org_pk)?;
+            Ok(Snapshot {
+                users,
+                teams: out,
+                workspaces,
+            })
         })
         .await
 }

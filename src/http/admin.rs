@@ -35,6 +35,13 @@ pub async fn serve(
     let mut areq = admin::Request {
         method: req.method().as_str().to_string(),
         path: path.strip_prefix("/admin").unwrap_or(path).to_string(),
+        segments: path
+            .strip_prefix("/admin")
+            .unwrap_or(path)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| super::query::decode(s, false))
+            .collect(),
         query: req
             .uri()
             .query()

@@ -234,6 +234,22 @@ impl Store {
         self.inner.readers.run(|c| f(&Conn { sqlite: c })).await
     }
 
+    /// Runs `f` on a read connection inside one read transaction, so all it reads, however
+    /// many statements, comes from one snapshot even while others write.
+    pub async fn read_snapshot<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
+    {
+        self.read(move |conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = f(conn);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
+    }
+
     /// Runs `f` inside the writer's current transaction, in a savepoint of its own: if `f`
     /// fails, nothing it did is kept. Answers only after the transaction committed, so an `Ok`
     /// is durable.

@@ -101,13 +101,10 @@ pub async fn handle(app: &App, admin: &AdminState, req: &Request) -> Reply {
     }
 }
 
+/// The decoded path segments below `/admin/api`.
 fn segments(req: &Request) -> Vec<String> {
-    req.path
-        .trim_start_matches("/api")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::http::query::decode(s, false))
-        .collect()
+    let api = req.segments.iter().take_while(|s| *s == "api").count();
+    req.segments[api..].to_vec()
 }
 
 /// Refuses a state change that a browser says came from another site.
