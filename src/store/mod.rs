@@ -279,6 +279,16 @@ impl Store {
         self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
     }
 
+    /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read
+    /// counts 0.
+    pub fn disk_usage(&self) -> (u64, u64) {
+        let path = &self.inner.path;
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        (size(path), size(Path::new(&wal)))
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
     }
