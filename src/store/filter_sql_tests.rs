@@ -9,6 +9,7 @@ use super::filter_sql::{
 };
 use crate::error::Error;
 use crate::model::filter::{AttrPath, CompareOp, Filter};
+use crate::model::fold::fold;
 use crate::model::schema::{GROUP_TYPE, USER_TYPE};
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -88,8 +89,7 @@ struct U {
 
 fn db() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
-    conn.execute_batch(include_str!("../../schema.sql"))
-        .unwrap();
+    super::migrate::migrate(&conn).unwrap();
     conn.execute_batch(
         "INSERT INTO orgs (pk, id, name, created) VALUES
            (1, 'o1', 'One', '2025-01-01T00:00:00.000Z'),
@@ -190,16 +190,19 @@ fn db() -> Connection {
     ];
     for u in &users {
         conn.execute(
-            "INSERT INTO users (pk, org_pk, id, user_name, external_id, display_name, active,
-                               created, last_modified, version, data)
-             VALUES (?, ?, ?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z', ?, ?, ?)",
+            "INSERT INTO users (pk, org_pk, id, user_name, user_name_fold, external_id,
+                               display_name, display_name_fold, active, created, last_modified,
+                               version, data)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '2025-01-01T00:00:00.000Z', ?, ?, ?)",
             rusqlite::params![
                 u.pk,
                 u.org,
                 u.id,
                 u.user_name,
+                fold(u.user_name),
                 u.external_id,
                 u.display_name,
+                u.display_name.map(fold),
                 u.active,
                 u.last_modified,
                 u.version,
@@ -209,13 +212,16 @@ fn db() -> Connection {
         .unwrap();
         for e in u.data["emails"].as_array().into_iter().flatten() {
             conn.execute(
-                "INSERT INTO user_emails (user_pk, org_pk, value, type, is_primary)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO user_emails (user_pk, org_pk, value, value_fold, type, type_fold,
+                                          is_primary)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rusqlite::params![
                     u.pk,
                     u.org,
                     e["value"].as_str(),
+                    e["value"].as_str().map(fold),
                     e["type"].as_str(),
+                    e["type"].as_str().map(fold),
                     e["primary"].as_bool().unwrap_or(false)
                 ],
             )
@@ -239,7 +245,8 @@ fn db() -> Connection {
            -- The last two rows cross organizations, which the store never writes: they prove
            -- that the compiled subqueries check the organization themselves.
            INSERT INTO memberships (team_pk, user_pk) VALUES (1, 1), (1, 2), (2, 3), (4, 5),
-                                                             (2, 5), (4, 1);"#,
+                                                             (2, 5), (4, 1);
+           UPDATE teams SET display_name_fold = scimbox_fold(display_name);"#,
     )
     .unwrap();
     conn
@@ -788,15 +795,17 @@ fn big_org_db() -> Connection {
     let conn = db();
     conn.execute_batch(
         "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 5100)
-         INSERT INTO users (pk, org_pk, id, user_name, display_name, created, last_modified, data)
-         SELECT i, 1, 'id' || i, 'user' || i, 'User ' || i, '2025-01-01T00:00:00.000Z',
-                '2025-01-01T00:00:00.000Z', '{}'
+         INSERT INTO users (pk, org_pk, id, user_name, user_name_fold, display_name,
+                            display_name_fold, created, last_modified, data)
+         SELECT i, 1, 'id' || i, 'user' || i, 'user' || i, 'User ' || i, 'user ' || i,
+                '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', '{}'
          FROM n;
-         INSERT INTO user_emails (user_pk, org_pk, value, type)
-         SELECT pk, 1, user_name || '@example.com', 'work' FROM users WHERE pk >= 100;
-         INSERT INTO teams (pk, org_pk, id, display_name, scim_managed, created, last_modified,
-                            data)
-         SELECT pk, 1, 'team' || pk, 'Team ' || pk, 1, '2025-01-01T00:00:00.000Z',
+         INSERT INTO user_emails (user_pk, org_pk, value, value_fold, type, type_fold)
+         SELECT pk, 1, user_name || '@example.com', user_name || '@example.com', 'work', 'work'
+         FROM users WHERE pk >= 100;
+         INSERT INTO teams (pk, org_pk, id, display_name, display_name_fold, scim_managed, created,
+                            last_modified, data)
+         SELECT pk, 1, 'team' || pk, 'Team ' || pk, 'team ' || pk, 1, '2025-01-01T00:00:00.000Z',
                 '2025-01-01T00:00:00.000Z', '{}'
          FROM users WHERE pk BETWEEN 100 AND 599;
          INSERT INTO memberships (team_pk, user_pk)

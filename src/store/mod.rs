@@ -246,7 +246,35 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
     )?;
+    register_functions(&conn)?;
     Ok(conn)
+}
+
+/// Registers the SQL functions the store's queries call: `scimbox_fold`, the Unicode case
+/// folding of `model::fold` (NULL for NULL and for anything that is not text, which then
+/// matches nothing, as the in-memory matcher's type check). Queries use it only where no
+/// stored folded column exists; no index, view or trigger does, so other SQLite clients can
+/// read and back up the file without it.
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    conn.create_scalar_function(
+        filter_sql::FOLD_FUNCTION,
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(s) => Value::Text(crate::model::fold::fold(s).into_owned()),
+                    Err(_) => Value::Null,
+                },
+                _ => Value::Null,
+            })
+        },
+    )?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for Error {
