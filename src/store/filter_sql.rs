@@ -453,8 +453,19 @@ impl Compiler {
                 attr,
                 sub: None,
             } => self.collection(&coll, attr, inner, depth),
-            // A single-valued complex attribute has one "element": its sub-attributes.
-            Target::Complex { .. } => self.filter(inner, Scope::Prefix(path), depth),
+            // A single-valued complex attribute has one "element": its sub-attributes. With no
+            // value at all there is no element to match, even for `name[not (...)]`.
+            Target::Complex { json: None, .. } => self.filter(inner, Scope::Prefix(path), depth),
+            Target::Complex {
+                json: Some(json), ..
+            } => {
+                let a = self.res.alias();
+                Ok(Sql::wrap(
+                    &format!("json_type({a}.data, '{json}') IS NOT NULL AND ("),
+                    self.filter(inner, Scope::Prefix(path), depth)?,
+                    ")",
+                ))
+            }
             Target::Multi { sub: Some(_), .. } | Target::Scalar(_) => Err(invalid(format!(
                 "\"{}\" is not a complex attribute, so it cannot take a \"[...]\" filter",
                 shown(path)
@@ -556,6 +567,16 @@ impl Compiler {
             Scope::Row => self.target(path, invalid),
             Scope::Prefix(outer) => {
                 let sub = relative(path, outer.name.as_str())?;
+                // The errors the matcher gives inside `attr[...]`, in the catalogue's spelling.
+                let rt = self.res.rtype();
+                if let Some(r) = rt.resolve(outer.urn.as_deref(), &outer.name, None) {
+                    let s = r.attr.sub_attr(sub).ok_or_else(|| {
+                        invalid(format!("unknown attribute \"{}.{}\"", r.attr.name, clip(sub)))
+                    })?;
+                    if let Some(why) = unfilterable(None, r.attr, Some(s)) {
+                        return Err(invalid(format!("\"{}.{}\" {why}", r.attr.name, s.name)));
+                    }
+                }
                 let full = AttrPath {
                     urn: outer.urn.clone(),
                     name: outer.name.clone(),

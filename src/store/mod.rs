@@ -4,6 +4,8 @@
 pub mod admins;
 pub mod audit;
 pub mod backup;
+#[cfg(test)]
+mod filter_diff_tests;
 pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;
