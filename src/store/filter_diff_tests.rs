@@ -121,7 +121,10 @@ fn user_body(rng: &mut Rng, n: usize) -> Json {
     for i in 0..rng.below(4) {
         let mut e = serde_json::Map::new();
         if rng.chance(85) {
-            e.insert("value".into(), json!(format!("{}@{}", word(rng), word(rng))));
+            e.insert(
+                "value".into(),
+                json!(format!("{}@{}", word(rng), word(rng))),
+            );
         }
         if rng.chance(70) {
             e.insert("type".into(), json!(rng.pick(TYPES)));
@@ -265,7 +268,8 @@ fn fixture(rng: &mut Rng) -> Fixture {
 /// Every attribute path of a resource type, filterable or not, with a few misspelt ones.
 fn paths(rt: &ResourceType) -> Vec<(AttrPath, &'static Attr)> {
     let mut out = Vec::new();
-    let schemas = std::iter::once((None, rt.core)).chain(rt.extensions.iter().map(|s| (Some(s.id), *s)));
+    let schemas =
+        std::iter::once((None, rt.core)).chain(rt.extensions.iter().map(|s| (Some(s.id), *s)));
     for (urn, schema) in schemas {
         let common = crate::model::schema::COMMON_ATTRIBUTES.iter();
         let attrs: Vec<&'static Attr> = if urn.is_none() {
@@ -306,7 +310,7 @@ fn value(rng: &mut Rng, attr: &Attr, data: &[String]) -> Json {
         _ if rng.chance(3) => Json::Null,
         AttrType::Boolean => json!(rng.chance(50)),
         AttrType::Integer | AttrType::Decimal => {
-            let n: &str = *rng.pick(&[
+            let n = *rng.pick(&[
                 "0",
                 "-7",
                 "42",

@@ -571,7 +571,11 @@ impl Compiler {
                 let rt = self.res.rtype();
                 if let Some(r) = rt.resolve(outer.urn.as_deref(), &outer.name, None) {
                     let s = r.attr.sub_attr(sub).ok_or_else(|| {
-                        invalid(format!("unknown attribute \"{}.{}\"", r.attr.name, clip(sub)))
+                        invalid(format!(
+                            "unknown attribute \"{}.{}\"",
+                            r.attr.name,
+                            clip(sub)
+                        ))
                     })?;
                     if let Some(why) = unfilterable(None, r.attr, Some(s)) {
                         return Err(invalid(format!("\"{}.{}\" {why}", r.attr.name, s.name)));

@@ -308,6 +308,58 @@ fn eq_follows_case_exact_per_attribute() {
     assert!(users(&c, &eq("externalId", json!("ext-a"))).is_empty());
 }
 
+/// Adds a user with non-ASCII values to org 1, its folded columns computed as the store does.
+fn add_unicode_user(conn: &Connection) {
+    conn.execute(
+        "INSERT INTO users (pk, org_pk, id, user_name, user_name_fold, display_name,
+                            display_name_fold, created, last_modified, data)
+         VALUES (6, 1, 'e1', ?, ?, ?, ?, '2025-01-01T00:00:00.000Z',
+                 '2025-01-01T00:00:00.000Z', ?)",
+        rusqlite::params![
+            "ÉMILE Straße",
+            fold("ÉMILE Straße"),
+            "ΟΔΥΣΣΕΥΣ",
+            fold("ΟΔΥΣΣΕΥΣ"),
+            json!({"userName": "ÉMILE Straße", "displayName": "ΟΔΥΣΣΕΥΣ", "title": "İstanbul",
+                   "emails": [{"value": "ZOË@X", "type": "WORK"}]})
+            .to_string()
+        ],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO user_emails (user_pk, org_pk, value, value_fold, type, type_fold)
+         VALUES (6, 1, 'ZOË@X', ?, 'WORK', 'work')",
+        [fold("ZOË@X")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn case_insensitive_comparisons_fold_unicode_as_the_matcher_does() {
+    let c = db();
+    add_unicode_user(&c);
+    let e1 = ["e1"];
+    assert_eq!(users(&c, &eq("userName", json!("émile strasse"))), e1);
+    assert_eq!(users(&c, &cmp("userName", Sw, json!("émile st"))), e1);
+    assert_eq!(users(&c, &cmp("userName", Ew, json!("SSE"))), e1);
+    assert_eq!(users(&c, &eq("displayName", json!("οδυσσευς"))), e1);
+    assert_eq!(users(&c, &eq("emails.value", json!("zoë@x"))), e1);
+    assert_eq!(
+        users(&c, &vp("emails", eq("type", json!("Work")))),
+        ["a1", "b1", "d1", "e1"]
+    );
+    // Through the SQL function on a stored JSON value.
+    assert_eq!(users(&c, &eq("title", json!("i\u{307}stanbul"))), e1);
+    assert!(users(&c, &eq("title", json!("ıstanbul"))).is_empty());
+    assert_eq!(users(&c, &cmp("userName", Gt, json!("DAVE%_\\"))), e1);
+    // ASCII NOCASE would have sorted "ÉMILE" (É is U+00C9) before "alice"; folded it is last.
+    assert_eq!(
+        users_sorted(&c, "userName", false),
+        ["a1", "b1", "c1", "d1", "e1"]
+    );
+    assert_eq!(users_sorted(&c, "displayName", false)[3], "e1");
+}
+
 #[test]
 fn id_of_another_organization_matches_nothing() {
     let c = db();
@@ -852,6 +904,9 @@ fn indexed_users_filters() -> Vec<Filter> {
         cmp("meta.lastModified", Gt, json!("2026-01-01T00:00:00Z")),
         cmp("meta.created", Le, json!("2024-01-01T00:00:00Z")),
         cmp("userName", Sw, json!("user15")),
+        // Non-ASCII operands are folded before the index is read.
+        eq("userName", json!("ÜSER150")),
+        cmp("userName", Sw, json!("ÜSER15")),
         cmp("displayName", Sw, json!("User_%\\")),
         eq("groups.value", json!("team150")),
         and(eq("userName", json!("user150")), eq("active", json!(true))),
