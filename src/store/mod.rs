@@ -252,6 +252,14 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// An in-memory database with the current schema and the store's SQL functions, for code that
+/// runs compiled filters without a file (the fuzz targets). Fails only if SQLite does.
+pub fn open_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    migrate::migrate(&conn)?;
+    Ok(conn)
+}
+
 /// Registers the SQL functions the store's queries call: `scimbox_fold`, the Unicode case
 /// folding of `model::fold` (NULL for NULL and for anything that is not text, which then
 /// matches nothing, as the in-memory matcher's type check). Queries use it only where no
