@@ -484,23 +484,35 @@ impl Compiler {
     ) -> Result<Sql> {
         let a = self.res.alias();
         match coll {
-            // `user_emails` holds only emails with a value, so it answers only filters that
-            // require one; everything else reads the stored resource, as the matcher does.
+            // `user_emails` holds only emails with a value, so it answers only filters that no
+            // email without one can satisfy; the rest read the stored resource, as the matcher
+            // does.
             Coll::Emails
-                if uses_only(inner, &["value", "type", "primary"]) && pins_value(inner) =>
+                if uses_only(inner, &["value", "type", "primary"]) && needs_value(inner) =>
             {
                 let cond = self.filter(inner, Scope::Element(Elem::EmailRow, attr), depth)?;
-                // Uncorrelated, so SQLite can run it once and fetch the users by pk. `?1` is
-                // the caller's organization (always the first parameter: see the module doc),
-                // so the lookup is one seek in (org_pk, value_fold).
-                Ok(Sql::wrap(
-                    &format!(
-                        "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
-                         WHERE e.org_pk = +?1 AND ("
-                    ),
-                    cond,
-                    "))",
-                ))
+                Ok(if pins_value(inner) {
+                    // Uncorrelated, so SQLite can run it once and fetch the users by pk.
+                    // `?1` is the caller's organization (always the first parameter: see
+                    // the module doc), so the lookup is one seek in (org_pk, value_fold).
+                    Sql::wrap(
+                        &format!(
+                            "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
+                             WHERE e.org_pk = +?1 AND ("
+                        ),
+                        cond,
+                        "))",
+                    )
+                } else {
+                    Sql::wrap(
+                        &format!(
+                            "EXISTS (SELECT 1 FROM user_emails e \
+                             WHERE e.org_pk = {a}.org_pk AND e.user_pk = {a}.pk AND ("
+                        ),
+                        cond,
+                        "))",
+                    )
+                })
             }
             Coll::Emails | Coll::Json(_) => {
                 let json = match coll {
@@ -950,6 +962,21 @@ fn uses_only(filter: &Filter, names: &[&str]) -> bool {
         }
     }
     true
+}
+
+/// True when no element without a `value` can satisfy the element filter: every way to satisfy
+/// it compares `value` with a non-null operand or asks `value pr`, which an absent value never
+/// meets (in either engine). `not` could be met by an absent value, so it never counts.
+fn needs_value(filter: &Filter) -> bool {
+    let is_value =
+        |p: &AttrPath| p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value");
+    match filter {
+        Filter::And(a, b) => needs_value(a) || needs_value(b),
+        Filter::Or(a, b) => needs_value(a) && needs_value(b),
+        Filter::Compare { path, value, .. } => is_value(path) && !value.is_null(),
+        Filter::Present(path) => is_value(path),
+        Filter::Not(_) | Filter::ValuePath { .. } => false,
+    }
 }
 
 /// True when the element filter requires `value eq "<string>"` at its top level: then the
