@@ -1,8 +1,8 @@
 //! PATCH table tests: real IdP request bodies (scim-notes §2-§4) and RFC 7644 §3.5.2 examples, each with the resource before and after.
 
 use super::patch::{apply, parse_request};
-use super::resource;
 use crate::error::Error;
+use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use serde_json::{Value, json};
 
@@ -465,6 +465,15 @@ fn cases() -> Vec<Case> {
             babs(),
             json!([{"op":"remove","path":"emails"}]),
             ok(with(babs(), json!({"emails":null}))),
+        ),
+        user(
+            "remove by a value list and by a value filter fold Unicode case (caseExact false)",
+            json!({"userName": "émile", "emails": [
+                {"value": "Émile@Straße.example", "type": "work"},
+                {"value": "other@example.com", "type": "home"}]}),
+            json!([{"op":"remove","path":"emails","value":[{"value":"ÉMILE@STRASSE.EXAMPLE"}]},
+                   {"op":"remove","path":"emails[value eq \"OTHER@EXAMPLE.COM\"]"}]),
+            ok(json!({"userName": "émile"})),
         ),
         user(
             "remove whose filter matches nothing succeeds and changes nothing (Q23)",

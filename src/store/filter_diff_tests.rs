@@ -182,7 +182,7 @@ fn fixture(rng: &mut Rng) -> Fixture {
             )?;
             let mut pks: Vec<(i64, i64)> = Vec::new();
             for (i, (org, body, now)) in bodies.iter().enumerate() {
-                let mut data = crate::scim::resource::normalize(&USER_TYPE, body)?;
+                let mut data = crate::model::resource::normalize(&USER_TYPE, body)?;
                 data.entry("active").or_insert(Json::Bool(true));
                 let cols = crate::directory::users::columns(&data);
                 let text = Json::Object(data).to_string();
@@ -197,7 +197,7 @@ fn fixture(rng: &mut Rng) -> Fixture {
                 let body = json!({"displayName": name,
                     "urn:scimbox:params:scim:schemas:extension:team:2.0:Group":
                         {"description": name.to_uppercase()}});
-                let data = crate::scim::resource::normalize(&GROUP_TYPE, &body)?;
+                let data = crate::model::resource::normalize(&GROUP_TYPE, &body)?;
                 let cols = crate::directory::teams::columns(&data);
                 let text = Json::Object(data).to_string();
                 let now = TIMES[i % TIMES.len()];
