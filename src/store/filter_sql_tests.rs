@@ -362,6 +362,28 @@ fn case_insensitive_comparisons_fold_unicode_as_the_matcher_does() {
 }
 
 #[test]
+fn an_email_without_a_value_is_an_element_too() {
+    // user_emails has rows only for emails with a value; filters an email without one could
+    // satisfy read the stored resource instead, as the in-memory matcher does.
+    let c = db();
+    c.execute(
+        "INSERT INTO users (pk, org_pk, id, user_name, user_name_fold, created, last_modified,
+                            data)
+         VALUES (7, 1, 'f1', 'frank', 'frank', '2025-01-01T00:00:00.000Z',
+                 '2025-01-01T00:00:00.000Z', ?)",
+        [json!({"userName": "frank", "emails": [{"type": "Work", "primary": true}]}).to_string()],
+    )
+    .unwrap();
+    assert!(users(&c, &eq("emails.type", json!("work"))).contains(&"f1".to_string()));
+    assert!(users(&c, &pr("emails")).contains(&"f1".to_string()));
+    assert!(users(&c, &eq("emails.primary", json!(true))).contains(&"f1".to_string()));
+    assert!(!users(&c, &pr("emails.value")).contains(&"f1".to_string()));
+    let work_with_value = vp("emails", and(eq("type", json!("work")), pr("value")));
+    assert!(!users(&c, &work_with_value).contains(&"f1".to_string()));
+    assert_eq!(users(&c, &eq("emails.value", json!(null))), ["c1", "f1"]);
+}
+
+#[test]
 fn id_of_another_organization_matches_nothing() {
     let c = db();
     assert!(users(&c, &eq("id", json!("a2"))).is_empty());
