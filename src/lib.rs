@@ -42,6 +42,7 @@ pub mod import;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod rng;
 pub mod scim;
 pub mod server;
 pub mod store;

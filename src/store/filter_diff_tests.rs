@@ -21,32 +21,13 @@ use crate::error::{Error, Result};
 use crate::model::filter::{AttrPath, CompareOp, Filter};
 use crate::model::matcher::matches_resource;
 use crate::model::schema::{Attr, AttrType, GROUP_TYPE, ResourceType, USER_TYPE};
+use crate::rng::Rng;
 
 const BASE: &str = "https://scim.example/scim/v2";
 
-/// SplitMix64: small, seedable, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
+/// True `percent` times in a hundred.
+fn chance(rng: &mut Rng, percent: u64) -> bool {
+    rng.next_u64() % 100 < percent
 }
 
 /// Words with the case-folding traps: Turkish dotted and dotless i, German ß, Greek final and
@@ -92,7 +73,7 @@ const TIMES: &[&str] = &[
 
 fn word(rng: &mut Rng) -> String {
     let a = rng.pick(WORDS);
-    if rng.chance(40) {
+    if chance(rng, 40) {
         format!("{a} {}", rng.pick(WORDS))
     } else {
         a.to_string()
@@ -108,11 +89,11 @@ fn user_body(rng: &mut Rng, n: usize) -> Json {
         ("title", json!(word(rng))),
         ("nickName", json!(word(rng))),
         ("externalId", json!(word(rng))),
-        ("active", json!(rng.chance(60))),
+        ("active", json!(chance(rng, 60))),
         ("name", name),
     ];
     for (key, v) in optional {
-        if rng.chance(70) {
+        if chance(rng, 70) {
             u.insert(key.into(), v);
         }
     }
@@ -120,18 +101,18 @@ fn user_body(rng: &mut Rng, n: usize) -> Json {
     let primary = rng.below(4);
     for i in 0..rng.below(4) {
         let mut e = serde_json::Map::new();
-        if rng.chance(85) {
+        if chance(rng, 85) {
             e.insert(
                 "value".into(),
                 json!(format!("{}@{}", word(rng), word(rng))),
             );
         }
-        if rng.chance(70) {
+        if chance(rng, 70) {
             e.insert("type".into(), json!(rng.pick(TYPES)));
         }
         if i == primary {
             e.insert("primary".into(), json!(true));
-        } else if rng.chance(20) {
+        } else if chance(rng, 20) {
             e.insert("primary".into(), json!(false));
         }
         emails.push(Json::Object(e));
@@ -139,13 +120,13 @@ fn user_body(rng: &mut Rng, n: usize) -> Json {
     if !emails.is_empty() {
         u.insert("emails".into(), Json::Array(emails));
     }
-    if rng.chance(40) {
+    if chance(rng, 40) {
         u.insert(
             "phoneNumbers".into(),
             json!([{"value": word(rng), "type": rng.pick(TYPES)}]),
         );
     }
-    if rng.chance(50) {
+    if chance(rng, 50) {
         u.insert(
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".into(),
             json!({"department": word(rng), "manager": {"value": word(rng)}}),
@@ -171,7 +152,7 @@ fn fixture(rng: &mut Rng) -> Fixture {
         bodies.push((1 + n as i64 % 2, user_body(rng, n), *rng.pick(TIMES)));
     }
     let team_names: Vec<(i64, String, u64)> = (0..16)
-        .map(|n| (1 + n % 2, format!("{} {n}", word(rng)), rng.next()))
+        .map(|n| (1 + n % 2, format!("{} {n}", word(rng)), rng.next_u64()))
         .collect();
     store
         .write_blocking(move |conn| {
@@ -295,7 +276,7 @@ fn paths(rt: &ResourceType) -> Vec<(AttrPath, &'static Attr)> {
 /// A literal for a comparison on `attr`: mostly of its own type and close to the data (so
 /// filters match something), sometimes of another type or malformed.
 fn value(rng: &mut Rng, attr: &Attr, data: &[String]) -> Json {
-    let ty = if rng.chance(6) {
+    let ty = if chance(rng, 6) {
         *rng.pick(&[
             AttrType::String,
             AttrType::Boolean,
@@ -307,8 +288,8 @@ fn value(rng: &mut Rng, attr: &Attr, data: &[String]) -> Json {
         attr.ty
     };
     match ty {
-        _ if rng.chance(3) => Json::Null,
-        AttrType::Boolean => json!(rng.chance(50)),
+        _ if chance(rng, 3) => Json::Null,
+        AttrType::Boolean => json!(chance(rng, 50)),
         AttrType::Integer | AttrType::Decimal => {
             let n = *rng.pick(&[
                 "0",
@@ -335,7 +316,7 @@ fn value(rng: &mut Rng, attr: &Attr, data: &[String]) -> Json {
             "2026",
         ])),
         _ => {
-            let base = if !data.is_empty() && rng.chance(70) {
+            let base = if !data.is_empty() && chance(rng, 70) {
                 rng.pick(data).clone()
             } else {
                 word(rng)
@@ -374,7 +355,7 @@ const OPS: &[CompareOp] = &[
 
 fn leaf(rng: &mut Rng, paths: &[(AttrPath, &'static Attr)], data: &[String]) -> Filter {
     let (path, attr) = rng.pick(paths).clone();
-    if rng.chance(12) {
+    if chance(rng, 12) {
         Filter::Present(path)
     } else {
         Filter::Compare {
