@@ -4,6 +4,7 @@
 
 use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
 use crate::directory::{self, Actor};
+use crate::store::target::Target;
 use crate::store::{Store, StoreOptions};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -27,7 +28,13 @@ fn open(db: &Path) -> Result<Store, String> {
         readers: 1,
         ..StoreOptions::default()
     };
-    Store::open(db, &options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))
+    open_with(db, &options)
+}
+
+/// Opens what `--db` names (a SQLite file or a PostgreSQL URL); errors name the flag.
+fn open_with(db: &Path, options: &StoreOptions) -> Result<Store, String> {
+    let target = Target::parse(db).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
+    Store::open_target(&target, options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -166,8 +173,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
-        let store = Store::open(db, &StoreOptions::default())
-            .map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
+        let store = open_with(db, &StoreOptions::default())?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| {
@@ -564,6 +570,14 @@ pub fn user(db: &Path, cmd: &crate::config::UserCommand) -> CliResult {
 }
 
 pub fn backup(db: &Path, out: &Path) -> CliResult {
+    if let Target::Postgres(url) = Target::parse(db).map_err(|e| e.to_string())? {
+        // The same checks as every command first, so a wrong URL is named as such.
+        crate::store::postgres::prepare(&url).map_err(|e| e.to_string())?;
+        return Err(format!(
+            "scimbox backup copies SQLite files; back up the PostgreSQL database {url} with \
+             PostgreSQL's own tools (pg_dump, or pg_basebackup and WAL archiving)"
+        ));
+    }
     let pages = crate::store::backup::run(db, out).map_err(|e| e.to_string())?;
     eprintln!(
         "backed up {} ({pages} pages) to {}",

@@ -12,8 +12,15 @@ use std::path::PathBuf;
     about = "A self-contained SCIM 2.0 service provider for an organization's users and Teams"
 )]
 pub struct Cli {
-    /// The SQLite database file.
-    #[arg(long, global = true, env = "SCIMBOX_DB", default_value = "scimbox.db")]
+    /// The database: a SQLite file path, or a PostgreSQL URL
+    /// (postgres://user:password@host:port/dbname; its password is never printed).
+    #[arg(
+        long,
+        global = true,
+        env = "SCIMBOX_DB",
+        default_value = "scimbox.db",
+        hide_env_values = true
+    )]
     pub db: PathBuf,
 
     /// Log level: error, warn, info, debug or trace (or a tracing filter).

@@ -11,8 +11,10 @@ pub mod filter_sql;
 mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
+pub mod postgres;
 mod readers;
 pub mod settings;
+pub mod target;
 pub mod teams;
 pub mod tokens;
 pub mod users;
@@ -221,6 +223,19 @@ impl Store {
                 readers,
             }),
         })
+    }
+
+    /// Opens the database `--db` names: a SQLite file ([`Store::open`]) or a PostgreSQL URL.
+    /// The engine is chosen here, once. On PostgreSQL the database is reached, checked and
+    /// migrated, and then refused with `NotImplemented`: serving from it is not built yet.
+    pub fn open_target(target: &target::Target, options: &StoreOptions) -> Result<Store> {
+        match target {
+            target::Target::Sqlite(path) => Store::open(path, options),
+            target::Target::Postgres(url) => {
+                let version = postgres::prepare(url)?;
+                Err(postgres::not_yet_supported(url, version))
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -20,6 +20,7 @@ mod https;
 mod layers;
 mod limits;
 mod ops;
+mod postgres;
 mod replays;
 mod teams;
 mod users;

@@ -1,0 +1,304 @@
+//! `--db` with a PostgreSQL URL, against the real binary. The tests that need a server run when
+//! `SCIMBOX_TEST_POSTGRES` names one (a superuser URL; `scripts/postgres start` makes a
+//! throwaway cluster and `scripts/test` sets it); each makes a fresh database of its own.
+//! Without it they print why they were skipped. Those that need no server always run.
+
+use scimbox::store::postgres::SCHEMA_VERSION;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scimbox");
+
+/// Runs the binary with `--db url`; (exit success, stdout + stderr).
+fn run(url: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["--db", url])
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8(out.stdout).unwrap();
+    text.push_str(&String::from_utf8(out.stderr).unwrap());
+    (out.status.success(), text)
+}
+
+/// The server the PostgreSQL tests use, or `None` (with the reason printed) when none is set.
+fn server(test: &str) -> Option<String> {
+    match std::env::var("SCIMBOX_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "skipped {test}: SCIMBOX_TEST_POSTGRES is not set (scripts/postgres start DIR \
+                 starts a throwaway server; scripts/test does)"
+            );
+            None
+        }
+    }
+}
+
+/// The same server URL pointing at database `name`.
+fn with_db(admin: &str, name: &str) -> String {
+    let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
+    format!("{base}/{name}")
+}
+
+/// Runs `sql` on the database at `url`; each row's columns as text.
+fn sql(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut out = Vec::new();
+        for msg in client.simple_query(sql).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = msg {
+                out.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                );
+            }
+        }
+        out
+    })
+}
+
+/// A new, empty database on the test server; returns its URL.
+fn fresh_db(admin: &str) -> String {
+    let name = format!("scimbox_t_{}", uuid::Uuid::new_v4().simple());
+    sql(admin, &format!("CREATE DATABASE {name}"));
+    with_db(admin, &name)
+}
+
+fn password_of(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let userinfo = rest.split('@').next().unwrap();
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default()
+}
+
+fn one_line(text: &str) -> &str {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {text}");
+    lines[0]
+}
+
+#[test]
+fn a_postgres_url_that_does_not_parse_is_one_line_without_its_password() {
+    let (ok, out) = run(
+        "postgres://app:hunter2@127.0.0.1:notaport/s",
+        &["org", "list"],
+    );
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(line.contains("not a valid PostgreSQL URL"), "{line}");
+    assert!(line.contains("app:***@"), "{line}");
+    assert!(!out.contains("hunter2"), "{out}");
+}
+
+#[test]
+fn an_unreachable_postgres_is_one_line_naming_it() {
+    // Port 1 on loopback: nothing listens there.
+    let (ok, out) = run(
+        "postgresql://app:hunter2@127.0.0.1:1/s",
+        &["org", "create", "x"],
+    );
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(line.contains("cannot reach PostgreSQL at"), "{line}");
+    assert!(!out.contains("hunter2"), "{out}");
+}
+
+#[test]
+fn help_never_shows_the_database_password_from_the_environment() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .env("SCIMBOX_DB", "postgres://app:hunter2@db/scimbox")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("SCIMBOX_DB"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn every_command_on_postgres_migrates_then_says_what_is_not_built() {
+    let Some(admin) = server("every_command_on_postgres_migrates_then_says_what_is_not_built")
+    else {
+        return;
+    };
+    let url = fresh_db(&admin);
+    let secret = password_of(&url);
+    let dir = tempfile::tempdir().unwrap();
+    // A real export, from a SQLite file, for `import`.
+    let sqlite = dir.path().join("from.db");
+    let file = dir.path().join("in.json");
+    let sqlite = sqlite.to_str().unwrap();
+    assert!(run(sqlite, &["org", "create", "acme"]).0);
+    assert!(
+        run(
+            sqlite,
+            &["export", "--org", "acme", "--out", file.to_str().unwrap()]
+        )
+        .0
+    );
+    let out_file = dir.path().join("copy.db");
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["serve", "--listen", "127.0.0.1:0"],
+        vec!["org", "create", "acme"],
+        vec!["org", "list"],
+        vec!["token", "create", "--org", "acme", "--name", "t"],
+        vec!["team", "list", "--org", "acme"],
+        vec!["export", "--org", "acme"],
+        vec!["import", "--org", "acme", file.to_str().unwrap()],
+        vec!["demo"],
+        vec!["backup", out_file.to_str().unwrap()],
+    ];
+    for args in &commands {
+        let (ok, out) = run(&url, args);
+        assert!(!ok, "{args:?}: {out}");
+        let line = one_line(&out);
+        if args[0] == "backup" {
+            assert!(line.contains("pg_dump"), "{args:?}: {line}");
+        } else if !line.contains("cannot yet serve or change data on PostgreSQL") {
+            // clap refuses a wrong argument before the database is opened; that is no answer
+            // about PostgreSQL, so make the test's argument lists right.
+            panic!("{args:?}: {line}");
+        }
+        assert!(
+            !secret.is_empty() && !out.contains(&secret),
+            "{args:?}: {out}"
+        );
+    }
+    assert!(!out_file.exists());
+    assert_eq!(
+        sql(&url, "SELECT version FROM scimbox_meta"),
+        vec![vec![Some(SCHEMA_VERSION.to_string())]]
+    );
+    // The schema is there and nothing was written into it.
+    assert_eq!(
+        sql(&url, "SELECT count(*) FROM orgs"),
+        vec![vec![Some("0".into())]]
+    );
+    for table in [
+        "users",
+        "teams",
+        "memberships",
+        "tokens",
+        "sessions",
+        "settings",
+    ] {
+        assert_eq!(
+            sql(&url, &format!("SELECT to_regclass('{table}') IS NOT NULL")),
+            vec![vec![Some("t".into())]],
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn servers_starting_together_migrate_once() {
+    let Some(admin) = server("servers_starting_together_migrate_once") else {
+        return;
+    };
+    let url = fresh_db(&admin);
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(BIN)
+                .args(["serve", "--listen", "127.0.0.1:0", "--db", &url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        // Each one found the schema made (by itself or by another), none hit a half-made one.
+        assert!(
+            text.contains("cannot yet serve or change data on PostgreSQL"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        sql(&url, "SELECT count(*), max(version) FROM scimbox_meta"),
+        vec![vec![Some("1".into()), Some(SCHEMA_VERSION.to_string())]]
+    );
+}
+
+#[test]
+fn wrong_credentials_and_a_missing_database_are_named() {
+    let Some(admin) = server("wrong_credentials_and_a_missing_database_are_named") else {
+        return;
+    };
+    let secret = password_of(&admin);
+    let wrong = admin.replacen(&format!(":{secret}@"), ":not-the-password@", 1);
+    let (ok, out) = run(&wrong, &["org", "list"]);
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(line.contains("refused the credentials of user"), "{line}");
+    assert!(!out.contains("not-the-password"), "{out}");
+
+    let missing = with_db(&admin, "scimbox_no_such_database");
+    let (ok, out) = run(&missing, &["org", "list"]);
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(
+        line.contains("scimbox_no_such_database does not exist"),
+        "{line}"
+    );
+    assert!(!out.contains(&secret), "{out}");
+}
+
+#[test]
+fn a_newer_schema_version_is_refused_and_left_alone() {
+    let Some(admin) = server("a_newer_schema_version_is_refused_and_left_alone") else {
+        return;
+    };
+    let url = fresh_db(&admin);
+    run(&url, &["org", "list"]);
+    let newer = SCHEMA_VERSION + 1;
+    sql(&url, &format!("UPDATE scimbox_meta SET version = {newer}"));
+    let (ok, out) = run(&url, &["org", "list"]);
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(
+        line.contains(&format!("scimbox schema version {newer}, newer than")),
+        "{line}"
+    );
+    assert_eq!(
+        sql(&url, "SELECT version FROM scimbox_meta"),
+        vec![vec![Some(newer.to_string())]]
+    );
+}
+
+#[test]
+fn a_database_of_something_else_is_refused_and_not_touched() {
+    let Some(admin) = server("a_database_of_something_else_is_refused_and_not_touched") else {
+        return;
+    };
+    let url = fresh_db(&admin);
+    sql(&url, "CREATE TABLE invoices (id int)");
+    let (ok, out) = run(&url, &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(
+        line.contains("is not empty and not scimbox's (it has a table invoices)"),
+        "{line}"
+    );
+    assert_eq!(
+        sql(
+            &url,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public'"
+        ),
+        vec![vec![Some("1".into())]],
+        "only the other program's table"
+    );
+}
