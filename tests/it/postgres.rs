@@ -302,3 +302,43 @@ fn a_database_of_something_else_is_refused_and_not_touched() {
         "only the other program's table"
     );
 }
+
+/// Both engines hold the same columns in the same tables, so the PostgreSQL engine can be built
+/// on them store function by store function. A branch that adds a column to the SQLite schema
+/// adds it to the PostgreSQL schema too (a step in `store/postgres/mod.rs`).
+#[test]
+fn the_postgres_schema_has_every_sqlite_column() {
+    let Some(admin) = server("the_postgres_schema_has_every_sqlite_column") else {
+        return;
+    };
+    let url = fresh_db(&admin);
+    run(&url, &["org", "list"]);
+    let mut pg: Vec<String> = sql(
+        &url,
+        "SELECT table_name || '.' || column_name FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> 'scimbox_meta'",
+    )
+    .into_iter()
+    .map(|row| row[0].clone().unwrap())
+    .collect();
+    pg.sort();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    assert!(run(file.to_str().unwrap(), &["org", "list"]).0);
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.name || '.' || c.name FROM sqlite_master m, pragma_table_info(m.name) c
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'",
+        )
+        .unwrap();
+    let mut sqlite: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    sqlite.sort();
+    assert!(pg.contains(&"users.user_name_fold".to_string()), "{pg:?}");
+    assert_eq!(pg, sqlite);
+}
