@@ -245,6 +245,15 @@ fn wrong_credentials_and_a_missing_database_are_named() {
     assert!(line.contains("refused the credentials of user"), "{line}");
     assert!(!out.contains("not-the-password"), "{out}");
 
+    let without = admin.replacen(&format!(":{secret}@"), "@", 1);
+    let (ok, out) = run(&without, &["org", "list"]);
+    assert!(!ok);
+    let line = one_line(&out);
+    assert!(
+        line.contains("asks for a password for user postgres and the URL has none"),
+        "{line}"
+    );
+
     let missing = with_db(&admin, "scimbox_no_such_database");
     let (ok, out) = run(&missing, &["org", "list"]);
     assert!(!ok);

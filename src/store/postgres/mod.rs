@@ -148,6 +148,9 @@ async fn connect(url: &PgUrl) -> Result<tokio_postgres::Client> {
 /// One line for a failed connection: unreachable, refused credentials, no such database.
 fn connect_error(url: &PgUrl, e: tokio_postgres::Error) -> Error {
     let code = e.code().cloned();
+    let cause = std::error::Error::source(&e)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| e.to_string());
     let message = if code == Some(SqlState::INVALID_PASSWORD)
         || code == Some(SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
     {
@@ -166,13 +169,15 @@ fn connect_error(url: &PgUrl, e: tokio_postgres::Error) -> Error {
             "PostgreSQL at {url} refused the connection: {}",
             db.message()
         )
+    } else if cause.contains("password missing") {
+        // The server asked for a password (the driver's config error says so in these words).
+        format!(
+            "PostgreSQL at {url} asks for a password for user {} and the URL has none",
+            url.user()
+        )
     } else {
         // Not an answer from the server: the driver's own text (connection refused, a name
-        // that does not resolve, a password the server asked for and the URL lacks). It never
-        // contains the password.
-        let cause = std::error::Error::source(&e)
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| e.to_string());
+        // that does not resolve). It never contains the password.
         format!("cannot reach PostgreSQL at {url}: {cause}")
     };
     Error::Internal(message)
