@@ -4,6 +4,8 @@
 pub mod admins;
 pub mod audit;
 pub mod backup;
+#[cfg(test)]
+mod filter_diff_tests;
 pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;
@@ -320,7 +322,43 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
     )?;
+    register_functions(&conn)?;
     Ok(conn)
+}
+
+/// An in-memory database with the current schema and the store's SQL functions, for code that
+/// runs compiled filters without a file (the fuzz targets). Fails only if SQLite does.
+pub fn open_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    migrate::migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Registers the SQL functions the store's queries call: `scimbox_fold`, the Unicode case
+/// folding of `model::fold` (NULL for NULL and for anything that is not text, which then
+/// matches nothing, as the in-memory matcher's type check). Queries use it only where no
+/// stored folded column exists; no index, view or trigger does, so other SQLite clients can
+/// read and back up the file without it.
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    conn.create_scalar_function(
+        filter_sql::FOLD_FUNCTION,
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(s) => Value::Text(crate::model::fold::fold(s).into_owned()),
+                    Err(_) => Value::Null,
+                },
+                _ => Value::Null,
+            })
+        },
+    )?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for Error {
