@@ -13,6 +13,7 @@
 //! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
 //!   shutdown; `tls`: certificates for HTTPS, reloaded without a restart.
 //! - `metrics`: Prometheus counters and the `/metrics` exposition.
+//! - `outbound`: HTTPS GET and POST to other servers (certificate checks, timeout, size cap).
 //! - `transfer`: export and import of an organization, and the demo data.
 //! - `app`: what handlers share; `clock`: time, read once per request.
 
@@ -28,6 +29,7 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod outbound;
 pub mod scim;
 pub mod server;
 pub mod store;
