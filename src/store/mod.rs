@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod audit;
 pub mod backup;
+pub mod clients;
 pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;
