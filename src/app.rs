@@ -148,6 +148,8 @@ pub struct App {
     pub rate: crate::auth::ratelimit::RateLimiter,
     /// Makes the `X-Request-Id` of requests that bring none.
     pub request_ids: crate::http::RequestIds,
+    /// OAuth clients' access tokens and the token endpoint's state (see [`App::with_oauth`]).
+    pub oauth: crate::oauth::OAuth,
 }
 
 impl App {
@@ -159,7 +161,9 @@ impl App {
                 crate::auth::secret::random_hex(32)
             })
         })?;
+        let oauth = crate::oauth::OAuth::new(&store, &crate::oauth::Settings::default())?;
         Ok(App {
+            oauth,
             store,
             auth,
             throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
@@ -171,6 +175,13 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             request_ids: crate::http::RequestIds::new(),
         })
+    }
+
+    /// Sets up the OAuth side (access-token lifetime, the CA file for JWKS URLs). Fails when
+    /// the CA file cannot be used. Blocking (it reads the key): call it where `App::new` is.
+    pub fn with_oauth(mut self, settings: &crate::oauth::Settings) -> Result<App> {
+        self.oauth = crate::oauth::OAuth::new(&self.store, settings)?;
+        Ok(self)
     }
 
     /// Sets how the server is reached (public URL, TLS, metrics token).

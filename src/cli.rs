@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+mod clients;
+pub use clients::client;
+
 type CliResult = Result<(), String>;
 
 fn cli_actor(what: &str) -> Actor {
@@ -214,12 +217,19 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             max: time::Duration::hours(i64::from(args.session_max_hours)),
         };
         let admin = crate::admin::AdminState::new(lifetimes, args.request_log_size as usize);
+        let oauth = crate::oauth::Settings {
+            access_token_minutes: args.access_token_minutes,
+            extra_ca: args.outbound_ca.clone(),
+            ..crate::oauth::Settings::default()
+        };
         let app = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || {
+                App::new(store, limits, admin).and_then(|app| app.with_oauth(&oauth))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
         };
         let app = Arc::new(app.with_edge(edge));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
@@ -372,6 +382,7 @@ async fn housekeeping(store: Store, retention_days: u32) {
         let result = store
             .write(move |conn| {
                 let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
+                crate::store::clients::prune_jtis(conn, &stamp)?;
                 let audit = match cutoff {
                     Some(c) => crate::store::audit::prune(conn, &c)?,
                     None => 0,

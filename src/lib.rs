@@ -8,6 +8,8 @@
 //! - `store`: SQLite: schema, the group-commit writer, read connections, all SQL.
 //! - `directory`: the operations every edge shares (users, Teams, orgs, tokens, audit).
 //! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory) and admin passwords.
+//! - `oauth`: OAuth clients, the token endpoint (client secrets and federated assertions),
+//!   access tokens and the RFC 8414 metadata.
 //! - `admin`: the embedded admin page and its JSON API (sessions, CSRF, request inspector).
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
 //! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
@@ -29,6 +31,7 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod oauth;
 pub mod outbound;
 pub mod scim;
 pub mod server;

@@ -90,6 +90,8 @@ pub struct Opts {
     pub admin: scimbox::admin::AdminState,
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
+    /// OAuth settings (access-token lifetime, the CA file for JWKS URLs).
+    pub oauth: Option<scimbox::oauth::Settings>,
 }
 
 impl Server {
@@ -122,6 +124,7 @@ impl Server {
             admin,
             edge,
             certs,
+            oauth,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -138,11 +141,16 @@ impl Server {
         let app = {
             let store = store.clone();
             Arc::new(
-                tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .with_edge(edge),
+                tokio::task::spawn_blocking(move || {
+                    App::new(store, limits, admin).and_then(|app| match &oauth {
+                        Some(settings) => app.with_oauth(settings),
+                        None => Ok(app),
+                    })
+                })
+                .await
+                .unwrap()
+                .unwrap()
+                .with_edge(edge),
             )
         };
         let (tx, rx) = oneshot::channel::<()>();
@@ -165,6 +173,11 @@ impl Server {
             shutdown: Some(tx),
             _dir: dir,
         }
+    }
+
+    /// The server's root URL (`http://127.0.0.1:port`).
+    pub fn root(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The organization's SCIM base URL.

@@ -18,6 +18,7 @@ mod filters;
 mod groups;
 mod https;
 mod limits;
+mod oauth;
 mod ops;
 mod replays;
 mod teams;
