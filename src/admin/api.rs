@@ -616,6 +616,10 @@ async fn org_route(
             Ok(Reply::json(201, &json!({"id": ws.id, "name": ws.name})))
         }
         // Activity
+        // OAuth clients (src/admin/clients.rs)
+        (_, ["clients", rest @ ..]) => {
+            super::clients::route(app, req, org, method, rest, actor, now).await
+        }
         ("GET", ["audit"]) => list_audit(app, req, org).await,
         ("GET", ["requests"]) => list_requests(app, req, org),
         _ => Err(Fail::new(

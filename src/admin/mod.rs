@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod clients;
 pub mod inspector;
 pub mod session;
 

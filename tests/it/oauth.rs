@@ -986,3 +986,91 @@ async fn the_cli_makes_rotates_and_revokes_clients_and_a_running_server_sees_it(
         assert!(err.contains(says), "{bad:?}: {err}");
     }
 }
+
+#[tokio::test]
+async fn the_admin_page_makes_rotates_and_revokes_clients() {
+    let s = server_for(None).await;
+    let a = crate::admin::sign_in(&s).await;
+    let r = a.get(&a.org("/clients")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["tokenEndpoint"], format!("{}/oauth/token", s.root()));
+    assert_eq!(v["clients"], json!([]));
+
+    let r = a
+        .send(
+            "POST",
+            &a.org("/clients"),
+            Some(json!({"name": "entra", "expiresInDays": 30})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let made = r.json();
+    let (id, secret) = (
+        made["id"].as_str().unwrap().to_string(),
+        made["secret"]["value"].as_str().unwrap().to_string(),
+    );
+    let grant = form(&[("grant_type", "client_credentials")]);
+    assert_token(&token_request(&s, &grant, &[("authorization", &basic(&id, &secret))]).await);
+
+    // The list shows secret ids and dates, never a secret.
+    let listed = a.get(&a.org("/clients")).await;
+    assert!(!listed.text.contains(&secret[20..]), "{}", listed.text);
+    let first_secret = listed.json()["clients"][0]["secrets"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let r = a
+        .send(
+            "POST",
+            &a.org(&format!("/clients/{id}/secrets")),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let second = r.json()["value"].as_str().unwrap().to_string();
+    let r = a
+        .send(
+            "DELETE",
+            &a.org(&format!("/clients/{id}/secrets/{first_secret}")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = token_request(&s, &grant, &[("authorization", &basic(&id, &secret))]).await;
+    assert_oauth_error(&r, 401, "invalid_client", FAILED);
+    assert_token(&token_request(&s, &grant, &[("authorization", &basic(&id, &second))]).await);
+
+    let r = a
+        .send(
+            "POST",
+            &a.org("/clients"),
+            Some(
+                json!({"name": "wif", "kind": "federated", "jwksUrl": "http://insecure/keys",
+                        "issuer": ISS, "subject": SUB, "audience": AUD}),
+            ),
+        )
+        .await;
+    let message = crate::admin::assert_fail(&r, 400, "invalid");
+    assert!(message.contains("https://"), "{message}");
+    let r = a
+        .send(
+            "POST",
+            &a.org("/clients"),
+            Some(json!({"name": "x", "expiresInDays": 5000})),
+        )
+        .await;
+    crate::admin::assert_fail(&r, 400, "invalid");
+
+    let r = a
+        .send("DELETE", &a.org(&format!("/clients/{id}")), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = token_request(&s, &grant, &[("authorization", &basic(&id, &second))]).await;
+    assert_oauth_error(&r, 401, "invalid_client", FAILED);
+    let r = a
+        .send("DELETE", &a.org(&format!("/clients/{id}")), None)
+        .await;
+    crate::admin::assert_fail(&r, 404, "not-found");
+}
