@@ -1074,3 +1074,115 @@ async fn the_admin_page_makes_rotates_and_revokes_clients() {
         .await;
     crate::admin::assert_fail(&r, 404, "not-found");
 }
+
+/// One HTTP/1.1 request over a fresh connection: (status, body).
+fn post_blocking(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// The real binary at trace level: its log names the client, and never holds a secret, an
+/// assertion or an access token.
+#[test]
+fn the_log_names_the_client_and_never_holds_a_secret_or_a_token() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("log.db");
+    let log = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(crate::cli::BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "trace",
+            "--db",
+        ])
+        .arg(&db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(u) = line.trim().strip_prefix("SCIM base URL:") {
+            break u.trim().to_string();
+        }
+    };
+    let root = base.split("/scim/").next().unwrap().to_string();
+    let out = std::process::Command::new(crate::cli::BIN)
+        .args([
+            "client", "create", "--org", "default", "--name", "logged", "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let mut it = out.lines();
+    let (id, secret) = (
+        it.next().unwrap().to_string(),
+        it.next().unwrap().to_string(),
+    );
+    let token_url = format!("{root}/oauth/token");
+    let ct = ("content-type", "application/x-www-form-urlencoded");
+    let (status, body) = post_blocking(
+        &token_url,
+        &[ct],
+        &form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+        ]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let access: Value = serde_json::from_str(&body).unwrap();
+    let access = access["access_token"].as_str().unwrap().to_string();
+    let last = if secret.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &secret[..secret.len() - 1]);
+    let (status, _) = post_blocking(
+        &token_url,
+        &[ct, ("authorization", &basic(&id, &wrong))],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(status, 401);
+    let assertion = sign(&rsa(KEY_1), "k1", &claims());
+    let (status, _) = post_blocking(
+        &token_url,
+        &[ct],
+        &form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &assertion),
+        ]),
+    );
+    assert_eq!(status, 401);
+    let (status, _) =
+        crate::common::blocking_request(&format!("{base}/Users"), "GET", &access, None).unwrap();
+    assert_eq!(status, 200);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("client=\"client:logged\""), "{text}");
+    for (what, value) in [
+        ("secret", &secret[20..]),
+        ("wrong secret", &wrong[20..]),
+        ("access token", &access[6..]),
+        ("assertion", &assertion[assertion.len() - 40..]),
+    ] {
+        assert!(!text.contains(value), "the log holds the {what}");
+    }
+}
