@@ -1186,3 +1186,60 @@ fn the_log_names_the_client_and_never_holds_a_secret_or_a_token() {
         assert!(!text.contains(value), "the log holds the {what}");
     }
 }
+
+#[tokio::test]
+async fn the_access_token_lifetime_is_a_flag_bounded_to_one_to_six_hours() {
+    let s = Server::start_opts(Opts {
+        oauth: Some(scimbox::oauth::Settings {
+            access_token_minutes: 360,
+            ..scimbox::oauth::Settings::default()
+        }),
+        ..Opts::default()
+    })
+    .await;
+    let (id, secret) = secret_client(&s, "long").await;
+    let r = token_request(
+        &s,
+        &form(&[("grant_type", "client_credentials")]),
+        &[("authorization", &basic(&id, &secret))],
+    )
+    .await;
+    assert_eq!(r.json()["expires_in"], 6 * 3600, "{}", r.text);
+    for bad in ["59", "361"] {
+        let out = std::process::Command::new(crate::cli::BIN)
+            .args(["serve", "--access-token-minutes", bad])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.contains("--access-token-minutes") && err.contains("60..=360"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_meets_the_scim_switch_like_an_api_token() {
+    let s = server_for(None).await;
+    let (id, secret) = secret_client(&s, "switched").await;
+    let token = assert_token(
+        &token_request(
+            &s,
+            &form(&[("grant_type", "client_credentials")]),
+            &[("authorization", &basic(&id, &secret))],
+        )
+        .await,
+    );
+    let o = org(&s).await;
+    let now = || scimbox::clock::format(scimbox::clock::now());
+    scimbox::directory::orgs::set_scim_enabled(&s.store, &actor(), &o, false, now())
+        .await
+        .unwrap();
+    let users = format!("{}/Users", s.base());
+    scim_get(&s, &users, &token).await.assert_error(403, None);
+    scimbox::directory::orgs::set_scim_enabled(&s.store, &actor(), &o, true, now())
+        .await
+        .unwrap();
+    assert_eq!(scim_get(&s, &users, &token).await.status, 200);
+}
