@@ -253,7 +253,7 @@ pub struct ServeArgs {
 
     /// Minutes an OAuth access token from /oauth/token lives (60 to 360).
     #[arg(long, env = "SCIMBOX_ACCESS_TOKEN_MINUTES",
-          default_value_t = crate::oauth::DEFAULT_ACCESS_MINUTES,
+          default_value_t = crate::auth::clients::DEFAULT_ACCESS_MINUTES,
           value_parser = clap::value_parser!(u32).range(60..=360))]
     pub access_token_minutes: u32,
 

@@ -285,6 +285,20 @@ pub async fn delete_secret(
         .await
 }
 
+/// Records a federated assertion's id until `expires` (stored format); `false` when the id
+/// was already used and has not expired: a replay.
+pub async fn use_assertion(
+    store: &Store,
+    client_pk: i64,
+    jti: String,
+    expires: String,
+    now: String,
+) -> Result<bool> {
+    store
+        .write(move |conn| clients::use_jti(conn, client_pk, &jti, &expires, &now))
+        .await
+}
+
 /// Records that a client got a token or used one (to the minute); best effort.
 pub async fn touch(store: &Store, client_pk: i64, now: String) {
     let _ = store

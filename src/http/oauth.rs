@@ -4,6 +4,7 @@
 
 use super::{forwarded_https, header_str, host_of, method_of};
 use crate::app::App;
+use crate::auth::clients::METADATA_PATH;
 use crate::oauth::{metadata, token};
 use crate::scim::{Method, Reply};
 use http_body_util::{BodyExt, Limited};
@@ -17,7 +18,7 @@ pub async fn serve(app: &App, peer: IpAddr, req: Request<Incoming>, request_id: 
     let path = req.uri().path().to_string();
     let method = method_of(req.method());
     let headers = req.headers();
-    if path == metadata::PATH {
+    if path == METADATA_PATH {
         let root = app.edge.root(&host_of(headers), forwarded_https(headers));
         return match method {
             Method::Get | Method::Head => metadata::serve(&root),

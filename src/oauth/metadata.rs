@@ -1,11 +1,10 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414 §3): what a client needs to find
 //! the token endpoint and how to authenticate there.
 
-use super::token::{GRANT, PATH as TOKEN_PATH};
+use super::token::GRANT;
+use crate::auth::clients::{SCOPE, TOKEN_PATH};
 use crate::scim::Reply;
 use serde_json::json;
-
-pub const PATH: &str = "/.well-known/oauth-authorization-server";
 
 /// The metadata document for the server reached at `root` (`https://host[/prefix]`), which
 /// is also the issuer identifier (RFC 8414 §2).
@@ -22,7 +21,7 @@ pub fn document(root: &str) -> serde_json::Value {
             "private_key_jwt"
         ],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": [super::SCOPE],
+        "scopes_supported": [SCOPE],
         "service_documentation": format!("{root}/admin/"),
     })
 }

@@ -7,19 +7,13 @@
 //! verified against the client's keys (so the caller holds what the identity provider
 //! signed) does the description say which claim was wrong (RFC 7521 §4.2.1 allows it).
 
-use super::jwt::{self, Expect};
-use super::{OAuth, SCOPE};
 use crate::app::App;
-use crate::auth::secret;
-use crate::directory::clients::secret_id;
-use crate::error::Error;
+use crate::auth::clients::{Authenticated, Refused, SCOPE};
 use crate::scim::{Method, Reply};
-use crate::store::clients::{self, ClientRow, Kind};
 use base64::Engine;
 use serde_json::json;
 use time::OffsetDateTime;
 
-pub const PATH: &str = "/oauth/token";
 pub const GRANT: &str = "client_credentials";
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The largest token request body read.
@@ -283,150 +277,44 @@ async fn issue(
     let oauth = &app.oauth;
     let now_unix = req.now.unix_timestamp();
     let now = crate::clock::format(req.now);
-    let (client, secret_pk) = match credentials(req)? {
+    let checked = match credentials(req)? {
         Credentials::Secret { client_id, secret } => {
-            by_secret(app, oauth, client_id, secret, &now).await?
+            oauth
+                .check_secret(&app.store, client_id, secret, &now)
+                .await
         }
         Credentials::Assertion { client_id, jwt } => {
-            by_assertion(app, oauth, client_id, &jwt, now_unix, &now).await?
+            oauth
+                .check_assertion(&app.store, client_id, &jwt, now_unix, &now)
+                .await
         }
     };
+    let who: Authenticated = checked.map_err(|r| match r {
+        Refused::Failed => generic(),
+        Refused::Claim(why) => Refusal::InvalidClient(why),
+        Refused::Internal(e) => {
+            tracing::error!(cause = %e, "token endpoint: internal error");
+            Refusal::Server
+        }
+    })?;
+    let client = &who.client;
     *client_name = Some(format!("client:{}", client.name));
     if !scope_ok(single(&req.form, "scope")) {
         return Err(Refusal::InvalidScope);
     }
-    let claims = super::access::Claims {
-        client_pk: client.pk,
-        org_id: client.org_id.clone(),
-        secret_pk,
-        exp: now_unix + oauth.ttl_secs,
-        nonce: secret::random_hex(8).map_err(|_| Refusal::Server)?,
-    };
-    let token = oauth.keys.mint(&claims);
+    let token = oauth.issue(&who, now_unix).map_err(|_| Refusal::Server)?;
     let (store, pk) = (app.store.clone(), client.pk);
     tokio::spawn(async move { crate::directory::clients::touch(&store, pk, now).await });
-    tracing::info!(client = %client.name, org = %client.org_id, expires_in = oauth.ttl_secs, "issued an access token");
+    tracing::info!(client = %client.name, org = %client.org_id, expires_in = oauth.ttl_secs(), "issued an access token");
     Ok(json_reply(
         200,
         &json!({
             "access_token": token,
             "token_type": "Bearer",
-            "expires_in": oauth.ttl_secs,
+            "expires_in": oauth.ttl_secs(),
             "scope": SCOPE,
         }),
     ))
-}
-
-fn internal(e: Error) -> Refusal {
-    tracing::error!(cause = %e, "token endpoint: internal error");
-    Refusal::Server
-}
-
-/// RFC 6749 §2.3.1: a client id and one of its secrets. One argon2 check runs whether or not
-/// the client and secret exist, so the answer's timing says nothing either.
-async fn by_secret(
-    app: &App,
-    oauth: &OAuth,
-    client_id: String,
-    secret: String,
-    now: &str,
-) -> std::result::Result<(ClientRow, i64), Refusal> {
-    let sid = secret_id(&secret).map(str::to_string);
-    let found = app
-        .store
-        .read(move |conn| {
-            let Some(sid) = sid else { return Ok(None) };
-            let Some(s) = clients::secret_by_id(conn, &sid)? else {
-                return Ok(None);
-            };
-            let c = clients::by_id(conn, &client_id)?;
-            Ok(c.filter(|c| c.pk == s.client_pk).map(|c| (c, s)))
-        })
-        .await
-        .map_err(internal)?;
-    let _slot = oauth
-        .verify_slots
-        .acquire()
-        .await
-        .map_err(|_| Refusal::Server)?;
-    let hash = found
-        .as_ref()
-        .map_or(oauth.decoy_hash.clone(), |(_, s)| s.hash.clone());
-    let matched = tokio::task::spawn_blocking(move || secret::verify(&secret, &hash))
-        .await
-        .map_err(|_| Refusal::Server)?;
-    match found {
-        Some((c, s))
-            if matched
-                && c.kind == Kind::Secret
-                && c.revoked.is_none()
-                && s.expires.as_str() > now =>
-        {
-            Ok((c, s.pk))
-        }
-        _ => Err(generic()),
-    }
-}
-
-/// RFC 7523 §3: a JWT the client's identity provider signed. The client is the one named by
-/// `client_id`, or the one configured for the assertion's iss and sub (RFC 7521 §4.2 makes
-/// `client_id` optional).
-async fn by_assertion(
-    app: &App,
-    oauth: &OAuth,
-    client_id: Option<String>,
-    assertion: &str,
-    now_unix: i64,
-    now: &str,
-) -> std::result::Result<(ClientRow, i64), Refusal> {
-    let jwt = jwt::parse(assertion).map_err(|_| generic())?;
-    let iss = jwt.claim_str("iss").unwrap_or("").to_string();
-    let sub = jwt.claim_str("sub").unwrap_or("").to_string();
-    let client = app
-        .store
-        .read(move |conn| match client_id {
-            Some(id) => clients::by_id(conn, &id),
-            None => {
-                let mut found = clients::federated_by_subject(conn, &iss, &sub)?;
-                Ok((found.len() == 1).then(|| found.remove(0)))
-            }
-        })
-        .await
-        .map_err(internal)?
-        .filter(|c| c.revoked.is_none())
-        .ok_or_else(generic)?;
-    let Kind::Federated(fed) = &client.kind else {
-        return Err(generic());
-    };
-    let keys = oauth.jwks.keys(&fed.jwks_url, jwt.kid.as_deref()).await;
-    if !keys.iter().any(|k| jwt.verifies_with(k)) {
-        return Err(generic());
-    }
-    let checked = jwt::check(
-        &jwt,
-        &Expect {
-            issuer: &fed.issuer,
-            subject: &fed.subject,
-            audience: &fed.audience,
-            now: now_unix,
-        },
-    )
-    .map_err(|r| Refusal::InvalidClient(r.describe()))?;
-    let expires = OffsetDateTime::from_unix_timestamp(checked.exp + jwt::LEEWAY_SECS)
-        .map(crate::clock::format)
-        .map_err(|_| generic())?;
-    let (pk, now) = (client.pk, now.to_string());
-    let fresh = app
-        .store
-        .write(move |conn| clients::use_jti(conn, pk, &checked.jti, &expires, &now))
-        .await
-        .map_err(internal)?;
-    if !fresh {
-        return Err(Refusal::InvalidClient(
-            "the client assertion was used before (its jti was seen)".into(),
-        ));
-    }
-    Ok((client, 0))
 }
 
 #[cfg(test)]

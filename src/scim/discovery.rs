@@ -54,10 +54,10 @@ fn oauth_scheme(base_url: &str) -> Value {
         "description": format!(
             "Access tokens from {root}{} for a client secret (RFC 6749 §4.4) or a federated \
              client assertion (RFC 7523), sent as Bearer tokens",
-            crate::oauth::token::PATH
+            crate::auth::clients::TOKEN_PATH
         ),
         "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
-        "documentationUri": format!("{root}{}", crate::oauth::metadata::PATH),
+        "documentationUri": format!("{root}{}", crate::auth::clients::METADATA_PATH),
         "primary": false
     })
 }

@@ -298,6 +298,8 @@ await step('revoke the token and see the SCIM API answer 401', async () => {
 
 await step('create an OAuth client, trade its secret for an access token, rotate and revoke it', async () => {
   await go('#/clients');
+  // go() may return while the previous view is still shown: wait for this view's own field.
+  await page.locator('#token-endpoint').waitFor();
   check((await heading()) === 'OAuth clients', 'the clients page has its heading');
   const endpoint = await page.inputValue('#token-endpoint');
   check(endpoint === `${origin}/oauth/token`, `the page shows token endpoint ${endpoint}`);

@@ -7,8 +7,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use scimbox::app::{App, Limits};
+use scimbox::app::Limits;
 use scimbox::directory::{self, Actor};
+use scimbox::http::State;
 use scimbox::store::{Store, StoreOptions};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -36,7 +37,8 @@ pub struct Server {
     pub token: String,
     pub store: Store,
     pub db: PathBuf,
-    pub app: Arc<App>,
+    /// The running server's state (shared by every edge, plus the HTTP layer's own).
+    pub app: Arc<State>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
@@ -91,7 +93,7 @@ pub struct Opts {
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
     /// OAuth settings (access-token lifetime, the CA file for JWKS URLs).
-    pub oauth: Option<scimbox::oauth::Settings>,
+    pub oauth: Option<scimbox::auth::clients::Settings>,
 }
 
 impl Server {
@@ -138,30 +140,21 @@ impl Server {
                 .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = {
-            let store = store.clone();
-            Arc::new(
-                tokio::task::spawn_blocking(move || {
-                    App::new(store, limits, admin).and_then(|app| match &oauth {
-                        Some(settings) => app.with_oauth(settings),
-                        None => Ok(app),
-                    })
-                })
-                .await
-                .unwrap()
-                .unwrap()
-                .with_edge(edge),
-            )
-        };
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(scimbox::server::run_with(
-            listener,
-            app.clone(),
+        let options = scimbox::server::Options {
+            limits,
+            admin,
+            edge,
             certs,
-            async {
-                let _ = rx.await;
-            },
-        ));
+            oauth: oauth.unwrap_or_default(),
+            ..scimbox::server::Options::default()
+        };
+        let running = scimbox::server::start(store.clone(), listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        let app = running.state;
         Server {
             addr,
             org_id: org.id,

@@ -17,6 +17,7 @@ mod errors;
 mod filters;
 mod groups;
 mod https;
+mod layers;
 mod limits;
 mod oauth;
 mod ops;

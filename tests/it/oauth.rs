@@ -180,10 +180,10 @@ async fn server_for(jwks: Option<&Jwks>) -> Server {
     };
     Server::start_opts(Opts {
         limits,
-        oauth: Some(scimbox::oauth::Settings {
+        oauth: Some(scimbox::auth::clients::Settings {
             extra_ca: jwks.map(|j| j.ca.path().to_path_buf()),
             jwks_min_refresh: Duration::ZERO,
-            ..scimbox::oauth::Settings::default()
+            ..scimbox::auth::clients::Settings::default()
         }),
         ..Opts::default()
     })
@@ -534,7 +534,7 @@ async fn failed_client_authentications_are_throttled_like_failed_tokens() {
     }
     // Both misses were counted: the next failure from this address is slowed down.
     let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-    assert_eq!(s.app.throttle.failure(ip), Duration::from_millis(100));
+    assert_eq!(s.app.app.throttle.failure(ip), Duration::from_millis(100));
 }
 
 #[tokio::test]
@@ -1190,9 +1190,9 @@ fn the_log_names_the_client_and_never_holds_a_secret_or_a_token() {
 #[tokio::test]
 async fn the_access_token_lifetime_is_a_flag_bounded_to_one_to_six_hours() {
     let s = Server::start_opts(Opts {
-        oauth: Some(scimbox::oauth::Settings {
+        oauth: Some(scimbox::auth::clients::Settings {
             access_token_minutes: 360,
-            ..scimbox::oauth::Settings::default()
+            ..scimbox::auth::clients::Settings::default()
         }),
         ..Opts::default()
     })

@@ -2,26 +2,10 @@
 //! list, create (secret or federated), add a secret, delete a secret, revoke. Secrets are in
 //! the answer that made them and nowhere else.
 
-use super::api::Fail;
-use super::{Reply, Request};
-use crate::app::App;
-use crate::directory::Actor;
+use super::*;
+use crate::auth::clients::{METADATA_PATH, TOKEN_PATH};
 use crate::directory::clients::{self, NewKind};
 use crate::store::clients::{ClientRow, Federation, Kind, SecretRow};
-use crate::store::orgs::Org;
-use serde_json::{Map, Value, json};
-
-type Result<T> = std::result::Result<T, Fail>;
-
-fn body(req: &Request) -> Result<Map<String, Value>> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Fail::new(400, "invalid", "send a JSON object")),
-    }
-}
 
 fn text(body: &Map<String, Value>, name: &str) -> String {
     body.get(name)
@@ -79,15 +63,15 @@ fn client_json(c: &ClientRow, secrets: &[SecretRow], now: &str) -> Value {
 }
 
 /// Serves `/orgs/{org}/clients/...`; `rest` is the path after `clients`.
-pub async fn route(
-    app: &App,
-    req: &Request,
-    org: &Org,
-    method: &str,
-    rest: &[&str],
-    actor: &(dyn Fn(&str) -> Actor + Sync),
-    now: String,
-) -> Result<Reply> {
+pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
+    let Cx {
+        app,
+        req,
+        org,
+        actor,
+        ..
+    } = *cx;
+    let now = cx.now.clone();
     let store = &app.store;
     match (method, rest) {
         ("GET", []) => {
@@ -96,15 +80,15 @@ pub async fn route(
             Ok(Reply::json(
                 200,
                 &json!({
-                    "tokenEndpoint": format!("{}{}", req.root, crate::oauth::token::PATH),
-                    "metadata": format!("{}{}", req.root, crate::oauth::metadata::PATH),
+                    "tokenEndpoint": format!("{}{TOKEN_PATH}", req.root),
+                    "metadata": format!("{}{METADATA_PATH}", req.root),
                     "accessTokenSeconds": app.oauth.ttl_secs(),
                     "clients": items,
                 }),
             ))
         }
         ("POST", []) => {
-            let b = body(req)?;
+            let b = json_body(req)?;
             let kind = match b.get("kind").and_then(Value::as_str).unwrap_or("secret") {
                 "secret" => NewKind::Secret { days: days(&b)? },
                 "federated" => NewKind::Federated(Federation {
@@ -137,7 +121,7 @@ pub async fn route(
             Ok(Reply::json(201, &v))
         }
         ("POST", [client, "secrets"]) => {
-            let b = body(req)?;
+            let b = json_body(req)?;
             let (id, value) = clients::rotate(
                 store,
                 &actor("add OAuth client secret"),
@@ -175,10 +159,6 @@ pub async fn route(
             .await?;
             Ok(Reply::empty(204))
         }
-        _ => Err(Fail::new(
-            404,
-            "not-found",
-            format!("no admin API endpoint {method} {}", req.path),
-        )),
+        _ => Err(cx.not_found(method)),
     }
 }
