@@ -28,7 +28,7 @@ pub struct Principal {
     pub token_pk: i64,
     /// The API token's name, or the OAuth client's.
     pub token_name: String,
-    /// The caller holds an OAuth access token of client `token_pk` (see src/oauth).
+    /// The caller holds an OAuth access token of client `token_pk` (see `auth::clients`).
     pub client: bool,
 }
 

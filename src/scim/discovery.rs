@@ -42,8 +42,8 @@ pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
     })
 }
 
-/// The OAuth 2.0 client credentials scheme (src/oauth): access tokens from the token
-/// endpoint, found through the RFC 8414 metadata at the server's root.
+/// The OAuth 2.0 client credentials scheme (`auth::clients`, src/oauth): access tokens from
+/// the token endpoint, found through the RFC 8414 metadata at the server's root.
 fn oauth_scheme(base_url: &str) -> Value {
     let root = base_url
         .rfind("/scim/v2/")
