@@ -140,10 +140,16 @@ impl OAuth {
                 .clients
                 .lock()
                 .map_err(|_| Error::Internal("client cache poisoned".into()))?;
-            if c.0 != epoch {
+            // The epoch only grows; a request that read an older one than the cache holds
+            // neither resets the cache nor uses it.
+            if epoch > c.0 {
                 *c = (epoch, HashMap::new());
             }
-            c.1.get(&claims.client_pk).cloned()
+            if c.0 == epoch {
+                c.1.get(&claims.client_pk).cloned()
+            } else {
+                None
+            }
         };
         let state = match cached {
             Some(s) => s,
