@@ -18,6 +18,8 @@ pub const GRANT: &str = "client_credentials";
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The largest token request body read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The most form parameters read (a token request needs at most six).
+pub const MAX_PARAMETERS: usize = 32;
 
 /// A token request as the HTTP edge hands it over.
 pub struct TokenRequest {
@@ -261,11 +263,18 @@ async fn issue(
             "send the parameters as application/x-www-form-urlencoded".into(),
         ));
     }
+    if req.form.len() > MAX_PARAMETERS {
+        return Err(Refusal::InvalidRequest(format!(
+            "a token request has at most {MAX_PARAMETERS} parameters"
+        )));
+    }
     // RFC 6749 §3.2: no parameter more than once.
-    for (i, (name, _)) in req.form.iter().enumerate() {
-        if req.form[..i].iter().any(|(n, _)| n == name) {
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &req.form {
+        if !seen.insert(name.as_str()) {
+            let shown: String = name.chars().take(64).collect();
             return Err(Refusal::InvalidRequest(format!(
-                "{name} is given more than once"
+                "{shown} is given more than once"
             )));
         }
     }

@@ -760,6 +760,15 @@ async fn each_bad_token_request_gets_its_rfc_6749_error() {
         assert_oauth_error(&r, status, error, &description);
     }
 
+    let many = format!("grant_type=client_credentials{}", "&a".repeat(20_000));
+    let r = token_request(&s, &many, &[("authorization", &good)]).await;
+    assert_oauth_error(
+        &r,
+        400,
+        "invalid_request",
+        "a token request has at most 32 parameters",
+    );
+
     let huge = format!(
         "grant_type=client_credentials&pad={}",
         "x".repeat(70 * 1024)
