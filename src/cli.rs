@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+mod clients;
+pub use clients::client;
+
 type CliResult = Result<(), String>;
 
 fn cli_actor(what: &str) -> Actor {
@@ -212,6 +215,11 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             certs,
             metrics_listener,
             audit_retention_days: args.audit_retention_days,
+            oauth: crate::auth::clients::Settings {
+                access_token_minutes: args.access_token_minutes,
+                extra_ca: args.outbound_ca.clone(),
+                ..crate::auth::clients::Settings::default()
+            },
         };
         let tls = options.certs.is_some();
         let running = crate::server::start(store.clone(), listener, options, shutdown_signal())

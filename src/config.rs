@@ -45,6 +45,9 @@ pub enum Command {
     /// Manage an organization's SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage an organization's OAuth clients (client credentials for Entra and other IdPs).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage Teams locally: roles always; creating Teams and adding members only while SCIM
     /// provisioning is off.
     #[command(subcommand)]
@@ -248,6 +251,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
     pub rate_burst: u32,
 
+    /// Minutes an OAuth access token from /oauth/token lives (60 to 360).
+    #[arg(long, env = "SCIMBOX_ACCESS_TOKEN_MINUTES",
+          default_value_t = crate::auth::clients::DEFAULT_ACCESS_MINUTES,
+          value_parser = clap::value_parser!(u32).range(60..=360))]
+    pub access_token_minutes: u32,
+
+    /// A PEM file of extra CA certificates to trust for outbound HTTPS (federated clients'
+    /// JWKS URLs), beside the bundled public roots.
+    #[arg(long, env = "SCIMBOX_OUTBOUND_CA")]
+    pub outbound_ca: Option<PathBuf>,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,
@@ -319,6 +333,71 @@ pub enum TokenCommand {
         org: String,
         /// The token's id or name.
         token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an OAuth client. Prints the client id on the first line and the client secret
+    /// on the second, shown only this once. With --jwks-url (and --issuer, --subject,
+    /// --audience) the client is federated: it has no secret, and its identity provider signs
+    /// its assertions.
+    Create {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        /// A name to recognise the client by (unique among the organization's live clients).
+        #[arg(long)]
+        name: String,
+        /// Days until the secret expires (default 365, at most 1095).
+        #[arg(long, conflicts_with = "jwks_url",
+              value_parser = clap::value_parser!(u32).range(1..=1095))]
+        expires_in: Option<u32>,
+        /// Federated: the HTTPS URL of the identity provider's signing keys (JWKS).
+        #[arg(long, requires_all = ["issuer", "subject", "audience"])]
+        jwks_url: Option<String>,
+        /// Federated: the `iss` its assertions carry.
+        #[arg(long, requires = "jwks_url")]
+        issuer: Option<String>,
+        /// Federated: the `sub` its assertions carry.
+        #[arg(long, requires = "jwks_url")]
+        subject: Option<String>,
+        /// Federated: the `aud` its assertions carry (Entra: the app's URI, like api://...).
+        #[arg(long, requires = "jwks_url")]
+        audience: Option<String>,
+    },
+    /// List an organization's clients and their secrets' ids and expiry (never a secret).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a client by id or name: no more access tokens, and the ones it holds are refused
+    /// from their next request.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+    },
+    /// Add a secret to a client and print it (shown only this once); the old one keeps
+    /// working until `client delete-secret` or its own expiry.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+        /// Days until the new secret expires (default 365, at most 1095).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+        expires_in: Option<u32>,
+    },
+    /// Delete one of a client's secrets (its id, as `client list` shows it).
+    DeleteSecret {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+        /// The secret's id.
+        secret: String,
     },
 }
 

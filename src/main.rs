@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => scimbox::cli::serve(&cli.db, args),
         Command::Org(cmd) => scimbox::cli::org(&cli.db, cmd),
         Command::Token(cmd) => scimbox::cli::token(&cli.db, cmd),
+        Command::Client(cmd) => scimbox::cli::client(&cli.db, cmd),
         Command::Team(cmd) => scimbox::cli::team(&cli.db, cmd),
         Command::Workspace(cmd) => scimbox::cli::workspace(&cli.db, cmd),
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),

@@ -31,6 +31,8 @@ pub struct Options {
     pub metrics_listener: Option<TcpListener>,
     /// Days the audit log keeps an entry (0 keeps them forever).
     pub audit_retention_days: u32,
+    /// OAuth clients: access-token lifetime and the CA file for JWKS URLs.
+    pub oauth: crate::auth::clients::Settings,
 }
 
 impl Default for Options {
@@ -42,6 +44,7 @@ impl Default for Options {
             certs: None,
             metrics_listener: None,
             audit_retention_days: 365,
+            oauth: crate::auth::clients::Settings::default(),
         }
     }
 }
@@ -69,12 +72,15 @@ pub async fn start(
         certs,
         metrics_listener,
         audit_retention_days,
+        oauth,
     } = options;
     let app = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || App::new(store, limits))
-            .await
-            .map_err(|e| crate::error::Error::Internal(e.to_string()))??
+        tokio::task::spawn_blocking(move || {
+            App::new(store, limits).and_then(|app| app.with_oauth(&oauth))
+        })
+        .await
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))??
     };
     let state = Arc::new(State::new(app.with_edge(edge), admin));
     let done = tokio::spawn({
@@ -104,7 +110,8 @@ pub async fn start(
     Ok(Running { state, done })
 }
 
-/// Hourly: deletes ended admin sessions and audit entries past the retention.
+/// Hourly: deletes ended admin sessions, audit entries past the retention and the ids of
+/// expired client assertions.
 async fn housekeeping(store: Store, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -116,6 +123,7 @@ async fn housekeeping(store: Store, retention_days: u32) {
         let result = store
             .write(move |conn| {
                 let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
+                crate::store::clients::prune_jtis(conn, &stamp)?;
                 let audit = match cutoff {
                     Some(c) => crate::store::audit::prune(conn, &c)?,
                     None => 0,

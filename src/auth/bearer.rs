@@ -24,14 +24,31 @@ use tokio::sync::Semaphore;
 pub struct Principal {
     pub org_pk: i64,
     pub org_id: String,
+    /// The API token's pk, or the OAuth client's when `client` is set.
     pub token_pk: i64,
+    /// The API token's name, or the OAuth client's.
     pub token_name: String,
+    /// The caller holds an OAuth access token of client `token_pk` (see `auth::clients`).
+    pub client: bool,
 }
 
 impl Principal {
     /// How the audit log names this caller.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token_name)
+        if self.client {
+            format!("client:{}", self.token_name)
+        } else {
+            format!("token:{}", self.token_name)
+        }
+    }
+
+    /// The rate limiter's bucket: one per token and one per client, never shared.
+    pub fn rate_key(&self) -> i64 {
+        if self.client {
+            -self.token_pk
+        } else {
+            self.token_pk
+        }
     }
 }
 
@@ -106,6 +123,13 @@ impl Authenticator {
             self.epoch.store(epoch, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// The current auth epoch, after looking for changes made anywhere: other credential
+    /// caches (OAuth clients) keep entries only while it stays the same.
+    pub fn epoch(&self) -> Result<i64> {
+        self.refresh()?;
+        Ok(self.epoch.load(Ordering::SeqCst))
     }
 
     /// Checks an `Authorization` header value for the organization named in the URL.
@@ -199,6 +223,7 @@ impl Authenticator {
                 org_id: row.org_id.clone(),
                 token_pk: row.pk,
                 token_name: row.name.clone(),
+                client: false,
             },
             scim_enabled: row.org_scim_enabled,
             expires: row.expires.clone(),

@@ -2,6 +2,7 @@
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
 mod admin;
+mod oauth;
 pub mod query;
 
 use crate::admin::AdminState;
@@ -71,6 +72,16 @@ pub async fn handle(
         state
             .metrics
             .request(route, method.as_str(), status, started.elapsed());
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
+    // ---- OAuth hook: /oauth/token and its RFC 8414 metadata (see oauth.rs) ----
+    if crate::oauth::owns(&path) {
+        let reply = oauth::serve(app, peer, req, &request_id).await;
+        state
+            .metrics
+            .request(route, method.as_str(), reply.status, started.elapsed());
+        let mut resp = to_response(reply);
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
@@ -337,23 +348,45 @@ async fn dispatch(
             "the SCIM base URL is /scim/v2/{organization id}".into(),
         ));
     };
-    let now = crate::clock::format(crate::clock::now());
+    let clock = crate::clock::now();
+    let now = crate::clock::format(clock);
     let headers = req.headers();
     caller.presented_token = header_str(headers, header::AUTHORIZATION)
         .is_some_and(|h| h.trim().len() > "bearer ".len());
     admin::note(&state.admin, caller, &req); // admin page hook: the request inspector
-    let (principal, touch) = app
-        .auth
-        .authenticate(
-            &app.store,
-            header_str(headers, header::AUTHORIZATION),
-            &org_id,
-            &now,
-        )
-        .await?;
+    let authorization = header_str(headers, header::AUTHORIZATION);
+    // ---- OAuth hook: access tokens from /oauth/token (see auth::clients) ----
+    let access_token = authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| crate::auth::clients::access::is_access_token(v));
+    let (principal, touch) = match access_token {
+        Some(t) => {
+            app.oauth
+                .authenticate(
+                    &app.auth,
+                    &app.store,
+                    t,
+                    &org_id,
+                    &now,
+                    clock.unix_timestamp(),
+                )
+                .await?
+        }
+        None => {
+            app.auth
+                .authenticate(&app.store, authorization, &org_id, &now)
+                .await?
+        }
+    };
     caller.org = Some(principal.org_id.clone());
-    caller.token = Some(principal.token_name.clone());
-    if let Err(retry_after) = app.rate.check(principal.token_pk, Instant::now()) {
+    caller.token = Some(if principal.client {
+        principal.actor()
+    } else {
+        principal.token_name.clone()
+    });
+    if let Err(retry_after) = app.rate.check(principal.rate_key(), Instant::now()) {
         state.metrics.rate_limited();
         return Err(Error::RateLimited {
             retry_after,
@@ -362,7 +395,11 @@ async fn dispatch(
     }
     if touch {
         let (store, pk, now) = (app.store.clone(), principal.token_pk, now.clone());
-        tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
+        if principal.client {
+            tokio::spawn(async move { crate::directory::clients::touch(&store, pk, now).await });
+        } else {
+            tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
+        }
     }
     let method = method_of(req.method());
     if let Some(ct) = header_str(headers, header::CONTENT_TYPE) {

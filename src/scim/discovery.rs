@@ -34,11 +34,31 @@ pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
             "name": "OAuth Bearer Token",
             "description": "Authentication with an organization's scimbox API token in the Authorization header",
             "primary": true
-        }],
+        }, oauth_scheme(&req.base_url)],
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{}/ServiceProviderConfig", req.base_url)
         }
+    })
+}
+
+/// The OAuth 2.0 client credentials scheme (`auth::clients`, src/oauth): access tokens from
+/// the token endpoint, found through the RFC 8414 metadata at the server's root.
+fn oauth_scheme(base_url: &str) -> Value {
+    let root = base_url
+        .rfind("/scim/v2/")
+        .map_or(base_url, |i| &base_url[..i]);
+    json!({
+        "type": "oauth2",
+        "name": "OAuth 2.0 client credentials",
+        "description": format!(
+            "Access tokens from {root}{} for a client secret (RFC 6749 §4.4) or a federated \
+             client assertion (RFC 7523), sent as Bearer tokens",
+            crate::auth::clients::TOKEN_PATH
+        ),
+        "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
+        "documentationUri": format!("{root}{}", crate::auth::clients::METADATA_PATH),
+        "primary": false
     })
 }
 

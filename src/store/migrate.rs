@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -62,6 +62,53 @@ const STEPS: &[&str] = &[
          ('users', 'users_display_name_fold', '1000000 100000 2'),
          ('user_emails', 'user_emails_value_fold', '1000000 100000 1'),
          ('teams', 'teams_display_name_fold', '10000 1000 1');",
+    // 4: OAuth clients (RFC 6749 §4.4): a client has argon2id-hashed secrets, several at once
+    // during a rotation, or none when it is federated (its assertions are checked against a
+    // JWKS URL and the iss/sub/aud configured here). assertion_jtis keeps each federated
+    // assertion's id until its exp, so a replay is refused. Changes that decide whether an
+    // access token still works bump auth_epoch, like tokens do.
+    "CREATE TABLE clients (
+         pk        INTEGER PRIMARY KEY,
+         id        TEXT NOT NULL UNIQUE,
+         org_pk    INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         name      TEXT NOT NULL,
+         kind      TEXT NOT NULL CHECK (kind IN ('secret', 'federated')),
+         jwks_url  TEXT,
+         issuer    TEXT,
+         subject   TEXT,
+         audience  TEXT,
+         created   TEXT NOT NULL,
+         revoked   TEXT,
+         last_used TEXT
+     );
+     CREATE INDEX clients_org ON clients(org_pk, name);
+     CREATE INDEX clients_federated ON clients(issuer, subject);
+     CREATE TABLE client_secrets (
+         pk        INTEGER PRIMARY KEY,
+         id        TEXT NOT NULL UNIQUE,
+         client_pk INTEGER NOT NULL REFERENCES clients(pk) ON DELETE CASCADE,
+         hash      TEXT NOT NULL,
+         created   TEXT NOT NULL,
+         expires   TEXT NOT NULL
+     );
+     CREATE INDEX client_secrets_client ON client_secrets(client_pk);
+     CREATE TABLE assertion_jtis (
+         client_pk INTEGER NOT NULL REFERENCES clients(pk) ON DELETE CASCADE,
+         jti       TEXT NOT NULL,
+         expires   TEXT NOT NULL,
+         PRIMARY KEY (client_pk, jti)
+     ) WITHOUT ROWID;
+     CREATE INDEX assertion_jtis_expires ON assertion_jtis(expires);
+     CREATE TRIGGER clients_insert_epoch AFTER INSERT ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER clients_delete_epoch AFTER DELETE ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER clients_update_epoch AFTER UPDATE OF revoked, org_pk, kind ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER client_secrets_delete_epoch AFTER DELETE ON client_secrets
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER client_secrets_update_epoch AFTER UPDATE OF expires, hash ON client_secrets
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

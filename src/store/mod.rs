@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod audit;
 pub mod backup;
+pub mod clients;
 #[cfg(test)]
 mod filter_diff_tests;
 pub mod filter_sql;

@@ -296,6 +296,44 @@ await step('revoke the token and see the SCIM API answer 401', async () => {
   await shot('tokens-revoked');
 });
 
+await step('create an OAuth client, trade its secret for an access token, rotate and revoke it', async () => {
+  await go('#/clients');
+  // go() may return while the previous view is still shown: wait for this view's own field.
+  await page.locator('#token-endpoint').waitFor();
+  check((await heading()) === 'OAuth clients', 'the clients page has its heading');
+  const endpoint = await page.inputValue('#token-endpoint');
+  check(endpoint === `${origin}/oauth/token`, `the page shows token endpoint ${endpoint}`);
+  await page.fill('#client-name', `entra-${stamp}`);
+  await page.click('#new-client-title ~ form button[type=submit]');
+  await page.locator('#client-secret-value').waitFor();
+  const clientId = await page.inputValue('#client-id-value');
+  const secret = await page.inputValue('#client-secret-value');
+  check(/^sbc_[0-9a-f]{16}$/.test(clientId) && /^sbs_[0-9a-f]{16}_[0-9a-f]{64}$/.test(secret), 'client id and secret shapes');
+  await waitText(page.locator(`tr[data-client="entra-${stamp}"]`), 'live');
+  await shot('oauth-clients');
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const grant = await res.json();
+  check(res.status === 200 && grant.token_type === 'Bearer', `token endpoint answered ${res.status}`);
+  const r = await scim('GET', '/Users', null, grant.access_token);
+  check(r.status === 200, `SCIM answered ${r.status} to the access token`);
+  const row = page.locator(`tr[data-client="entra-${stamp}"]`);
+  await row.getByRole('button', { name: /Add a secret/ }).click();
+  await waitText(page.locator('#new-client h2'), `New secret for entra-${stamp}`);
+  check((await page.inputValue('#client-secret-value')) !== secret, 'a new secret is shown');
+  await page.locator(`tr[data-client="entra-${stamp}"] li[data-secret]`).nth(1).waitFor();
+  await page.locator(`tr[data-client="entra-${stamp}"]`).getByRole('button', { name: /Revoke/ }).click();
+  await waitText(page.locator(`tr[data-client="entra-${stamp}"]`), 'revoked');
+  const after = await scim('GET', '/Users', null, grant.access_token);
+  check(after.status === 401, `SCIM answered ${after.status} to a revoked client's token`);
+});
+
 await step('sign out', async () => {
   await page.click('#sign-out');
   await waitText(page.locator('#sign-in-error'), 'You have signed out');

@@ -92,6 +92,8 @@ pub struct Opts {
     pub admin: scimbox::admin::AdminState,
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
+    /// OAuth settings (access-token lifetime, the CA file for JWKS URLs).
+    pub oauth: Option<scimbox::auth::clients::Settings>,
 }
 
 impl Server {
@@ -124,6 +126,7 @@ impl Server {
             admin,
             edge,
             certs,
+            oauth,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -143,6 +146,7 @@ impl Server {
             admin,
             edge,
             certs,
+            oauth: oauth.unwrap_or_default(),
             ..scimbox::server::Options::default()
         };
         let running = scimbox::server::start(store.clone(), listener, options, async {
@@ -162,6 +166,11 @@ impl Server {
             shutdown: Some(tx),
             _dir: dir,
         }
+    }
+
+    /// The server's root URL (`http://127.0.0.1:port`).
+    pub fn root(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The organization's SCIM base URL.

@@ -10,6 +10,7 @@
 //! `/admin/api/orgs/{org}/` has a file of its own.
 
 mod activity;
+mod clients;
 mod orgs;
 mod signin;
 mod teams;
@@ -226,6 +227,7 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
             match rest.first().copied() {
                 None | Some("scim") => orgs::route(&cx, method, rest).await,
                 Some("tokens") => tokens::route(&cx, method, rest).await,
+                Some("clients") => clients::route(&cx, method, &rest[1..]).await,
                 Some("users") => users::route(&cx, method, rest).await,
                 Some("teams") => teams::route(&cx, method, rest).await,
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
