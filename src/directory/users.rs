@@ -193,17 +193,17 @@ pub async fn list(store: &Store, org_pk: i64, q: ListQuery) -> Result<(i64, Vec<
         .await
 }
 
-/// A user found by id or userName, with its effective access (see `teams::effective_access`).
+/// A user found by id or userName, with its effective access (see `access::effective`).
 pub async fn access(
     store: &Store,
     org_pk: i64,
     id_or_name: String,
-) -> Result<(UserRow, super::teams::Access)> {
+) -> Result<(UserRow, super::access::Effective)> {
     store
         .read(move |conn| {
             let row = users::find(conn, org_pk, &id_or_name)?
                 .ok_or_else(|| Error::NotFound(format!("no user {id_or_name:?}")))?;
-            let access = super::teams::effective_access(conn, row.pk)?;
+            let access = super::access::effective(conn, row.pk)?;
             Ok((row, access))
         })
         .await

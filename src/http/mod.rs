@@ -60,7 +60,7 @@ pub async fn handle(
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&app, req, &mut caller).await {
+    let reply = match dispatch(&app, req, &mut caller, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -206,13 +206,17 @@ async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
 /// The Prometheus exposition (text format 0.0.4).
 pub async fn metrics_reply(app: &App) -> Reply {
     match crate::metrics::Gauges::read(&app.store).await {
-        Ok(gauges) => Reply {
+        Ok(mut gauges) => Reply {
+            // The authenticator counts refusals by address range; the gauges carry it out.
+            body: Some({
+                gauges.refused_by_source = app.auth.refused_by_source();
+                app.metrics.render(&gauges)
+            }),
             status: 200,
             headers: vec![(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
-            body: Some(app.metrics.render(&gauges)),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");
@@ -283,7 +287,12 @@ fn forwarded_https(headers: &HeaderMap) -> bool {
     .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Result<Reply, Error> {
+async fn dispatch(
+    app: &App,
+    req: Request<Incoming>,
+    caller: &mut Caller,
+    peer: IpAddr,
+) -> Result<Reply, Error> {
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
         .split('/')
@@ -315,6 +324,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
             header_str(headers, header::AUTHORIZATION),
             &org_id,
             &now,
+            peer,
         )
         .await?;
     caller.org = Some(principal.org_id.clone());
@@ -326,9 +336,12 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
             detail: app.rate.describe(),
         });
     }
-    if touch {
+    if touch.due {
         let (store, pk, now) = (app.store.clone(), principal.token_pk, now.clone());
-        tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
+        let source = Some(touch.source);
+        tokio::spawn(
+            async move { crate::directory::orgs::touch_token(&store, pk, now, source).await },
+        );
     }
     let method = method_of(req.method());
     if let Some(ct) = header_str(headers, header::CONTENT_TYPE) {

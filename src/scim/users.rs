@@ -89,7 +89,7 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
     let pk = user.row.pk;
     let access = app
         .store
-        .read(move |conn| crate::directory::teams::effective_access(conn, pk))
+        .read(move |conn| crate::directory::access::effective(conn, pk))
         .await?;
     Ok(Some(access.to_json()))
 }

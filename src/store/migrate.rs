@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -32,6 +32,74 @@ const STEPS: &[&str] = &[
      CREATE INDEX sessions_admin ON sessions(admin_pk);
      CREATE INDEX sessions_expires ON sessions(expires);
      CREATE INDEX audit_at ON audit(at);",
+    // 3: Astro's whole access model (issue 16): Deployments in Workspaces, custom Deployment
+    // roles, Deployment roles on Teams and users, role rules for Teams the IdP pushes, and
+    // tokens that rotate, carry a description, remember their last source address and may be
+    // limited to address ranges. Role names stored before stay valid (the five-role lists
+    // keep the three old names); they are upper-cased in case a hand edit left them mixed.
+    "UPDATE users SET org_role = UPPER(org_role) WHERE org_role <> UPPER(org_role);
+     UPDATE teams SET org_role = UPPER(org_role) WHERE org_role <> UPPER(org_role);
+     UPDATE team_workspace_roles SET role = UPPER(role) WHERE role <> UPPER(role);
+     UPDATE user_workspace_roles SET role = UPPER(role) WHERE role <> UPPER(role);
+     CREATE TABLE deployments (
+         pk           INTEGER PRIMARY KEY,
+         org_pk       INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         workspace_pk INTEGER NOT NULL REFERENCES workspaces(pk) ON DELETE CASCADE,
+         id           TEXT NOT NULL UNIQUE,
+         name         TEXT NOT NULL COLLATE NOCASE,
+         created      TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX deployments_name ON deployments(org_pk, name);
+     CREATE INDEX deployments_workspace ON deployments(workspace_pk);
+     CREATE TABLE deployment_roles (
+         pk          INTEGER PRIMARY KEY,
+         org_pk      INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         id          TEXT NOT NULL UNIQUE,
+         name        TEXT NOT NULL COLLATE NOCASE,
+         permissions TEXT NOT NULL,
+         created     TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX deployment_roles_name ON deployment_roles(org_pk, name);
+     -- role is DEPLOYMENT_ADMIN, or NULL with custom_pk naming a custom role.
+     CREATE TABLE team_deployment_roles (
+         team_pk       INTEGER NOT NULL REFERENCES teams(pk) ON DELETE CASCADE,
+         deployment_pk INTEGER NOT NULL REFERENCES deployments(pk) ON DELETE CASCADE,
+         role          TEXT,
+         custom_pk     INTEGER REFERENCES deployment_roles(pk),
+         PRIMARY KEY (team_pk, deployment_pk)
+     ) WITHOUT ROWID;
+     CREATE INDEX team_deployment_roles_dep ON team_deployment_roles(deployment_pk);
+     CREATE TABLE user_deployment_roles (
+         user_pk       INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+         deployment_pk INTEGER NOT NULL REFERENCES deployments(pk) ON DELETE CASCADE,
+         role          TEXT,
+         custom_pk     INTEGER REFERENCES deployment_roles(pk),
+         PRIMARY KEY (user_pk, deployment_pk)
+     ) WITHOUT ROWID;
+     CREATE INDEX user_deployment_roles_dep ON user_deployment_roles(deployment_pk);
+     CREATE TABLE team_rules (
+         pk       INTEGER PRIMARY KEY,
+         org_pk   INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         id       TEXT NOT NULL UNIQUE,
+         name     TEXT NOT NULL COLLATE NOCASE,
+         kind     TEXT NOT NULL,
+         value    TEXT NOT NULL,
+         template TEXT NOT NULL,
+         created  TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX team_rules_name ON team_rules(org_pk, name);
+     ALTER TABLE teams ADD COLUMN rule_id TEXT;
+     ALTER TABLE tokens ADD COLUMN description TEXT;
+     ALTER TABLE tokens ADD COLUMN last_source TEXT;
+     ALTER TABLE tokens ADD COLUMN allowed_cidrs TEXT;
+     ALTER TABLE tokens ADD COLUMN prev_hash TEXT;
+     ALTER TABLE tokens ADD COLUMN prev_until TEXT;
+     ALTER TABLE tokens ADD COLUMN rotated TEXT;
+     DROP TRIGGER tokens_update_epoch;
+     CREATE TRIGGER tokens_update_epoch
+         AFTER UPDATE OF revoked, expires, hash, org_pk, allowed_cidrs, prev_hash, prev_until
+         ON tokens
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -225,8 +225,8 @@ async fn effective_role_is_the_highest_of_own_and_every_team() {
     let (_, access) = scimbox::directory::users::access(&s.store, org, "roles@x.io".into())
         .await
         .unwrap();
-    assert_eq!(access.org_role, "ORGANIZATION_BILLING_ADMIN");
-    assert_eq!(access.workspaces[0].2, "WORKSPACE_OWNER");
+    assert_eq!(access.organization.role, "ORGANIZATION_BILLING_ADMIN");
+    assert_eq!(access.workspaces[0].role, "WORKSPACE_OWNER");
     // Leaving B drops the Workspace role to A's.
     let r = s
         .patch(
@@ -240,7 +240,7 @@ async fn effective_role_is_the_highest_of_own_and_every_team() {
     let (_, access) = scimbox::directory::users::access(&s.store, org, u.clone())
         .await
         .unwrap();
-    assert_eq!(access.workspaces[0].2, "WORKSPACE_MEMBER");
+    assert_eq!(access.workspaces[0].role, "WORKSPACE_MEMBER");
     // Bad roles are refused with the list of good ones.
     let e = teams::set_role(
         &s.store,
