@@ -231,10 +231,12 @@ pub fn effective(conn: &Connection, user_pk: i64) -> Result<Effective> {
         .filter_map(|(r, _)| roles::org_rank(r))
         .max()
         .unwrap_or(0);
-    let mut org_sources: Vec<Source> = highest(&org, roles::org_rank);
-    if top_org == 0 && org_sources.is_empty() {
-        org_sources.push(Source::Default);
-    }
+    // Every user row carries ORGANIZATION_MEMBER unless given more, so Member is "default".
+    let org_sources: Vec<Source> = if top_org == 0 {
+        vec![Source::Default]
+    } else {
+        highest(&org, roles::org_rank)
+    };
     let org_role = roles::ORG_ROLES[top_org];
     let owner = org_role == roles::ORG_OWNER;
 
@@ -420,6 +422,9 @@ pub async fn set_user_role(
             let row = su::find(conn, org_pk, &user)?
                 .ok_or_else(|| Error::NotFound(format!("no user {user:?}")))?;
             let before = effective(conn, row.pk)?;
+            let owner_before = super::guard::user_matters(conn, row.pk)?
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             match &change {
                 Change::Organization(r) => sa::set_user_org_role(conn, row.pk, org_role(r)?)?,
                 Change::Workspace(ws, r) => {
@@ -435,6 +440,10 @@ pub async fn set_user_role(
                     ws.as_deref(),
                     r.as_deref(),
                 )?,
+            }
+            if let Some(was) = owner_before {
+                let what = format!("change the roles of user {}", row.id);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
             }
             let after = effective(conn, row.pk)?;
             actor.record(

@@ -3,6 +3,7 @@
 //! Teams, the audit record) live here, so no edge can bypass them.
 
 pub mod access;
+pub mod guard;
 pub mod orgs;
 pub mod rules;
 pub mod teams;

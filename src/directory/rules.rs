@@ -73,6 +73,7 @@ pub fn rule_json(r: &RuleRow) -> Value {
 
 /// Defines a rule. Refused, naming the bad value: an unknown match kind, an invalid pattern,
 /// an unknown role, Workspace or Deployment, or a match that overlaps another rule's.
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     store: &Store,
     actor: &Actor,
@@ -215,10 +216,7 @@ pub(crate) fn apply(
             d["role"].as_str().unwrap_or(""),
         );
         let dep = sa::find_deployment(conn, org_pk, id)?;
-        let role = match deployment_role(conn, org_pk, role) {
-            Ok(r) => Some(r),
-            Err(_) => None,
-        };
+        let role = deployment_role(conn, org_pk, role).ok();
         match (dep, role) {
             (Some(dep), Some(role)) => {
                 sa::set_deployment_role(conn, Holder::Team(team.pk), dep.pk, Some(role))?

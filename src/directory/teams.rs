@@ -374,7 +374,15 @@ where
                 )?;
                 changed = true;
             }
+            let owner_before = (super::guard::team_matters(&row.org_role)
+                && !member_ops.is_empty())
+            .then(|| super::guard::before(conn, org_pk))
+            .transpose()?;
             let delta = apply_member_ops(conn, org_pk, &row, &member_ops, origin)?;
+            if let Some(was) = owner_before {
+                let what = format!("remove members from Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             if !delta.added.is_empty() || !delta.removed.is_empty() {
                 if !changed {
                     teams::touch(conn, row.pk, &now)?;
@@ -411,7 +419,14 @@ pub async fn delete(
                         .into(),
                 ));
             }
+            let owner_before = super::guard::team_matters(&row.org_role)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             teams::delete(conn, org_pk, row.pk)?;
+            if let Some(was) = owner_before {
+                let what = format!("delete Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             actor.record(
                 conn,
                 org_pk,
@@ -536,6 +551,9 @@ pub async fn set_role(
             let row = teams::find(conn, org_pk, &team)?
                 .ok_or_else(|| Error::NotFound(format!("no Team {team:?}")))?;
             let before = team_access(conn, &row)?.to_json().to_string();
+            let owner_before = super::guard::team_matters(&row.org_role)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             match &change {
                 RoleChange::Organization(role) => {
                     let role = roles::org_role(role).ok_or_else(|| {
@@ -570,6 +588,10 @@ pub async fn set_role(
                 )?,
             }
             teams::touch(conn, row.pk, &now)?;
+            if let Some(was) = owner_before {
+                let what = format!("change the roles of Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             let row = current(conn, org_pk, &row.id)?;
             let access = team_access(conn, &row)?;
             actor.record(

@@ -128,7 +128,21 @@ where
             }
             let cols = columns(&after);
             let text = super::to_text(&after)?;
+            // Deactivating the last active Owner is allowed and flagged (see `guard`).
+            let owner_before = (!cols.active && super::guard::user_matters(conn, row.pk)?)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
+            if let Some(was) = owner_before {
+                super::guard::after(
+                    conn,
+                    org_pk,
+                    was,
+                    &actor,
+                    &format!("deactivate user {id}"),
+                    &now,
+                )?;
+            }
             actor.record(
                 conn,
                 org_pk,
@@ -164,7 +178,20 @@ pub async fn delete(
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
+            let owner_before = super::guard::user_matters(conn, row.pk)?
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             users::delete(conn, org_pk, row.pk)?;
+            if let Some(was) = owner_before {
+                super::guard::after(
+                    conn,
+                    org_pk,
+                    was,
+                    &actor,
+                    &format!("delete user {id}"),
+                    &now,
+                )?;
+            }
             actor.record(
                 conn,
                 org_pk,

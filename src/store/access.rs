@@ -368,17 +368,37 @@ pub fn team_deployment_roles(conn: &Connection, team_pk: i64) -> Result<Vec<Depl
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The active users of an organization whose own role or one of whose Teams' roles is this
-/// Organization role (for the last-Owner guard).
-pub fn active_users_with_org_role(conn: &Connection, org_pk: i64, role: &str) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.pk FROM users u WHERE u.org_pk = ?1 AND u.active = 1 AND (u.org_role = ?2
-             OR EXISTS (SELECT 1 FROM memberships m JOIN teams t ON t.pk = m.team_pk
-                        WHERE m.user_pk = u.pk AND t.org_role = ?2))
-         ORDER BY u.pk",
-    )?;
-    let rows = stmt.query_map(params![org_pk, role], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+/// Whether any active user of the organization holds ORGANIZATION_OWNER, itself or through
+/// a Team (two indexed probes, not a count).
+pub fn any_active_owner(conn: &Connection, org_pk: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE org_pk = ?1 AND active = 1
+                            AND org_role = 'ORGANIZATION_OWNER')
+                 OR EXISTS (SELECT 1 FROM teams t JOIN memberships m ON m.team_pk = t.pk
+                            JOIN users u ON u.pk = m.user_pk
+                            WHERE t.org_pk = ?1 AND t.org_role = 'ORGANIZATION_OWNER'
+                              AND u.active = 1)",
+        )?
+        .query_row([org_pk], |r| r.get(0))?)
+}
+
+/// Whether this user is active and holds ORGANIZATION_OWNER, itself or through a Team.
+pub fn is_active_owner(conn: &Connection, user_pk: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users u WHERE u.pk = ?1 AND u.active = 1 AND
+                 (u.org_role = 'ORGANIZATION_OWNER' OR EXISTS (
+                     SELECT 1 FROM memberships m JOIN teams t ON t.pk = m.team_pk
+                     WHERE m.user_pk = u.pk AND t.org_role = 'ORGANIZATION_OWNER')))",
+        )?
+        .query_row([user_pk], |r| r.get(0))?)
+}
+
+pub fn org_id(conn: &Connection, org_pk: i64) -> Result<String> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM orgs WHERE pk = ?")?
+        .query_row([org_pk], |r| r.get(0))?)
 }
 
 // ---- Role rules ---------------------------------------------------------------------------

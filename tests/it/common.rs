@@ -90,6 +90,8 @@ pub struct Opts {
     pub admin: scimbox::admin::AdminState,
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
+    /// The address to listen on (`127.0.0.1:0` when `None`), e.g. `[::1]:0` for IPv6.
+    pub bind: Option<&'static str>,
 }
 
 impl Server {
@@ -122,6 +124,7 @@ impl Server {
             admin,
             edge,
             certs,
+            bind,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -133,7 +136,9 @@ impl Server {
             directory::orgs::create_token(&store, &actor(), &org, "idp".into(), None, now())
                 .await
                 .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(bind.unwrap_or("127.0.0.1:0"))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let app = {
             let store = store.clone();

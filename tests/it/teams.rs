@@ -154,9 +154,17 @@ async fn scim_switch_decides_what_local_tools_may_do() {
     );
     let r = s.get(&format!("/Users/{u}?attributes={urn}")).await.json();
     assert_eq!(r[urn]["organizationRole"], "ORGANIZATION_MEMBER");
-    assert_eq!(
-        r[urn]["workspaceRoles"],
-        json!([{"value": ws.id, "display": "Prod", "role": "WORKSPACE_OPERATOR"}])
+    let roles = r[urn]["workspaceRoles"].as_array().unwrap();
+    assert_eq!(roles.len(), 1, "{r}");
+    assert_eq!(roles[0]["value"], json!(ws.id));
+    assert_eq!(roles[0]["display"], "Prod");
+    assert_eq!(roles[0]["role"], "WORKSPACE_OPERATOR");
+    assert!(
+        roles[0]["sources"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("team:"),
+        "{r}"
     );
     assert!(r["schemas"].as_array().unwrap().contains(&json!(urn)));
 }
