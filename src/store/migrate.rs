@@ -172,6 +172,60 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_database_keeps_its_roles_and_tokens() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(STEPS[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO orgs (pk, id, name, created) VALUES (1, 'o', 'old', 'now');
+             INSERT INTO users (org_pk, id, user_name, org_role, created, last_modified, data)
+                 VALUES (1, 'u', 'ada', 'organization_billing_admin', 'now', 'now', '{}');
+             INSERT INTO teams (pk, org_pk, id, display_name, org_role, scim_managed, created,
+                                last_modified, data)
+                 VALUES (1, 1, 't', 'ops', 'ORGANIZATION_OWNER', 1, 'now', 'now', '{}');
+             INSERT INTO workspaces (pk, org_pk, id, name, created) VALUES (1, 1, 'w', 'P', 'now');
+             INSERT INTO team_workspace_roles VALUES (1, 1, 'WORKSPACE_OPERATOR');
+             INSERT INTO tokens (id, org_pk, name, hash, created) VALUES ('k', 1, 'idp', 'h', 'now');",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        // The three old names are still roles, in canonical case.
+        assert_eq!(
+            one("SELECT org_role FROM users"),
+            "ORGANIZATION_BILLING_ADMIN"
+        );
+        assert_eq!(one("SELECT org_role FROM teams"), "ORGANIZATION_OWNER");
+        assert_eq!(
+            one("SELECT role FROM team_workspace_roles"),
+            "WORKSPACE_OPERATOR"
+        );
+        for r in ["ORGANIZATION_BILLING_ADMIN", "ORGANIZATION_OWNER"] {
+            assert!(crate::model::roles::org_role(r).is_some());
+        }
+        // Tokens keep working: the new columns are empty.
+        assert_eq!(one("SELECT hash FROM tokens"), "h");
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM tokens WHERE description IS NULL AND allowed_cidrs IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        // Rotation still moves the auth epoch.
+        let epoch = |c: &Connection| -> i64 {
+            c.query_row("SELECT value FROM auth_epoch", [], |r| r.get(0))
+                .unwrap()
+        };
+        let e0 = epoch(&conn);
+        conn.execute("UPDATE tokens SET prev_hash = hash, hash = 'h2'", [])
+            .unwrap();
+        assert!(epoch(&conn) > e0);
+    }
+
+    #[test]
     fn a_newer_database_is_refused() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("PRAGMA user_version = 99").unwrap();
