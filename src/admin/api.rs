@@ -247,6 +247,7 @@ fn session_json(s: &Session) -> Value {
         "roles": {
             "organization": roles::ORG_ROLES,
             "workspace": roles::WORKSPACE_ROLES,
+            "deployment": [roles::DEPLOYMENT_ADMIN],
         },
     })
 }
@@ -406,6 +407,9 @@ async fn org_route(
         // Tokens
         ("GET", ["tokens"]) => {
             let list = directory::orgs::list_tokens(store, org).await?;
+            let soon = crate::clock::format(
+                req.now + time::Duration::days(crate::metrics::EXPIRY_WARNING_DAYS),
+            );
             let items: Vec<Value> = list
                 .iter()
                 .map(|t| {
@@ -416,10 +420,15 @@ async fn org_route(
                     } else {
                         "expired"
                     };
+                    let expiring =
+                        state == "live" && t.expires.as_deref().is_some_and(|e| e <= soon.as_str());
                     json!({
                         "id": t.id, "name": t.name, "created": t.created,
                         "expires": t.expires, "lastUsed": t.last_used,
                         "revoked": t.revoked, "state": state,
+                        "description": t.description, "lastSource": t.last_source,
+                        "allow": t.allowed_cidrs, "rotated": t.rotated,
+                        "expiringSoon": expiring,
                     })
                 })
                 .collect();
@@ -443,15 +452,35 @@ async fn org_route(
                     }
                 },
             };
-            let (id, bearer) = directory::orgs::create_token(
-                store,
-                &actor("create token"),
-                org,
-                name.clone(),
-                expires.clone(),
-                now,
-            )
-            .await?;
+            let allow: Vec<String> = match body.get("allow") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        Fail::new(400, "invalid", "allow must be a list of CIDR blocks")
+                    })?,
+                Some(_) => {
+                    return Err(Fail::new(
+                        400,
+                        "invalid",
+                        "allow must be a list of CIDR blocks",
+                    ));
+                }
+            };
+            let spec = directory::orgs::TokenSpec {
+                name: name.clone(),
+                expires: expires.clone(),
+                description: body
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                allow,
+            };
+            let (id, bearer) =
+                directory::orgs::create_token_with(store, &actor("create token"), org, spec, now)
+                    .await?;
             Ok(Reply::json(
                 201,
                 &json!({"id": id, "name": name, "expires": expires, "token": bearer.expose()}),
@@ -618,6 +647,10 @@ async fn org_route(
         // Activity
         ("GET", ["audit"]) => list_audit(app, req, org).await,
         ("GET", ["requests"]) => list_requests(app, req, org),
+        // ---- access model hook: Deployments, custom roles, rules, rotation (access.rs) ----
+        (m, r) if super::access::owns(m, r) => {
+            super::access::route(app, req, org, m, r, actor, now).await
+        }
         _ => Err(Fail::new(
             404,
             "not-found",
@@ -769,6 +802,7 @@ async fn user_detail(app: &App, req: &Request, org: &Org, id: &str) -> Result<Re
             "teams": user.teams.iter().map(|(id, name)| json!({"id": id, "name": name}))
                 .collect::<Vec<_>>(),
             "access": access.to_json(),
+            "effective": access.to_detail_json(),
             "scim": scim,
         }),
     ))
@@ -810,6 +844,10 @@ fn team_json(row: &crate::store::teams::TeamRow, access: &dteams::Access, scim_o
         "organizationRole": access.org_role,
         "workspaceRoles": access.workspaces.iter()
             .map(|(id, name, role)| json!({"id": id, "name": name, "role": role}))
+            .collect::<Vec<_>>(),
+        "deploymentRoles": access.deployments.iter()
+            .map(|g| json!({"id": g.deployment.id, "name": g.deployment.name,
+                            "workspace": g.deployment.workspace_name, "role": g.role}))
             .collect::<Vec<_>>(),
         "can": {
             "addMembers": can(!scim_on, WHY_NO_ADD),

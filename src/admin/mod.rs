@@ -6,6 +6,7 @@
 //! `admin:<name>` actor, so the SCIM-managed rules and the audit log apply as they do to the
 //! CLI.
 
+pub mod access;
 pub mod api;
 pub mod assets;
 pub mod inspector;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
 mod access;
+mod access_admin;
 mod access_cli;
 mod admin;
 mod auth;
