@@ -506,6 +506,9 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                         "local"
                     }
                 );
+                if let Some((id, name)) = directory::rules::of_team(&store, team.row.pk).await? {
+                    println!("rule: {} ({id})", name.as_deref().unwrap_or("deleted"));
+                }
                 print_access(&access);
                 for (id, display) in team.members.unwrap_or_default() {
                     println!("member {display} ({id})");

@@ -176,6 +176,11 @@ pub fn matching(conn: &Connection, org_pk: i64, display_name: &str) -> Result<Op
     Ok(None)
 }
 
+/// The rule (id, name if it still exists) that gave a Team its template, if one did.
+pub async fn of_team(store: &Store, team_pk: i64) -> Result<Option<(String, Option<String>)>> {
+    store.read(move |conn| sa::team_rule(conn, team_pk)).await
+}
+
 /// `team-rule test`: which rule a Team of this name would get.
 pub async fn test(store: &Store, org_pk: i64, display_name: String) -> Result<Option<RuleRow>> {
     store
