@@ -81,7 +81,7 @@ struct Cached {
     /// its grace period after a rotation.
     expires: Option<String>,
     last_touched: Option<String>,
-    last_source: Option<String>,
+    last_source: Option<std::net::IpAddr>,
     /// The blocks the token may be used from (empty: anywhere).
     cidrs: Vec<crate::model::cidr::Cidr>,
 }
@@ -113,7 +113,7 @@ pub struct Authenticator {
 }
 
 /// What `authenticate` found besides the principal: whether the token's last use is due a
-/// write, and the source address to record with it.
+/// write, and the source address to record with it (empty when not due).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Touch {
     pub due: bool,
@@ -225,18 +225,18 @@ impl Authenticator {
         }
         // last_used is kept to the minute: one write per token per minute, not per request,
         // unless the request comes from another address than the last one.
-        let source = peer.to_string();
         let due = entry
             .last_touched
             .as_deref()
             .is_none_or(|t| t.get(..16) != now.get(..16))
-            || entry.last_source.as_deref() != Some(source.as_str());
+            || entry.last_source != Some(peer);
         if due && let Ok(mut cache) = self.cache.lock() {
             if let Some(c) = cache.get_mut(&digest) {
                 c.last_touched = Some(now.to_string());
-                c.last_source = Some(source.clone());
+                c.last_source = Some(peer);
             }
         }
+        let source = if due { peer.to_string() } else { String::new() };
         Ok((entry.principal, Touch { due, source }))
     }
 
@@ -304,7 +304,7 @@ impl Authenticator {
             scim_enabled: row.org_scim_enabled,
             expires,
             last_touched: row.last_used.clone(),
-            last_source: row.last_source.clone(),
+            last_source: row.last_source.as_deref().and_then(|s| s.parse().ok()),
             cidrs,
         };
         if let Ok(mut cache) = self.cache.lock() {
