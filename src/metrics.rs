@@ -371,7 +371,7 @@ pub struct Gauges {
 }
 
 /// Tokens expiring within this many days are warned about (here and on the admin page).
-pub const EXPIRY_WARNING_DAYS: i64 = 14;
+pub use crate::directory::tokens::EXPIRY_WARNING_DAYS;
 
 impl Gauges {
     /// Reads the organizations' counters, the files' sizes and the writer's stats.

@@ -14,11 +14,11 @@
 use super::Actor;
 use crate::error::{Error, Result};
 use crate::model::roles;
+use crate::store::Conn;
 use crate::store::access::{
     self as sa, CustomRole, Deployment, DeploymentGrant, DeploymentRole, Holder, Via,
 };
 use crate::store::{Store, teams as st, users as su};
-use rusqlite::Connection;
 use serde_json::{Value, json};
 
 // ---- Names checked, naming the bad value ----------------------------------------------------
@@ -41,14 +41,14 @@ pub fn workspace_role(role: &str) -> Result<&'static str> {
     })
 }
 
-pub fn find_workspace(conn: &Connection, org_pk: i64, ws: &str) -> Result<st::Workspace> {
+pub fn find_workspace(conn: &Conn, org_pk: i64, ws: &str) -> Result<st::Workspace> {
     st::find_workspace(conn, org_pk, ws)?
         .ok_or_else(|| Error::NotFound(format!("no Workspace {ws:?}")))
 }
 
 /// A Deployment by id or name; with `workspace`, it must be in that Workspace.
 pub fn find_deployment(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     dep: &str,
     workspace: Option<&str>,
@@ -68,7 +68,7 @@ pub fn find_deployment(
 }
 
 /// DEPLOYMENT_ADMIN or one of the organization's custom roles, by id or name.
-pub fn deployment_role(conn: &Connection, org_pk: i64, role: &str) -> Result<DeploymentRole> {
+pub fn deployment_role(conn: &Conn, org_pk: i64, role: &str) -> Result<DeploymentRole> {
     if role.eq_ignore_ascii_case(roles::DEPLOYMENT_ADMIN) {
         return Ok(DeploymentRole::Admin);
     }
@@ -217,7 +217,7 @@ fn highest<T: Clone>(grants: &[(String, T)], rank: impl Fn(&str) -> Option<usize
 }
 
 /// Works out a user's effective access from every grant that reaches it.
-pub fn effective(conn: &Connection, user_pk: i64) -> Result<Effective> {
+pub fn effective(conn: &Conn, user_pk: i64) -> Result<Effective> {
     let grants = sa::user_grants(conn, user_pk)?;
     let org_pk = sa::user_org(conn, user_pk)?;
     // Organization: the highest role granted; every user is at least a Member.
@@ -365,6 +365,11 @@ pub fn effective(conn: &Connection, user_pk: i64) -> Result<Effective> {
     })
 }
 
+/// A user's effective access, by pk (the SCIM access extension).
+pub async fn user_effective(store: &Store, user_pk: i64) -> Result<Effective> {
+    store.read(move |conn| effective(conn, user_pk)).await
+}
+
 /// A user by id or userName, with its effective access.
 pub async fn user_access(
     store: &Store,
@@ -395,7 +400,7 @@ pub enum Change {
 
 /// Applies a Deployment role change for a Team or user, checking every name.
 pub(crate) fn apply_deployment(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     holder: Holder,
     dep: &str,

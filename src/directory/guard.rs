@@ -8,8 +8,8 @@
 
 use super::Actor;
 use crate::error::Result;
+use crate::store::Conn;
 use crate::store::access as sa;
-use rusqlite::Connection;
 use serde_json::json;
 
 /// The audit action of the flag.
@@ -18,13 +18,13 @@ pub const LAST_OWNER: &str = "last-owner";
 /// Taken before a change that may remove the last Owner: whether there was an active Owner.
 pub(crate) struct Before(bool);
 
-pub(crate) fn before(conn: &Connection, org_pk: i64) -> Result<Before> {
+pub(crate) fn before(conn: &Conn, org_pk: i64) -> Result<Before> {
     Ok(Before(sa::any_active_owner(conn, org_pk)?))
 }
 
 /// After the change: flags it if there were active Owners before and none are left.
 pub(crate) fn after(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     was: Before,
     actor: &Actor,
@@ -53,7 +53,7 @@ pub(crate) fn team_matters(org_role: &str) -> bool {
     org_role.eq_ignore_ascii_case(crate::model::roles::ORG_OWNER)
 }
 
-pub(crate) fn user_matters(conn: &Connection, user_pk: i64) -> Result<bool> {
+pub(crate) fn user_matters(conn: &Conn, user_pk: i64) -> Result<bool> {
     sa::is_active_owner(conn, user_pk)
 }
 

@@ -11,10 +11,10 @@ use super::Actor;
 use super::access::{deployment_role, find_deployment, find_workspace, org_role, workspace_role};
 use crate::error::{Error, Result};
 use crate::model::rules::{Kind, Matcher};
+use crate::store::Conn;
 use crate::store::Store;
 use crate::store::access::{self as sa, DeploymentRole, Holder, RuleRow};
 use crate::store::teams::{self as st, TeamRow};
-use rusqlite::Connection;
 use serde_json::{Value, json};
 
 /// What a rule grants, as names given on the command line or the page.
@@ -29,7 +29,7 @@ pub struct Template {
 
 /// Checks every name of a template and stores it by id, so renaming a Workspace keeps the
 /// rule working.
-fn resolve(conn: &Connection, org_pk: i64, t: &Template) -> Result<Value> {
+fn resolve(conn: &Conn, org_pk: i64, t: &Template) -> Result<Value> {
     if t.organization.is_none() && t.workspaces.is_empty() && t.deployments.is_empty() {
         return Err(Error::InvalidValue(
             "a rule needs at least one role: --organization, --workspace WS=ROLE or \
@@ -167,7 +167,7 @@ pub async fn delete(
 }
 
 /// The rule that fits a displayName, if any.
-pub fn matching(conn: &Connection, org_pk: i64, display_name: &str) -> Result<Option<RuleRow>> {
+pub fn matching(conn: &Conn, org_pk: i64, display_name: &str) -> Result<Option<RuleRow>> {
     for r in sa::rules(conn, org_pk)? {
         if matcher(&r)?.matches(display_name) {
             return Ok(Some(r));
@@ -192,7 +192,7 @@ pub async fn test(store: &Store, org_pk: i64, display_name: String) -> Result<Op
 /// audits it (before/after). Parts naming a Workspace, Deployment or custom role deleted
 /// since the rule was made are skipped and named in the audit record's reason.
 pub(crate) fn apply(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     team: &TeamRow,
     actor: &Actor,

@@ -3,10 +3,15 @@
 //! forgets it from its next request) or, with a grace period of at most 24 h, at its end.
 
 use super::Actor;
-use crate::auth::{bearer, secret, secret::Secret};
+use crate::auth::secret::{self, Secret};
+use crate::auth::token;
 use crate::error::{Error, Result};
 use crate::store::orgs::Org;
 use crate::store::{Store, tokens};
+
+/// Live tokens expiring within this many days are warned about (admin page, `/metrics`,
+/// `token list`).
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
 /// The longest grace period (seconds) an old secret may have.
 pub const MAX_GRACE_SECS: u64 = 24 * 3600;
@@ -31,7 +36,7 @@ pub async fn rotate(
         .read(move |conn| tokens::find_live(conn, org_pk, &lookup, &at))
         .await?
         .ok_or_else(|| Error::NotFound(format!("no live token {id_or_name:?}")))?;
-    let made = bearer::with_id(&row.id)?;
+    let made = token::with_id(&row.id)?;
     let value = made.bearer.clone();
     let hash = tokio::task::spawn_blocking(move || secret::hash_token(value.expose()))
         .await

@@ -20,6 +20,7 @@ mod errors;
 mod filters;
 mod groups;
 mod https;
+mod layers;
 mod limits;
 mod ops;
 mod replays;

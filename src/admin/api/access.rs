@@ -1,17 +1,10 @@
 //! The admin API of the access model, under `/admin/api/orgs/{org}/…` (see
 //! `docs/admin-api.md`): Deployments, custom Deployment roles, role rules, a Team's
 //! Deployment roles, token rotation, and the warnings (last Owner, tokens expiring soon).
-//! `api.rs` hands every path `owns` accepts to `route`, after the session and CSRF checks.
+//! `mod.rs` hands every path `owns` accepts to `route`, after the session and CSRF checks.
 
-use super::api::Fail;
-use super::{Reply, Request};
-use crate::app::App;
-use crate::directory::{self, Actor, access as da, rules};
-use crate::model::roles;
-use crate::store::orgs::Org;
-use serde_json::{Map, Value, json};
-
-type Result<T> = std::result::Result<T, Fail>;
+use super::*;
+use crate::directory::{access as da, rules};
 
 /// Whether a path below the organization is served here.
 pub fn owns(method: &str, rest: &[&str]) -> bool {
@@ -33,14 +26,7 @@ pub fn owns(method: &str, rest: &[&str]) -> bool {
 }
 
 fn body(req: &Request) -> Result<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(&req.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(Fail::new(
-            400,
-            "invalid",
-            "send a JSON object as the request body",
-        )),
-    }
+    json_body(req)
 }
 
 fn text(body: &Map<String, Value>, name: &str) -> Result<String> {
@@ -102,8 +88,9 @@ async fn overview(app: &App, org: &Org, req: &Request) -> Result<Reply> {
     let deployments = da::deployments(store, org.pk, None).await?;
     let customs = da::custom_roles(store, org.pk).await?;
     let rule_rows = rules::list(store, org.pk).await?;
-    let soon =
-        crate::clock::format(req.now + time::Duration::days(crate::metrics::EXPIRY_WARNING_DAYS));
+    let soon = crate::clock::format(
+        req.now + time::Duration::days(crate::directory::tokens::EXPIRY_WARNING_DAYS),
+    );
     let now = crate::clock::format(req.now);
     let expiring: Vec<Value> = directory::orgs::list_tokens(store, org)
         .await?
@@ -116,7 +103,7 @@ async fn overview(app: &App, org: &Org, req: &Request) -> Result<Reply> {
         &json!({
             "owner": owner,
             "expiringTokens": expiring,
-            "expiryWarningDays": crate::metrics::EXPIRY_WARNING_DAYS,
+            "expiryWarningDays": crate::directory::tokens::EXPIRY_WARNING_DAYS,
             "deployments": deployments.iter().map(deployment_json).collect::<Vec<_>>(),
             "deploymentRoles": customs.iter().map(da::custom_role_json).collect::<Vec<_>>(),
             "permissions": roles::DEPLOYMENT_PERMISSIONS,
@@ -146,16 +133,15 @@ async fn team_access(app: &App, org: &Org, id: &str) -> Result<Reply> {
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn route(
-    app: &App,
-    req: &Request,
-    org: &Org,
-    method: &str,
-    rest: &[&str],
-    actor: &(dyn Fn(&str) -> Actor + Sync),
-    now: String,
-) -> Result<Reply> {
+pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
+    let Cx {
+        app,
+        req,
+        org,
+        actor,
+        ..
+    } = *cx;
+    let now = cx.now.clone();
     let store = &app.store;
     match (method, rest) {
         ("GET", ["access"]) => overview(app, org, req).await,
@@ -305,11 +291,7 @@ pub async fn route(
             Ok(Reply::json(200, &e.to_detail_json()))
         }
         ("POST", ["tokens", id, "rotate"]) => {
-            let b = if req.body.is_empty() {
-                Map::new()
-            } else {
-                body(req)?
-            };
+            let b = body(req)?;
             let grace = match b.get("graceMinutes") {
                 None | Some(Value::Null) => 0,
                 Some(v) => match v.as_u64() {
@@ -337,10 +319,6 @@ pub async fn route(
                 &json!({"id": tid, "token": bearer.expose(), "graceSeconds": grace}),
             ))
         }
-        _ => Err(Fail::new(
-            404,
-            "not-found",
-            format!("no admin API endpoint {method} {}", req.path),
-        )),
+        _ => Err(cx.not_found(method)),
     }
 }
