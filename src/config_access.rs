@@ -135,9 +135,6 @@ fn pair(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The longest grace period a rotated token's old secret may have.
-pub const MAX_GRACE_SECS: u64 = 24 * 3600;
-
 /// A grace period: a number with s, m or h (`90s`, `30m`, `2h`), at most 24 h.
 pub fn grace(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -151,7 +148,7 @@ pub fn grace(s: &str) -> Result<u64, String> {
         "h" => n.saturating_mul(3600),
         _ => return Err(format!("{s:?} is not a duration (e.g. 90s, 30m, 2h)")),
     };
-    if secs > MAX_GRACE_SECS {
+    if secs > crate::directory::tokens::MAX_GRACE_SECS {
         return Err(format!(
             "{s:?} is longer than the 24h a grace period may last"
         ));
