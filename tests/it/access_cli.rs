@@ -390,3 +390,113 @@ fn the_access_model_is_managed_from_the_command_line() {
         .0
     );
 }
+
+#[test]
+fn export_and_import_carry_deployments_custom_roles_and_team_deployment_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("move.db");
+    assert!(run(&db, &["org", "create", "default"]).0);
+    assert!(run(&db, &["org", "scim", "default", "off"]).0);
+    assert!(run(&db, &with(&["workspace", "create", "Production"])).0);
+    assert!(
+        run(
+            &db,
+            &with(&[
+                "deployment",
+                "create",
+                "--workspace",
+                "Production",
+                "prod-etl"
+            ])
+        )
+        .0
+    );
+    assert!(
+        run(
+            &db,
+            &with(&[
+                "deployment-role",
+                "create",
+                "Viewer",
+                "--permission",
+                "deployment.get"
+            ])
+        )
+        .0
+    );
+    assert!(run(&db, &with(&["team", "create", "data"])).0);
+    assert!(run(&db, &with(&["team", "create", "ops"])).0);
+    for (team, role) in [("data", "Viewer"), ("ops", "DEPLOYMENT_ADMIN")] {
+        let (ok, _, err) = run(
+            &db,
+            &with(&[
+                "team",
+                "set-role",
+                team,
+                "--deployment",
+                "prod-etl",
+                "--role",
+                role,
+            ]),
+        );
+        assert!(ok, "{err}");
+    }
+    let file = dir.path().join("default.json");
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "export",
+            "--org",
+            "default",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "import",
+            "--org",
+            "copy",
+            "--new-ids",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let copy = |args: &[&'static str]| [args, &["--org", "copy"]].concat();
+    let (_, out, _) = run(&db, &copy(&["deployment", "list"]));
+    assert!(
+        out.contains("prod-etl") && out.contains("Production"),
+        "{out}"
+    );
+    let (_, out, _) = run(&db, &copy(&["deployment-role", "list"]));
+    assert!(
+        out.contains("Viewer") && out.contains("deployment.get"),
+        "{out}"
+    );
+    let (_, out, _) = run(&db, &copy(&["team", "show", "data"]));
+    assert!(
+        out.contains("deployment prod-etl") && out.contains(": Viewer"),
+        "{out}"
+    );
+    let (_, out, _) = run(&db, &copy(&["team", "show", "ops"]));
+    assert!(out.contains("DEPLOYMENT_ADMIN"), "{out}");
+    // A file naming a custom role that is not in it is refused, naming the entry.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["deploymentRoles"] = serde_json::json!([]);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, doc.to_string()).unwrap();
+    refused(
+        &db,
+        &[
+            "import",
+            "--org",
+            "third",
+            "--new-ids",
+            bad.to_str().unwrap(),
+        ],
+        "deploymentRoles",
+    );
+}
