@@ -55,6 +55,16 @@ pub enum Command {
     /// Manage Workspaces (Teams get roles in them).
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Manage Deployments (each in a Workspace; Teams and users get Deployment roles on them).
+    #[command(subcommand)]
+    Deployment(crate::config_access::DeploymentCommand),
+    /// Manage custom Deployment roles: named sets of Astro's Deployment permissions.
+    #[command(subcommand)]
+    DeploymentRole(crate::config_access::DeploymentRoleCommand),
+    /// Manage role rules: the role template a Team gets when the IdP creates it, matched on
+    /// its displayName.
+    #[command(subcommand)]
+    TeamRule(crate::config_access::TeamRuleCommand),
     /// Look at users.
     #[command(subcommand)]
     User(UserCommand),
@@ -321,6 +331,25 @@ pub enum TokenCommand {
         /// Days until the token expires; without it, it never does.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
         expires_in: Option<u32>,
+        /// What the token is for (shown in the token list and on the admin page).
+        #[arg(long)]
+        description: Option<String>,
+        /// Accept the token only from this address range (CIDR, IPv4 or IPv6; repeatable).
+        /// Requests from elsewhere get 401.
+        #[arg(long = "allow", value_name = "CIDR")]
+        allow: Vec<String>,
+    },
+    /// Issue a new secret for a token (same id, name and limits); prints the new bearer token
+    /// alone on stdout, only this once. The old secret is refused from the next request, or
+    /// after --grace.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        /// The token's id or name.
+        token: String,
+        /// Keep accepting the old secret this long (e.g. 30m, 2h; at most 24h).
+        #[arg(long, value_parser = crate::config_access::grace)]
+        grace: Option<u64>,
     },
     /// List an organization's tokens (never their secrets).
     List {
@@ -443,20 +472,14 @@ pub enum TeamCommand {
         team: String,
         user: String,
     },
-    /// Set a Team's Organization role, or its role in a Workspace (`--role none` removes it).
+    /// Set a Team's Organization role, its role in a Workspace or its role on a Deployment
+    /// (`--role none` removes it).
     SetRole {
         #[arg(long)]
         org: String,
         team: String,
-        /// ORGANIZATION_MEMBER, ORGANIZATION_BILLING_ADMIN or ORGANIZATION_OWNER.
-        #[arg(long, conflicts_with_all = ["workspace", "role"])]
-        organization: Option<String>,
-        /// The Workspace's id or name.
-        #[arg(long, requires = "role")]
-        workspace: Option<String>,
-        /// WORKSPACE_MEMBER, WORKSPACE_OPERATOR, WORKSPACE_OWNER or none.
-        #[arg(long, requires = "workspace")]
-        role: Option<String>,
+        #[command(flatten)]
+        role: crate::config_access::RoleArgs,
     },
 }
 
@@ -477,7 +500,18 @@ pub enum WorkspaceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// A user's effective access: the highest of its own roles and its Teams', per Workspace.
+    /// Set a user's own Organization role, Workspace role or Deployment role (`--role none`
+    /// removes it); its Teams' roles add to these.
+    SetRole {
+        #[arg(long)]
+        org: String,
+        /// The user's id or userName.
+        user: String,
+        #[command(flatten)]
+        role: crate::config_access::RoleArgs,
+    },
+    /// A user's effective access per Organization, Workspace and Deployment, each with where
+    /// it comes from (own, a Team, an implied Accessor, Owner-inherits).
     Access {
         #[arg(long)]
         org: String,

@@ -248,6 +248,30 @@ impl Metrics {
             "scimbox_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
         )?;
+        gauge_header(
+            out,
+            "scimbox_token_source_refused_total",
+            "Requests refused because they came from outside their token's address ranges.",
+            "counter",
+        )?;
+        writeln!(
+            out,
+            "scimbox_token_source_refused_total {}",
+            g.refused_by_source
+        )?;
+        gauge_header(
+            out,
+            "scimbox_token_expiring_soon",
+            "Live tokens that expire within 14 days (1 each, labelled with when).",
+            "gauge",
+        )?;
+        for (org, id, name, expires) in &g.expiring {
+            writeln!(
+                out,
+                "scimbox_token_expiring_soon{{org_id=\"{org}\",token=\"{id}\",name=\"{}\",expires=\"{expires}\"}} 1",
+                escape(name)
+            )?;
+        }
         gauge_header(out, "scimbox_users", "Users per organization.", "gauge")?;
         for org in &g.orgs {
             writeln!(
@@ -340,14 +364,31 @@ pub struct Gauges {
     pub db_bytes: u64,
     pub wal_bytes: u64,
     pub writer: WriterStats,
+    /// Requests refused for coming from outside their token's address ranges.
+    pub refused_by_source: u64,
+    /// Live tokens expiring within `EXPIRY_WARNING_DAYS`: (org id, token id, name, expires).
+    pub expiring: Vec<(String, String, String, String)>,
 }
+
+/// Tokens expiring within this many days are warned about (here and on the admin page).
+pub use crate::directory::tokens::EXPIRY_WARNING_DAYS;
 
 impl Gauges {
     /// Reads the organizations' counters, the files' sizes and the writer's stats.
     pub async fn read(store: &crate::store::Store) -> crate::error::Result<Gauges> {
         let orgs = crate::directory::orgs::list(store).await?;
         let (db_bytes, wal_bytes) = store.disk_usage();
+        let now = crate::clock::now();
+        let (from, until) = (
+            crate::clock::format(now),
+            crate::clock::format(now + time::Duration::days(EXPIRY_WARNING_DAYS)),
+        );
+        let expiring = store
+            .read(move |conn| crate::store::tokens::expiring(conn, &from, &until))
+            .await?;
         Ok(Gauges {
+            refused_by_source: 0,
+            expiring,
             orgs,
             db_bytes,
             wal_bytes,
@@ -398,7 +439,22 @@ mod tests {
             db_bytes: 10,
             wal_bytes: 0,
             writer: WriterStats::default(),
+            refused_by_source: 3,
+            expiring: vec![(
+                "o1".into(),
+                "t1".into(),
+                "okta".into(),
+                "2026-12-10T00:00:00.000Z".into(),
+            )],
         });
+        assert!(
+            text.contains("scimbox_token_source_refused_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scimbox_token_expiring_soon{org_id=\"o1\",token=\"t1\",name=\"okta\""),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "scimbox_requests_total{route=\"/Users\",method=\"POST\",status=\"201\"} 1"

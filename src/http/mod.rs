@@ -96,7 +96,7 @@ pub async fn handle(
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&state, req, &mut caller).await {
+    let reply = match dispatch(&state, req, &mut caller, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -246,13 +246,17 @@ async fn metrics_on_main_port(state: &State, headers: &HeaderMap) -> Reply {
 /// The Prometheus exposition (text format 0.0.4).
 pub async fn metrics_reply(state: &State) -> Reply {
     match crate::metrics::Gauges::read(&state.app.store).await {
-        Ok(gauges) => Reply {
+        Ok(mut gauges) => Reply {
+            // The authenticator counts refusals by address range; the gauges carry it out.
+            body: Some({
+                gauges.refused_by_source = state.app.auth.refused_by_source();
+                state.metrics.render(&gauges)
+            }),
             status: 200,
             headers: vec![(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
-            body: Some(state.metrics.render(&gauges)),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");
@@ -327,6 +331,7 @@ async fn dispatch(
     state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
+    peer: IpAddr,
 ) -> Result<Reply, Error> {
     let app = &state.app;
     let path = req.uri().path().to_string();
@@ -363,7 +368,8 @@ async fn dispatch(
         .filter(|v| crate::auth::clients::access::is_access_token(v));
     let (principal, touch) = match access_token {
         Some(t) => {
-            app.oauth
+            let (principal, due) = app
+                .oauth
                 .authenticate(
                     &app.auth,
                     &app.store,
@@ -372,11 +378,13 @@ async fn dispatch(
                     &now,
                     clock.unix_timestamp(),
                 )
-                .await?
+                .await?;
+            let source = if due { peer.to_string() } else { String::new() };
+            (principal, crate::auth::bearer::Touch { due, source })
         }
         None => {
             app.auth
-                .authenticate(&app.store, authorization, &org_id, &now)
+                .authenticate(&app.store, authorization, &org_id, &now, peer)
                 .await?
         }
     };
@@ -393,12 +401,15 @@ async fn dispatch(
             detail: app.rate.describe(),
         });
     }
-    if touch {
+    if touch.due {
         let (store, pk, now) = (app.store.clone(), principal.token_pk, now.clone());
         if principal.client {
             tokio::spawn(async move { crate::directory::clients::touch(&store, pk, now).await });
         } else {
-            tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
+            let source = Some(touch.source);
+            tokio::spawn(async move {
+                crate::directory::orgs::touch_token(&store, pk, now, source).await
+            });
         }
     }
     let method = method_of(req.method());

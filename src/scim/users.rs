@@ -87,7 +87,7 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
     if !p.requests_extension(&ACCESS_USER) {
         return Ok(None);
     }
-    let access = directory::teams::user_access(&app.store, user.row.pk).await?;
+    let access = directory::access::user_effective(&app.store, user.row.pk).await?;
     Ok(Some(access.to_json()))
 }
 

@@ -95,6 +95,18 @@ pub fn page(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The newest entry of an organization with this action, if any.
+pub fn latest_action(conn: &Connection, org_pk: i64, action: &str) -> Result<Option<AuditRow>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT pk, at, actor, action, resource_type, resource_id, reason, before, after
+             FROM audit WHERE org_pk = ?1 AND action = ?2 ORDER BY pk DESC LIMIT 1",
+        )?
+        .query_row(params![org_pk, action], from_row)
+        .optional()?)
+}
+
 /// Deletes entries recorded before `cutoff` (retention); returns how many.
 pub fn prune(conn: &Connection, cutoff: &str) -> Result<usize> {
     Ok(conn

@@ -1,6 +1,7 @@
 //! SQLite storage: opening and migrating the file, one writer thread with group commit, a few
 //! read connections, and all SQL. Nothing above this module writes SQL.
 
+pub mod access;
 pub mod admins;
 pub mod audit;
 pub mod backup;

@@ -1,7 +1,8 @@
 // The admin page end to end, in headless Chromium against the real server (started by run.sh):
 // sign in, create a token, provision a user and a Team over SCIM with it, find both and the
 // requests on the page, switch SCIM on and see Team creation refused, change a Team's
-// Workspace role and see a member's effective role change, revoke the token and see SCIM
+// Workspace role and see a member's effective role change, give the Team a Deployment role and
+// see it explained, rotate the token, revoke it and see SCIM
 // answer 401, sign out. Each step is one test; after a failure the rest are reported as
 // failed without running. Screenshots of every page go to $SCREENSHOTS.
 import { chromium } from 'playwright-core';
@@ -273,6 +274,36 @@ await step("change a Team's Workspace role and see the member's effective role c
   await role.waitFor();
   check((await role.textContent()) === 'WORKSPACE_OPERATOR', 'the effective role did not change');
   await shot('user-effective-role');
+});
+
+await step('give a Team a Deployment role, see it explained, rotate the token', async () => {
+  await go('#/access');
+  await page.fill('#deployment-name', `etl-${stamp}`);
+  await page.click('#deployments-title ~ form button[type=submit]');
+  await page.locator(`tr[data-deployment="etl-${stamp}"]`).waitFor();
+  await shot('access');
+  await go(`#/teams/${teamId}`);
+  const row = page.locator(`#team-deployments tr[data-deployment="etl-${stamp}"]`);
+  await row.locator('select').selectOption('DEPLOYMENT_ADMIN');
+  await row.getByRole('button').click();
+  await waitText(page.locator('#toast'), 'saved');
+  await go(`#/users/${userId}`);
+  const role = page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .role`);
+  await role.waitFor();
+  check((await role.textContent()) === 'DEPLOYMENT_ADMIN', 'the Deployment role is not shown');
+  const from = await page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .sources`).textContent();
+  check(from.includes('Team'), `the source is not the Team: ${from}`);
+  await shot('user-effective-deployment');
+  await go('#/tokens');
+  const t = page.locator(`tr[data-token="okta-${stamp}"]`);
+  await t.locator('select').selectOption('60');
+  await t.getByRole('button', { name: /Rotate/ }).click();
+  await page.locator('#token-value').waitFor();
+  const fresh = await page.inputValue('#token-value');
+  check(fresh && fresh !== token, 'no new secret was shown');
+  check((await scim('GET', '/Users')).status === 200, 'the old secret should work during its grace');
+  check((await scim('GET', '/Users', undefined, fresh)).status === 200, 'the new secret does not work');
+  await shot('tokens-rotated');
 });
 
 await step('read well on a phone', async () => {

@@ -94,6 +94,8 @@ pub struct Opts {
     pub certs: Option<Arc<scimbox::tls::Certs>>,
     /// OAuth settings (access-token lifetime, the CA file for JWKS URLs).
     pub oauth: Option<scimbox::auth::clients::Settings>,
+    /// The address to listen on (`127.0.0.1:0` when `None`), e.g. `[::1]:0` for IPv6.
+    pub bind: Option<&'static str>,
 }
 
 impl Server {
@@ -127,6 +129,7 @@ impl Server {
             edge,
             certs,
             oauth,
+            bind,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -138,7 +141,9 @@ impl Server {
             directory::orgs::create_token(&store, &actor(), &org, "idp".into(), None, now())
                 .await
                 .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(bind.unwrap_or("127.0.0.1:0"))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let options = scimbox::server::Options {

@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod access;
+mod access_admin;
+mod access_cli;
 mod admin;
 mod auth;
 mod backup;

@@ -9,6 +9,7 @@
 //! This file checks the session, CSRF and origin and routes; each resource under
 //! `/admin/api/orgs/{org}/` has a file of its own.
 
+mod access;
 mod activity;
 mod clients;
 mod orgs;
@@ -224,6 +225,10 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 actor: &actor,
                 now,
             };
+            // ---- access model hook: Deployments, custom roles, rules, rotation (access.rs) ----
+            if access::owns(method, rest) {
+                return access::route(&cx, method, rest).await;
+            }
             match rest.first().copied() {
                 None | Some("scim") => orgs::route(&cx, method, rest).await,
                 Some("tokens") => tokens::route(&cx, method, rest).await,
@@ -289,6 +294,7 @@ fn session_json(s: &Session) -> Value {
         "roles": {
             "organization": roles::ORG_ROLES,
             "workspace": roles::WORKSPACE_ROLES,
+            "deployment": [roles::DEPLOYMENT_ADMIN],
         },
     })
 }
