@@ -12,7 +12,8 @@ use crate::app::App;
 use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
-use crate::model::query::ListQuery;
+use crate::model::filter::Filter;
+use crate::model::query::{ListQuery, Sort};
 use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
 use serde_json::{Map, Value};
@@ -338,5 +339,9 @@ impl list::Listed for Groups {
 
     fn pk(team: &Team) -> i64 {
         team.row.pk
+    }
+
+    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()> {
+        teams::check_query(filter, sort)
     }
 }
