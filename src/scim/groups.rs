@@ -128,6 +128,9 @@ fn members_field(body: &Value) -> Option<&Value> {
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
+    // The attributes are checked before the members, as the API has always answered; the
+    // directory brings them into canonical form again when it writes.
+    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let members = members_field(&body)
         .map(member_values)
         .transpose()?
@@ -137,7 +140,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         &app.store,
         &actor,
         req.principal.org_pk,
-        body,
+        data,
         members,
         Origin::Scim,
         req.now.clone(),
@@ -171,6 +174,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// so a rename can never empty a Team by accident.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
+    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let ops = match members_field(&body) {
         Some(m) => vec![MemberOp::Replace(member_values(m)?)],
         None => Vec::new(),
@@ -182,7 +186,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.principal.org_pk,
         id.to_string(),
         req.precondition(),
-        body,
+        data,
         ops,
         Origin::Scim,
         projection(req).returns("members"),
