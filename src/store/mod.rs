@@ -43,6 +43,22 @@ pub(crate) struct Listed<T> {
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 }
 
+/// Compiles a list's filter and sort for `listed` without running them, so a query the
+/// resource cannot answer is refused before any paging.
+pub(crate) fn check_query<T>(
+    listed: &Listed<T>,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    if let Some(f) = filter {
+        (listed.compile)(f)?;
+    }
+    if let Some(s) = sort {
+        (listed.sort_expr)(&s.by)?;
+    }
+    Ok(())
+}
+
 /// Lists one organization's rows of a table: compiles the query's filter and sort, then
 /// reads the page. Returns (total that matched, the page). Without a filter the total comes
 /// from the organization's counter column instead of counting every row.

@@ -22,6 +22,7 @@ mod groups;
 mod https;
 mod layers;
 mod limits;
+mod lists;
 mod oauth;
 mod ops;
 mod replays;
