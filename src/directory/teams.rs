@@ -446,6 +446,15 @@ pub async fn delete(
         .await
 }
 
+/// Refuses a filter or sort that a Teams list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    filter: Option<&Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    teams::check_query(filter, sort)
+}
+
 /// One page of Teams (with members when asked for), and the total that matched.
 pub async fn list(
     store: &Store,

@@ -211,6 +211,15 @@ pub async fn delete(
         .await
 }
 
+/// Refuses a filter or sort that a users list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    users::check_query(filter, sort)
+}
+
 /// One page of users with their Teams, and the total that matched.
 pub async fn list(store: &Store, org_pk: i64, q: ListQuery) -> Result<(i64, Vec<User>)> {
     store

@@ -41,6 +41,22 @@ pub(crate) struct Listed<T> {
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 }
 
+/// Compiles a list's filter and sort for `listed` without running them, so a query the
+/// resource cannot answer is refused before any paging.
+pub(crate) fn check_query<T>(
+    listed: &Listed<T>,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    if let Some(f) = filter {
+        (listed.compile)(f)?;
+    }
+    if let Some(s) = sort {
+        (listed.sort_expr)(&s.by)?;
+    }
+    Ok(())
+}
+
 /// Lists one organization's rows of a table: compiles the query's filter and sort, then
 /// reads the page. Returns (total that matched, the page). Without a filter the total comes
 /// from the organization's counter column instead of counting every row.
@@ -279,6 +295,16 @@ impl Store {
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
         self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
+    }
+
+    /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read
+    /// counts 0.
+    pub fn disk_usage(&self) -> (u64, u64) {
+        let path = &self.inner.path;
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        (size(path), size(Path::new(&wal)))
     }
 
     pub fn writer_stats(&self) -> WriterStats {
