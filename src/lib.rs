@@ -12,6 +12,8 @@
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
 //! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
 //!   shutdown; `tls`: certificates for HTTPS, reloaded without a restart.
+//! - `events`: SCIM events (RFC 9967) pushed (RFC 8935) and polled (RFC 8936) from the
+//!   outbox the store writes with each change.
 //! - `metrics`: Prometheus counters and the `/metrics` exposition.
 //! - `outbound`: HTTPS GET and POST to other servers (certificate checks, timeout, size cap).
 //! - `transfer`: export and import of an organization, and the demo data.
@@ -25,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod logs;
 pub mod metrics;

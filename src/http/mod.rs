@@ -2,6 +2,7 @@
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
 mod admin;
+mod events;
 pub mod query;
 
 use crate::app::App;
@@ -44,6 +45,15 @@ pub async fn handle(
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
         let mut resp = admin::serve(&app, req, &request_id).await;
+        let status = resp.status().as_u16();
+        app.metrics
+            .request(route, method.as_str(), status, started.elapsed());
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
+    // ---- events hook: JWKS and RFC 8936 poll endpoints (see events.rs) ----
+    if events::owns(&path) {
+        let mut resp = events::serve(&app, req).await;
         let status = resp.status().as_u16();
         app.metrics
             .request(route, method.as_str(), status, started.elapsed());

@@ -9,6 +9,7 @@ pub mod filter_sql;
 mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
+pub mod outbox;
 mod readers;
 pub mod settings;
 pub mod teams;
@@ -152,6 +153,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// Moves after every commit that wrote an event (see [`Store::outbox_changes`]).
+    outbox: writer::OutboxSignal,
     writer: writer::Writer,
     readers: readers::Readers,
 }
@@ -162,11 +165,13 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         drop(conn);
-        let writer = writer::Writer::start(path, options.max_batch)?;
+        let outbox = Arc::new(tokio::sync::watch::Sender::new(0));
+        let writer = writer::Writer::start(path, options.max_batch, outbox.clone())?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                outbox,
                 writer,
                 readers,
             }),
@@ -213,6 +218,12 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         self.inner.readers.run_blocking(f)
+    }
+
+    /// Changes each time this process committed a write that put an event in the outbox
+    /// (writes by another process, such as the CLI, are not seen: poll for those too).
+    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.outbox.subscribe()
     }
 
     pub fn writer_stats(&self) -> WriterStats {
