@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+pub mod events;
+
 type CliResult = Result<(), String>;
 
 fn cli_actor(what: &str) -> Actor {
@@ -223,6 +225,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         };
         let app = Arc::new(app.with_edge(edge));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
+        let events = crate::events::start(store.clone(), args.events(root.clone()));
         let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
         let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
         let metrics = metrics_listener.map(|l| {
@@ -242,6 +245,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             r.abort();
         }
         housekeeping.abort();
+        events.abort();
         tracing::info!("stopped accepting; closing the database");
         store.close();
         Ok(())

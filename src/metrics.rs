@@ -318,6 +318,37 @@ impl Metrics {
         )?;
         writeln!(out, "scimbox_writer_batch_size_sum {}", w.writes)?;
         writeln!(out, "scimbox_writer_batch_size_count {}", w.transactions)?;
+        let e = &g.events;
+        gauge_header(
+            out,
+            "scimbox_events_outbox_depth",
+            "SCIM events in the outbox: waiting for a receiver, or delivered and not pruned yet.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_outbox_depth {}", e.depth)?;
+        gauge_header(
+            out,
+            "scimbox_events_backlog",
+            "SCIM events waiting for delivery, summed over receivers.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_backlog {}", e.backlog)?;
+        gauge_header(
+            out,
+            "scimbox_events_receivers",
+            "Event receivers by state (failed: a permanent RFC 8935 error).",
+            "gauge",
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"active\"}} {}",
+            e.receivers_active
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"failed\"}} {}",
+            e.receivers_failed
+        )?;
         Ok(())
     }
 }
@@ -340,6 +371,8 @@ pub struct Gauges {
     pub db_bytes: u64,
     pub wal_bytes: u64,
     pub writer: WriterStats,
+    /// The event outbox and its receivers.
+    pub events: crate::store::outbox::Gauges,
 }
 
 impl Gauges {
@@ -355,6 +388,7 @@ impl Gauges {
             db_bytes: size(path),
             wal_bytes: size(std::path::Path::new(&wal)),
             writer: store.writer_stats(),
+            events: store.read(crate::store::outbox::gauges).await?,
         })
     }
 }
@@ -401,6 +435,10 @@ mod tests {
             db_bytes: 10,
             wal_bytes: 0,
             writer: WriterStats::default(),
+            events: crate::store::outbox::Gauges {
+                depth: 4,
+                ..Default::default()
+            },
         });
         assert!(
             text.contains(
@@ -422,5 +460,6 @@ mod tests {
             text.contains("scimbox_scim_errors_total{scim_type=\"uniqueness\",status=\"409\"} 1")
         );
         assert!(text.contains("scimbox_database_bytes{file=\"db\"} 10"));
+        assert!(text.contains("scimbox_events_outbox_depth 4"), "{text}");
     }
 }

@@ -2,6 +2,7 @@
 //! organizations and tokens. Rules that must hold whoever acts (no nested Teams, SCIM-managed
 //! Teams, the audit record) live here, so no edge can bypass them.
 
+pub mod events;
 pub mod orgs;
 pub mod teams;
 pub mod transfer;

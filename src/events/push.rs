@@ -255,46 +255,6 @@ async fn work(store: &Store, client: &crate::outbound::Outbound, options: &Optio
     }
 }
 
-/// A receiver URL scimbox will push to: https, or http to a loopback address (a receiver on
-/// the same machine); no user info, no fragment.
-pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    let bad = |why: &str| Err(format!("--url {url:?}: {why}"));
-    if url.len() > 2000 || url.bytes().any(|b| !b.is_ascii_graphic()) {
-        return bad("use a plain URL of printable characters");
-    }
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
-    } else {
-        return bad("it must start with https://");
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() {
-        return bad("it has no host");
-    }
-    if authority.contains('@') {
-        return bad("it must not carry a user name or password");
-    }
-    if url.contains('#') {
-        return bad("it must not have a fragment");
-    }
-    let host = match authority.rsplit_once(':') {
-        Some((h, port)) if !authority.ends_with(']') => {
-            if port.parse::<u16>().is_err() {
-                return bad("its port is not a number");
-            }
-            h
-        }
-        _ => authority,
-    };
-    let loopback = matches!(host, "localhost" | "[::1]") || host.starts_with("127.");
-    if !https && !loopback {
-        return bad("it must be https (plain http only to a loopback address)");
-    }
-    Ok(())
-}
-
 /// How a receiver stands, for lists: `active`, `failed` or `retrying`.
 pub fn status(r: &Receiver) -> &'static str {
     match (r.state.as_str(), r.next_attempt.is_some()) {
@@ -336,18 +296,5 @@ mod tests {
         assert_eq!(backoff(0, max), Duration::from_secs(1));
         assert_eq!(backoff(3, max), Duration::from_secs(8));
         assert_eq!(backoff(40, max), max);
-    }
-
-    #[test]
-    fn receiver_urls_are_https_or_loopback_http() {
-        assert!(check_url("https://app.example.com/events").is_ok());
-        assert!(check_url("http://127.0.0.1:9000/set").is_ok());
-        assert!(check_url("http://localhost/set").is_ok());
-        assert!(check_url("http://app.example.com/set").is_err());
-        assert!(check_url("ftp://x").is_err());
-        assert!(check_url("https://u:p@x/").is_err());
-        assert!(check_url("https://x:99999/").is_err());
-        assert!(check_url("https:///path").is_err());
-        assert!(check_url("https://x/a b").is_err());
     }
 }

@@ -401,6 +401,40 @@ pub fn depth(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
+/// The outbox as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Gauges {
+    /// Events the outbox holds.
+    pub depth: i64,
+    pub receivers_active: i64,
+    pub receivers_failed: i64,
+    /// Events waiting, summed over receivers.
+    pub backlog: i64,
+}
+
+pub fn gauges(conn: &Connection) -> Result<Gauges> {
+    let mut g = Gauges {
+        depth: depth(conn)?,
+        ..Gauges::default()
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT r.state, {RECEIVER_COLUMNS} FROM event_receivers r"
+    ))?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(15)?))
+    })?;
+    for row in rows {
+        let (state, backlog) = row?;
+        if state == "failed" {
+            g.receivers_failed += 1;
+        } else {
+            g.receivers_active += 1;
+        }
+        g.backlog += backlog;
+    }
+    Ok(g)
+}
+
 /// An organization's signing key: (kid, PKCS#8 document).
 pub fn key(conn: &Connection, org_pk: i64) -> Result<Option<(String, Vec<u8>)>> {
     Ok(conn

@@ -39,6 +39,8 @@ pub struct Server {
     pub app: Arc<App>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The event deliverer, as `serve` runs it (waits between pushes capped at 1 s).
+    events: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -145,6 +147,11 @@ impl Server {
                     .with_edge(edge),
             )
         };
+        let events = {
+            let mut o = scimbox::events::Options::new(format!("http://{addr}"));
+            o.max_backoff = std::time::Duration::from_secs(1);
+            scimbox::events::start(store.clone(), o)
+        };
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(scimbox::server::run_with(
             listener,
@@ -163,6 +170,7 @@ impl Server {
             app,
             client: Client::builder(TokioExecutor::new()).build_http(),
             shutdown: Some(tx),
+            events,
             _dir: dir,
         }
     }
@@ -282,6 +290,7 @@ impl Drop for Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.events.abort();
     }
 }
 

@@ -14,6 +14,7 @@ mod crash;
 mod discovery;
 mod edge;
 mod errors;
+mod events;
 mod filters;
 mod groups;
 mod https;
