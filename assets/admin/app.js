@@ -182,7 +182,7 @@ async function render() {
     if (a.dataset.section === r.section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  const views = { org: viewOrg, tokens: viewTokens, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity };
+  const views = { org: viewOrg, tokens: viewTokens, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity, events: viewEvents /* events.js */ };
   const view = views[r.section];
   if (!view) {
     show(h('section', { class: 'card' }, h('h1', { text: 'Not found' }), h('p', { text: 'There is no such page. Pick a section above.' })));

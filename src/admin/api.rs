@@ -21,6 +21,8 @@ use crate::store::{audit, filter_sql};
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
+mod events;
+
 /// The longest search text accepted.
 pub const MAX_SEARCH: usize = 200;
 /// The largest page of users, audit entries or requests.
@@ -615,6 +617,8 @@ async fn org_route(
                 .await?;
             Ok(Reply::json(201, &json!({"id": ws.id, "name": ws.name})))
         }
+        // Event receivers (see api/events.rs)
+        (_, ["receivers", ..]) => events::route(app, req, org, method, rest, actor, now).await,
         // Activity
         ("GET", ["audit"]) => list_audit(app, req, org).await,
         ("GET", ["requests"]) => list_requests(app, req, org),

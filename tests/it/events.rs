@@ -1086,3 +1086,102 @@ fn events_survive_a_sigkill_of_the_server_and_the_cli_manages_receivers() {
     server.wait().unwrap();
     drop(rt);
 }
+
+#[tokio::test]
+async fn the_admin_page_adds_shows_resumes_and_removes_receivers() {
+    let s = Server::start().await;
+    let a = crate::admin::sign_in(&s).await;
+    let page = a.get("/events.js").await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("viewEvents") && !page.text.contains("innerHTML"));
+    assert!(a.get("/").await.text.contains("events.js"));
+
+    let bad = Receiver::start().await;
+    bad.answer(Answer::Fail(
+        400,
+        r#"{"err":"authentication_failed"}"#.into(),
+    ));
+    let made = a
+        .send(
+            "POST",
+            &a.org("/receivers"),
+            Some(json!({"url": bad.url(), "detail": "full"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let made = made.json();
+    assert!(made.get("token").is_none());
+    let id = made["id"].as_str().unwrap().to_string();
+    let poll = a
+        .send(
+            "POST",
+            &a.org("/receivers"),
+            Some(json!({"url": "https://app.example/e", "mode": "poll"})),
+        )
+        .await
+        .json();
+    assert!(poll["token"].as_str().unwrap().starts_with("sbe_"));
+    assert_eq!(
+        poll["pollEndpoint"],
+        format!(
+            "http://{}/events/{}/poll/{}",
+            s.addr,
+            s.org_id,
+            poll["id"].as_str().unwrap()
+        )
+    );
+    for body in [
+        json!({"url": "ftp://x"}),
+        json!({"url": "https://x", "mode": "carrier-pigeon"}),
+        json!({}),
+    ] {
+        let r = a
+            .send("POST", &a.org("/receivers"), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+
+    assert_eq!(
+        s.post("/Users", &user("admin-ev@events.test")).await.status,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let list = a.get(&a.org("/receivers")).await.json();
+        let r = list["receivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        if r["status"] == "failed" {
+            assert_eq!(
+                list["jwksUri"],
+                format!("http://{}/events/{}/jwks", s.addr, s.org_id)
+            );
+            break r;
+        }
+        assert!(Instant::now() < deadline, "never failed: {r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(shown["backlog"], 1);
+    assert_eq!(shown["lastError"], "authentication_failed");
+    assert!(shown.get("token").is_none(), "a token is never shown again");
+
+    bad.answer(Answer::Accept);
+    let r = a
+        .send("POST", &a.org(&format!("/receivers/{id}/resume")), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    until("delivered after resuming", || !bad.accepted().is_empty()).await;
+    let r = a
+        .send("DELETE", &a.org(&format!("/receivers/{id}")), None)
+        .await;
+    assert_eq!(r.status, 204);
+    let r = a
+        .send("DELETE", &a.org(&format!("/receivers/{id}")), None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(receivers(&s).await.len(), 1);
+}
