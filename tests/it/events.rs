@@ -376,6 +376,14 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
         )
         .await;
     assert!(matches!(removed.status, 200 | 204), "{}", removed.text);
+    // Back in the Team, then deleted: the Team loses its member too.
+    let back = s
+        .patch(
+            &format!("/Groups/{gid}"),
+            &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": id}]}])),
+        )
+        .await;
+    assert!(matches!(back.status, 200 | 204), "{}", back.text);
     assert_eq!(s.delete(&format!("/Users/{id}")).await.status, 204);
     assert_eq!(s.delete(&format!("/Groups/{gid}")).await.status, 204);
 
@@ -388,7 +396,9 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
         (format!("/Groups/{gid}"), vec![CREATE]),
         (format!("/Groups/{gid}"), vec![PATCH]),
         (format!("/Groups/{gid}"), vec![PATCH]),
+        (format!("/Groups/{gid}"), vec![PATCH]),
         (format!("/Users/{id}"), vec![DELETE]),
+        (format!("/Groups/{gid}"), vec![PATCH]),
         (format!("/Groups/{gid}"), vec![DELETE]),
     ];
     until("every event at both receivers", || {
@@ -453,6 +463,12 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
             .get("attributes")
             .is_none()
     );
+    // The user's deletion took it out of the Team: a patch of the Team's members.
+    assert_eq!(
+        full_claims[10]["events"][PATCH_FULL]["data"]["Operations"],
+        json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}])
+    );
+    assert_eq!(notice.accepted().len(), expected.len(), "nothing more");
 
     // Delivered events leave the receivers' backlogs.
     let rs = receivers(&s).await;
