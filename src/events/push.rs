@@ -83,18 +83,33 @@ async fn prune(store: &Store, options: &Options) {
     let cutoff = options.retention.map(|r| {
         crate::clock::format(crate::clock::now() - time::Duration::seconds(r.as_secs() as i64))
     });
-    match store
-        .write(move |c| outbox::prune(c, cutoff.as_deref()))
-        .await
-    {
-        Ok((_, 0)) => {}
-        Ok((_, expired)) => {
-            tracing::warn!(
-                expired,
-                "events: dropped undelivered events past their retention"
-            )
+    // Bounded steps, each its own short write, so SCIM writes queue behind none of them.
+    let mut expired_total = 0;
+    loop {
+        let cutoff = cutoff.clone();
+        match store
+            .write(move |c| outbox::prune(c, cutoff.as_deref()))
+            .await
+        {
+            Ok((done, expired)) => {
+                expired_total += expired;
+                let step = outbox::PRUNE_STEP as usize;
+                if done < step && expired < step {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "events: cannot prune the outbox");
+                break;
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "events: cannot prune the outbox"),
+        tokio::task::yield_now().await;
+    }
+    if expired_total > 0 {
+        tracing::warn!(
+            expired = expired_total,
+            "events: dropped undelivered events past their retention"
+        );
     }
 }
 

@@ -147,16 +147,26 @@ pub struct Receiver {
     pub last_delivery: Option<String>,
     pub last_error: Option<String>,
     pub delivered: i64,
-    /// Events waiting for this receiver.
+    /// Events waiting for this receiver (from [`list_receivers`]; elsewhere 1 if any, else 0).
     pub backlog: i64,
     /// The organization's public id.
     pub org_id: String,
 }
 
-const RECEIVER_COLUMNS: &str = "r.pk, r.id, r.org_pk, r.url, r.mode, r.detail, r.created,
-    r.cursor, r.state, r.attempts, r.next_attempt, r.last_delivery, r.last_error, r.delivered,
+/// A receiver's columns with its backlog counted (for lists and metrics: counting is as long
+/// as the backlog, so the delivery path reads [`RECEIVER_COLUMNS`] instead).
+const RECEIVER_COLUMNS_COUNTED: &str = "r.pk, r.id, r.org_pk, r.url, r.mode, r.detail,
+    r.created, r.cursor, r.state, r.attempts, r.next_attempt, r.last_delivery, r.last_error,
+    r.delivered,
     (SELECT count(*) FROM outbox o WHERE o.org_pk = r.org_pk AND o.seq > r.cursor)
       - (SELECT count(*) FROM event_acks a WHERE a.receiver_pk = r.pk),
+    (SELECT id FROM orgs WHERE pk = r.org_pk)";
+
+/// A receiver's columns with `backlog` 1 when it has one and 0 when not, found in one index
+/// step.
+const RECEIVER_COLUMNS: &str = "r.pk, r.id, r.org_pk, r.url, r.mode, r.detail, r.created,
+    r.cursor, r.state, r.attempts, r.next_attempt, r.last_delivery, r.last_error, r.delivered,
+    EXISTS (SELECT 1 FROM outbox o WHERE o.org_pk = r.org_pk AND o.seq > r.cursor),
     (SELECT id FROM orgs WHERE pk = r.org_pk)";
 
 fn receiver_from(r: &Row<'_>) -> rusqlite::Result<Receiver> {
@@ -229,10 +239,10 @@ pub fn receiver_by_pk(conn: &Connection, pk: i64) -> Result<Option<Receiver>> {
         .optional()?)
 }
 
-/// An organization's receivers in the order they were added.
+/// An organization's receivers in the order they were added, with their backlogs.
 pub fn list_receivers(conn: &Connection, org_pk: i64) -> Result<Vec<Receiver>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {RECEIVER_COLUMNS} FROM event_receivers r WHERE r.org_pk = ? ORDER BY r.pk"
+        "SELECT {RECEIVER_COLUMNS_COUNTED} FROM event_receivers r WHERE r.org_pk = ? ORDER BY r.pk"
     ))?;
     let rows = stmt.query_map([org_pk], receiver_from)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -369,28 +379,54 @@ pub fn acknowledge(
     Ok(())
 }
 
-/// Drops events every receiver of their organization has had, and events older than
-/// `cutoff` (the retention limit) whether delivered or not. Returns (delivered and dropped,
-/// expired undelivered).
+/// Events one prune step deletes at most, so one step stays a short write.
+pub const PRUNE_STEP: i64 = 5_000;
+
+/// One bounded step of upkeep: drops up to [`PRUNE_STEP`] events every receiver of their
+/// organization has had (all of an organization without receivers), and up to as many older
+/// than `cutoff` (the retention limit) whether delivered or not. Each goes through
+/// `outbox_org` or `outbox_at`, so a long backlog costs nothing here. Returns (delivered and
+/// dropped, expired undelivered); call again while either is [`PRUNE_STEP`].
 pub fn prune(conn: &Connection, cutoff: Option<&str>) -> Result<(usize, usize)> {
-    let done = conn
-        .prepare_cached(
-            "DELETE FROM outbox WHERE seq <= coalesce(
-                 (SELECT min(r.cursor) FROM event_receivers r WHERE r.org_pk = outbox.org_pk),
-                 seq)",
-        )?
-        .execute([])?;
+    let orgs: Vec<(i64, Option<i64>)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.pk, (SELECT min(r.cursor) FROM event_receivers r WHERE r.org_pk = o.pk)
+             FROM orgs o",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut done = 0;
+    for (org_pk, min_cursor) in orgs {
+        let left = PRUNE_STEP - done as i64;
+        if left <= 0 {
+            break;
+        }
+        done += conn
+            .prepare_cached(
+                "DELETE FROM outbox WHERE seq IN (
+                     SELECT seq FROM outbox WHERE org_pk = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
+            )?
+            .execute(params![org_pk, min_cursor.unwrap_or(i64::MAX), left])?;
+    }
     let expired = match cutoff {
         Some(c) => conn
-            .prepare_cached("DELETE FROM outbox WHERE at < ?")?
-            .execute([c])?,
+            .prepare_cached(
+                "DELETE FROM outbox WHERE seq IN (
+                     SELECT seq FROM outbox WHERE at < ?1 ORDER BY at LIMIT ?2)",
+            )?
+            .execute(params![c, PRUNE_STEP])?,
         None => 0,
     };
-    // Acknowledgements of events that are gone mean nothing any more.
-    conn.prepare_cached(
-        "DELETE FROM event_acks WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = event_acks.seq)",
-    )?
-    .execute([])?;
+    if done + expired > 0 {
+        // Acknowledgements of events that are gone mean nothing any more (they are few: only
+        // those past a receiver's cursor).
+        conn.prepare_cached(
+            "DELETE FROM event_acks
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = event_acks.seq)",
+        )?
+        .execute([])?;
+    }
     Ok((done, expired))
 }
 
@@ -418,7 +454,7 @@ pub fn gauges(conn: &Connection) -> Result<Gauges> {
         ..Gauges::default()
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT r.state, {RECEIVER_COLUMNS} FROM event_receivers r"
+        "SELECT r.state, {RECEIVER_COLUMNS_COUNTED} FROM event_receivers r"
     ))?;
     let rows = stmt.query_map([], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, i64>(15)?))
@@ -518,7 +554,8 @@ mod tests {
         change(&conn, "update", r#"{"a":2}"#, r#"{"a":3}"#);
         assert!(take_written());
         let r = get_receiver(&conn, 1, "r1").unwrap().unwrap();
-        assert_eq!(r.backlog, 1);
+        assert_eq!(r.backlog, 1, "has a backlog");
+        assert_eq!(list_receivers(&conn, 1).unwrap()[0].backlog, 1);
         let events = pending(&conn, &r, 10).unwrap();
         assert_eq!(events.len(), 1);
         let payload: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
@@ -546,7 +583,7 @@ mod tests {
             .collect();
         acknowledge(&conn, &r, &[seqs[1], seqs[3]], None, "now").unwrap();
         let r = get_receiver(&conn, 1, "r1").unwrap().unwrap();
-        assert_eq!(r.backlog, 2);
+        assert_eq!(list_receivers(&conn, 1).unwrap()[0].backlog, 2);
         assert_eq!(r.cursor, seqs[0] - 1, "the first is still open");
         let left: Vec<i64> = pending(&conn, &r, 10)
             .unwrap()
@@ -555,7 +592,7 @@ mod tests {
             .collect();
         assert_eq!(left, [seqs[0], seqs[2]]);
         acknowledge(&conn, &r, &[seqs[0], seqs[2]], None, "now").unwrap();
-        let r = get_receiver(&conn, 1, "r1").unwrap().unwrap();
+        let r = list_receivers(&conn, 1).unwrap().remove(0);
         assert_eq!((r.cursor, r.backlog, r.delivered), (seqs[3], 0, 4));
         // Everything delivered to every receiver can go.
         assert_eq!(prune(&conn, None).unwrap(), (4, 0));
