@@ -318,14 +318,10 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// How events are delivered; `root` is the URL root SETs name their issuer under.
-    pub fn events(&self, root: String) -> crate::events::Options {
-        use std::time::Duration;
-        let mut options = crate::events::Options::new(root);
-        options.retention = (self.events_retention_hours > 0)
-            .then(|| Duration::from_secs(u64::from(self.events_retention_hours) * 3600));
-        options.max_backoff = Duration::from_secs(self.events_max_backoff);
-        options
+    /// How long an undelivered event is kept (`None`: until every receiver had it).
+    pub fn events_retention(&self) -> Option<std::time::Duration> {
+        (self.events_retention_hours > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.events_retention_hours) * 3600))
     }
 
     pub fn limits(&self) -> crate::app::Limits {

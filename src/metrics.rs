@@ -388,7 +388,7 @@ impl Gauges {
             db_bytes: size(path),
             wal_bytes: size(std::path::Path::new(&wal)),
             writer: store.writer_stats(),
-            events: store.read(crate::store::outbox::gauges).await?,
+            events: store.read(|c| crate::store::outbox::gauges(c)).await?,
         })
     }
 }

@@ -53,7 +53,7 @@ pub fn run(db: &Path, cmd: &EventsCommand) -> CliResult {
                         r.id,
                         r.mode,
                         r.detail,
-                        crate::events::push::status(&r),
+                        r.status(),
                         r.backlog,
                         r.delivered,
                         r.last_delivery.as_deref().unwrap_or("-"),

@@ -24,7 +24,7 @@ impl Actor {
     /// `what` is (action, resource type, resource id); `before`/`after` the states as text.
     pub(crate) fn record(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::store::Conn,
         org_pk: i64,
         what: (&str, &str, &str),
         before: Option<&str>,

@@ -8,7 +8,7 @@
 
 use super::{Options, set};
 use crate::store::Store;
-use crate::store::outbox::{self, Receiver};
+use crate::store::outbox;
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -56,7 +56,7 @@ pub async fn run(store: Store, options: Options) {
             prune(&store, &options).await;
             last_prune = Some(tokio::time::Instant::now());
         }
-        match store.read(outbox::push_receivers).await {
+        match store.read(|c| outbox::push_receivers(c)).await {
             Ok(receivers) => {
                 for r in receivers {
                     if r.backlog > 0 && running.insert(r.pk) {
@@ -267,15 +267,6 @@ async fn work(store: &Store, client: &crate::outbound::Outbound, options: &Optio
                 break;
             }
         }
-    }
-}
-
-/// How a receiver stands, for lists: `active`, `failed` or `retrying`.
-pub fn status(r: &Receiver) -> &'static str {
-    match (r.state.as_str(), r.next_attempt.is_some()) {
-        ("failed", _) => "failed",
-        (_, true) => "retrying",
-        _ => "active",
     }
 }
 

@@ -5,8 +5,10 @@ mod admin;
 mod events;
 pub mod query;
 
+use crate::admin::AdminState;
 use crate::app::App;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::scim::{self, Method, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -16,6 +18,26 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What the HTTP layer serves with: the state every edge shares, plus what only this layer
+/// and the admin edge keep (request ids, metrics, the admin page's sessions and inspector).
+pub struct State {
+    pub app: App,
+    pub admin: AdminState,
+    pub metrics: Metrics,
+    pub request_ids: RequestIds,
+}
+
+impl State {
+    pub fn new(app: App, admin: AdminState) -> State {
+        State {
+            app,
+            admin,
+            metrics: Metrics::default(),
+            request_ids: RequestIds::new(),
+        }
+    }
+}
 
 /// What the request log line says about who asked.
 #[derive(Default)]
@@ -33,7 +55,7 @@ struct Caller {
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
 pub async fn handle(
-    app: Arc<App>,
+    state: Arc<State>,
     peer: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -41,36 +63,40 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let route = crate::metrics::route_of(&path);
-    let request_id = request_id(&app, req.headers());
+    let request_id = request_id(&state.request_ids, req.headers());
+    let app = &state.app;
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        let mut resp = admin::serve(&app, req, &request_id).await;
+        let mut resp = admin::serve(app, &state.admin, req, &request_id).await;
         let status = resp.status().as_u16();
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), status, started.elapsed());
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
     // ---- events hook: JWKS and RFC 8936 poll endpoints (see events.rs) ----
     if events::owns(&path) {
-        let mut resp = events::serve(&app, req).await;
+        let mut resp = events::serve(app, req).await;
         let status = resp.status().as_u16();
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), status, started.elapsed());
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
     if route == METRICS_ROUTE {
-        let reply = metrics_on_main_port(&app, req.headers()).await;
+        let reply = metrics_on_main_port(&state, req.headers()).await;
         let status = reply.status;
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), status, started.elapsed());
         let mut resp = to_response(reply);
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&app, req, &mut caller).await {
+    let reply = match dispatch(&state, req, &mut caller).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -84,15 +110,23 @@ pub async fn handle(
                 }
             }
             let (status, scim_type, _) = scim::error::classify(&err);
-            app.metrics.error(scim_type, status);
+            state.metrics.error(scim_type, status);
             scim::error::reply(&err)
         }
     };
     let status = reply.status;
     let took = started.elapsed();
-    app.metrics.request(route, method.as_str(), status, took);
+    state.metrics.request(route, method.as_str(), status, took);
     // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
-    admin::record(&app, &method, &path, started, &caller, &reply, &request_id);
+    admin::record(
+        &state.admin,
+        &method,
+        &path,
+        started,
+        &caller,
+        &reply,
+        &request_id,
+    );
     tracing::info!(
         target: "scimbox::request",
         %method,
@@ -149,13 +183,13 @@ impl RequestIds {
 
 /// The request's id: the client's `X-Request-Id` when it is short and plain (so a proxy's or
 /// an IdP's id carries through), else a new one.
-fn request_id(app: &App, headers: &HeaderMap) -> String {
+fn request_id(ids: &RequestIds, headers: &HeaderMap) -> String {
     if let Some(given) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
         && is_safe_request_id(given)
     {
         return given.to_string();
     }
-    app.request_ids.next()
+    ids.next()
 }
 
 /// At most 64 characters from `[A-Za-z0-9._:-]`: nothing that could forge a log line or a
@@ -177,14 +211,14 @@ fn set_request_id(resp: &mut Response<Full<Bytes>>, id: &str) {
 /// Serves a request on the `--metrics-listen` port: `/metrics` (with `--metrics-token` when
 /// one is set) and `/healthz`; anything else is 404.
 pub async fn handle_metrics_port(
-    app: Arc<App>,
+    state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = match req.uri().path() {
-        "/metrics" if app.edge.metrics_token.is_some() => {
-            metrics_on_main_port(&app, req.headers()).await
+        "/metrics" if state.app.edge.metrics_token.is_some() => {
+            metrics_on_main_port(&state, req.headers()).await
         }
-        "/metrics" => metrics_reply(&app).await,
+        "/metrics" => metrics_reply(&state).await,
         "/healthz" => Reply::json(200, "{\"status\":\"ok\"}".into()),
         other => scim::error::reply(&Error::NotFound(format!("nothing at {other}"))),
     };
@@ -193,8 +227,8 @@ pub async fn handle_metrics_port(
 
 /// `/metrics` on the SCIM port: absent (404) unless `--metrics-token` is set, and then only
 /// for that bearer token (compared in constant time).
-async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
-    let Some(expected) = &app.edge.metrics_token else {
+async fn metrics_on_main_port(state: &State, headers: &HeaderMap) -> Reply {
+    let Some(expected) = &state.app.edge.metrics_token else {
         return scim::error::reply(&Error::NotFound("nothing at /metrics".into()));
     };
     let given = header_str(headers, header::AUTHORIZATION)
@@ -210,19 +244,19 @@ async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
     if !same {
         return scim::error::reply(&Error::Unauthorized);
     }
-    metrics_reply(app).await
+    metrics_reply(state).await
 }
 
 /// The Prometheus exposition (text format 0.0.4).
-pub async fn metrics_reply(app: &App) -> Reply {
-    match crate::metrics::Gauges::read(&app.store).await {
+pub async fn metrics_reply(state: &State) -> Reply {
+    match crate::metrics::Gauges::read(&state.app.store).await {
         Ok(gauges) => Reply {
             status: 200,
             headers: vec![(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
-            body: Some(app.metrics.render(&gauges)),
+            body: Some(state.metrics.render(&gauges)),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");
@@ -293,7 +327,12 @@ fn forwarded_https(headers: &HeaderMap) -> bool {
     .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Result<Reply, Error> {
+async fn dispatch(
+    state: &State,
+    req: Request<Incoming>,
+    caller: &mut Caller,
+) -> Result<Reply, Error> {
+    let app = &state.app;
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
         .split('/')
@@ -317,7 +356,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     let headers = req.headers();
     caller.presented_token = header_str(headers, header::AUTHORIZATION)
         .is_some_and(|h| h.trim().len() > "bearer ".len());
-    admin::note(app, caller, &req); // admin page hook: the request inspector
+    admin::note(&state.admin, caller, &req); // admin page hook: the request inspector
     let (principal, touch) = app
         .auth
         .authenticate(
@@ -330,7 +369,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     caller.org = Some(principal.org_id.clone());
     caller.token = Some(principal.token_name.clone());
     if let Err(retry_after) = app.rate.check(principal.token_pk, Instant::now()) {
-        app.metrics.rate_limited();
+        state.metrics.rate_limited();
         return Err(Error::RateLimited {
             retry_after,
             detail: app.rate.describe(),
@@ -375,7 +414,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
         })?
         .to_bytes()
         .to_vec();
-    admin::keep_body(app, caller, &body); // admin page hook: the request inspector
+    admin::keep_body(&state.admin, caller, &body); // admin page hook: the request inspector
     let request = scim::Request {
         method,
         segments: segments[3..].to_vec(),

@@ -7,11 +7,12 @@
 use super::list::{self, ListParams};
 use super::patch::{self, OpKind, Operation};
 use super::projection::Projection;
-use super::{Reply, Request, json_string, resource};
+use super::{Reply, Request, json_string};
 use crate::app::App;
 use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
+use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
 use serde_json::{Map, Value};
 
@@ -87,11 +88,7 @@ async fn access_if_requested(app: &App, team: &Team, p: &Projection) -> Result<O
     if !p.requests_extension(&TEAM_GROUP) {
         return Ok(None);
     }
-    let row = team.row.clone();
-    let access = app
-        .store
-        .read(move |conn| teams::team_access(conn, &row))
-        .await?;
+    let access = teams::access_of(&app.store, team.row.clone()).await?;
     Ok(Some(access.to_json()))
 }
 
@@ -129,7 +126,6 @@ fn members_field(body: &Value) -> Option<&Value> {
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
-    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let members = members_field(&body)
         .map(member_values)
         .transpose()?
@@ -139,7 +135,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         &app.store,
         &actor,
         req.principal.org_pk,
-        data,
+        body,
         members,
         Origin::Scim,
         req.now.clone(),
@@ -173,23 +169,22 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// so a rename can never empty a Team by accident.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let ops = match members_field(&body) {
         Some(m) => vec![MemberOp::Replace(member_values(m)?)],
         None => Vec::new(),
     };
     let actor = req.actor(format!("SCIM PUT /Groups/{id}"));
-    let team = teams::update(
+    let team = teams::replace(
         &app.store,
         &actor,
         req.principal.org_pk,
         id.to_string(),
         req.precondition(),
+        body,
         ops,
         Origin::Scim,
         projection(req).returns("members"),
         req.now.clone(),
-        move |_| Ok(data),
     )
     .await?;
     resource_reply(app, 200, &team, req).await

@@ -4,9 +4,8 @@
 use super::cursor::{self, Cursor, Position};
 use super::{LIST_RESPONSE, Request};
 use crate::error::{Error, Result};
-use crate::model::filter::{AttrPath, Filter};
-use crate::store::filter_sql::{self, SqlFilter};
-use crate::store::{Keyset, ListQuery};
+use crate::model::filter::Filter;
+use crate::model::query::{Keyset, ListQuery, Sort};
 
 /// The largest page served; advertised as `filter.maxResults` in `/ServiceProviderConfig`.
 pub const MAX_PAGE: i64 = 1000;
@@ -115,13 +114,13 @@ pub struct Plan {
 pub fn plan(
     params: &ListParams,
     what: &[&str],
-    filter: Option<SqlFilter>,
-    order_by: Option<String>,
+    filter: Option<Filter>,
+    sort: Option<Sort>,
     key: &[u8],
     now_unix: i64,
 ) -> Result<Plan> {
     let fingerprint = cursor::query_fingerprint(what);
-    let sorted = order_by.is_some();
+    let sorted = sort.is_some();
     let (mode, offset, keyset) = match params.cursor.as_deref() {
         None => (
             Mode::Index {
@@ -157,7 +156,7 @@ pub fn plan(
     Ok(Plan {
         query: ListQuery {
             filter,
-            order_by,
+            sort,
             offset,
             limit: params.count + extra,
             keyset,
@@ -210,7 +209,7 @@ impl Plan {
                 },
             )
         };
-        let sorted = self.query.order_by.is_some();
+        let sorted = self.query.sort.is_some();
         let (first, last) = (pks.first().copied(), pks.last().copied());
         let (next, previous) = if sorted {
             let at = self.query.offset;
@@ -249,49 +248,33 @@ impl Plan {
     }
 }
 
-/// What differs between listing Users and listing Groups.
+/// Which resource a list is of (it names the query a cursor is bound to).
 pub struct Kind {
     pub name: &'static str,
-    /// The table alias the compiled SQL uses.
-    pub alias: &'static str,
-    pub compile: fn(&Filter) -> Result<SqlFilter>,
-    pub sort: fn(&AttrPath) -> Result<String>,
 }
 
-pub const USERS: Kind = Kind {
-    name: "Users",
-    alias: "u",
-    compile: filter_sql::compile_users,
-    sort: filter_sql::users_sort_expr,
-};
+pub const USERS: Kind = Kind { name: "Users" };
 
-pub const GROUPS: Kind = Kind {
-    name: "Groups",
-    alias: "t",
-    compile: filter_sql::compile_teams,
-    sort: filter_sql::teams_sort_expr,
-};
+pub const GROUPS: Kind = Kind { name: "Groups" };
 
-/// Compiles a list request's filter and sort and plans its page (index or cursor). Returns
-/// the plan and the clock reading the cursors are issued with.
+/// Reads a list request's sort and plans its page (index or cursor). Returns the plan and
+/// the clock reading the cursors are issued with. The store checks the filter and sort
+/// against the resource's attributes when it runs the query.
 pub fn plan_request(
     kind: &Kind,
     params: &ListParams,
     org_pk: i64,
     cursor_key: &[u8],
 ) -> Result<(Plan, i64)> {
-    let filter = params.filter.as_ref().map(kind.compile).transpose()?;
-    let order_by = match &params.sort_by {
+    let sort = match &params.sort_by {
         Some(path) => {
-            let path = super::filter::parse_patch_path(path)
+            let by = super::filter::parse_patch_path(path)
                 .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
                 .attr;
-            let expr = (kind.sort)(&path)?;
-            Some(filter_sql::order_by(
-                &expr,
-                params.descending,
-                &format!("{}.pk", kind.alias),
-            ))
+            Some(Sort {
+                by,
+                descending: params.descending,
+            })
         }
         None => None,
     };
@@ -305,7 +288,14 @@ pub fn plan_request(
         params.sort_by.as_deref().unwrap_or(""),
         if params.descending { "d" } else { "a" },
     ];
-    let plan = plan(params, &what, filter, order_by, cursor_key, now_unix)?;
+    let plan = plan(
+        params,
+        &what,
+        params.filter.clone(),
+        sort,
+        cursor_key,
+        now_unix,
+    )?;
     Ok((plan, now_unix))
 }
 

@@ -11,10 +11,10 @@
 //! table ([`is_members_path`]); a path-less value's `members` key is skipped here.
 
 use super::filter::parse_patch_path;
-use super::resource;
 use crate::error::{Error, Result};
 use crate::model::filter::{CompareOp, Filter};
 use crate::model::matcher::matches_element;
+use crate::model::resource;
 use crate::model::schema::{Attr, GROUP_SCHEMA, Mutability, Resolved, ResourceType, Schema};
 use serde_json::{Map, Value};
 

@@ -2,7 +2,7 @@
 
 use super::list::{self, ListParams};
 use super::projection::Projection;
-use super::{Reply, Request, json_string, patch, resource};
+use super::{Reply, Request, json_string, patch};
 use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
@@ -86,11 +86,7 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
     if !p.requests_extension(&ACCESS_USER) {
         return Ok(None);
     }
-    let pk = user.row.pk;
-    let access = app
-        .store
-        .read(move |conn| crate::directory::teams::effective_access(conn, pk))
-        .await?;
+    let access = directory::teams::user_access(&app.store, user.row.pk).await?;
     Ok(Some(access.to_json()))
 }
 
@@ -107,13 +103,13 @@ async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> R
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
-    let data = resource::normalize(&USER_TYPE, &req.json()?)?;
+    let body = req.json()?;
     let actor = req.actor("SCIM POST /Users".into());
     let user = directory::users::create(
         &app.store,
         &actor,
         req.principal.org_pk,
-        data,
+        body,
         req.now.clone(),
     )
     .await?;
@@ -137,24 +133,16 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// PUT replaces every writable attribute (RFC 7644 §3.5.1); read-only ones the client echoes
 /// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
-    let data = resource::normalize(&USER_TYPE, &req.json()?)?;
+    let body = req.json()?;
     let actor = req.actor(format!("SCIM PUT /Users/{id}"));
-    let user = directory::users::update_with(
+    let user = directory::users::replace(
         &app.store,
         &actor,
         req.principal.org_pk,
         id.to_string(),
         req.precondition(),
+        body,
         req.now.clone(),
-        move |mut before| {
-            // `active` is kept when a PUT leaves it out: deactivation is always explicit.
-            let active = before.remove("active");
-            let mut after = data;
-            if let Some(active) = active {
-                after.entry("active").or_insert(active);
-            }
-            Ok(after)
-        },
     )
     .await?;
     resource_reply(app, 200, &user, req).await

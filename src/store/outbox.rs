@@ -169,6 +169,18 @@ const RECEIVER_COLUMNS: &str = "r.pk, r.id, r.org_pk, r.url, r.mode, r.detail, r
     EXISTS (SELECT 1 FROM outbox o WHERE o.org_pk = r.org_pk AND o.seq > r.cursor),
     (SELECT id FROM orgs WHERE pk = r.org_pk)";
 
+impl Receiver {
+    /// How it stands, for lists: `failed` (an RFC 8935 error), `retrying` (the last push
+    /// failed and waits for its next attempt) or `active`.
+    pub fn status(&self) -> &'static str {
+        match (self.state.as_str(), self.next_attempt.is_some()) {
+            ("failed", _) => "failed",
+            (_, true) => "retrying",
+            _ => "active",
+        }
+    }
+}
+
 fn receiver_from(r: &Row<'_>) -> rusqlite::Result<Receiver> {
     Ok(Receiver {
         pk: r.get(0)?,

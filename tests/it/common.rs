@@ -7,8 +7,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use scimbox::app::{App, Limits};
+use scimbox::app::Limits;
 use scimbox::directory::{self, Actor};
+use scimbox::http::State;
 use scimbox::store::{Store, StoreOptions};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -36,11 +37,10 @@ pub struct Server {
     pub token: String,
     pub store: Store,
     pub db: PathBuf,
-    pub app: Arc<App>,
+    /// The running server's state (shared by every edge, plus the HTTP layer's own).
+    pub app: Arc<State>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
-    /// The event deliverer, as `serve` runs it (waits between pushes capped at 1 s).
-    events: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -137,30 +137,22 @@ impl Server {
                 .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = {
-            let store = store.clone();
-            Arc::new(
-                tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .with_edge(edge),
-            )
-        };
-        let events = {
-            let mut o = scimbox::events::Options::new(format!("http://{addr}"));
-            o.max_backoff = std::time::Duration::from_secs(1);
-            scimbox::events::start(store.clone(), o)
-        };
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(scimbox::server::run_with(
-            listener,
-            app.clone(),
+        let options = scimbox::server::Options {
+            limits,
+            admin,
+            edge,
             certs,
-            async {
-                let _ = rx.await;
-            },
-        ));
+            // A receiver that is down is tried again at least every second.
+            events_max_backoff: std::time::Duration::from_secs(1),
+            ..scimbox::server::Options::default()
+        };
+        let running = scimbox::server::start(store.clone(), listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        let app = running.state;
         Server {
             addr,
             org_id: org.id,
@@ -170,7 +162,6 @@ impl Server {
             app,
             client: Client::builder(TokioExecutor::new()).build_http(),
             shutdown: Some(tx),
-            events,
             _dir: dir,
         }
     }
@@ -290,7 +281,6 @@ impl Drop for Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.events.abort();
     }
 }
 

@@ -503,7 +503,7 @@ async fn a_receiver_that_is_down_or_failing_gets_everything_later_with_the_same_
         if r.attempts >= 2 {
             assert!(r.last_error.is_some());
             assert_eq!(r.backlog, 3);
-            assert_eq!(scimbox::events::push::status(&r), "retrying");
+            assert_eq!(r.status(), "retrying");
             break;
         }
         assert!(Instant::now() < deadline, "no retries: {r:?}");
@@ -580,7 +580,7 @@ async fn a_permanent_rfc_8935_error_marks_the_receiver_failed_until_resumed() {
         failed.last_error.as_deref(),
         Some("invalid_audience: not for us")
     );
-    assert_eq!(scimbox::events::push::status(&failed), "failed");
+    assert_eq!(failed.status(), "failed");
     // More changes: the healthy receiver gets them, the failed one is not tried again.
     assert_eq!(s.post("/Users", &user("p2@events.test")).await.status, 201);
     until("the healthy receiver has both", || {

@@ -18,6 +18,7 @@ mod events;
 mod filters;
 mod groups;
 mod https;
+mod layers;
 mod limits;
 mod ops;
 mod replays;

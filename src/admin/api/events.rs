@@ -2,14 +2,9 @@
 //! their backlog, last delivery and last error; add one (a poll receiver's token is in this
 //! answer only); remove one; resume one marked failed.
 
-use super::{Fail, Result, json_body, text_field};
-use crate::admin::{Reply, Request};
-use crate::app::App;
-use crate::directory::Actor;
+use super::*;
 use crate::directory::events::{self as devents, Detail, Mode};
-use crate::store::orgs::Org;
 use crate::store::outbox::Receiver;
-use serde_json::{Value, json};
 
 fn receiver_json(r: &Receiver, root: &str) -> Value {
     json!({
@@ -18,7 +13,7 @@ fn receiver_json(r: &Receiver, root: &str) -> Value {
         "mode": r.mode,
         "detail": r.detail,
         "created": r.created,
-        "status": crate::events::push::status(r),
+        "status": r.status(),
         "backlog": r.backlog,
         "delivered": r.delivered,
         "attempts": r.attempts,
@@ -31,16 +26,16 @@ fn receiver_json(r: &Receiver, root: &str) -> Value {
 }
 
 /// Serves `rest` = `["receivers", …]` of an organization.
-pub(super) async fn route(
-    app: &App,
-    req: &Request,
-    org: &Org,
-    method: &str,
-    rest: &[&str],
-    actor: &(dyn Fn(&str) -> Actor + Sync),
-    now: String,
-) -> Result<Reply> {
+pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
+    let Cx {
+        app,
+        req,
+        org,
+        actor,
+        ..
+    } = *cx;
     let store = &app.store;
+    let now = cx.now.clone();
     match (method, rest) {
         ("GET", ["receivers"]) => {
             let list = devents::list(store, org.pk).await?;
@@ -106,10 +101,6 @@ pub(super) async fn route(
             .await?;
             Ok(Reply::empty(204))
         }
-        _ => Err(Fail::new(
-            404,
-            "not-found",
-            format!("no admin API endpoint {method} {}", req.path),
-        )),
+        _ => Err(cx.not_found(method)),
     }
 }

@@ -10,6 +10,15 @@ use crate::error::{Error, Result};
 use crate::model::schema::{Attr, AttrType, Mutability, ResourceType, Schema};
 use serde_json::{Map, Value};
 
+/// A member of a SCIM JSON object by name, case-insensitively: clients vary the case of
+/// structural names (`Operations`, `op`, `members`, `value`), and RFC 7643 §2.1 makes
+/// attribute names case-insensitive.
+pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
 /// Normalizes a whole resource body (POST or PUT). Returns the stored object, `schemas`
 /// included. `members` of a Group are not part of it: see [`members_of`].
 pub fn normalize(rt: &'static ResourceType, body: &Value) -> Result<Map<String, Value>> {
@@ -246,12 +255,10 @@ pub fn members_of(value: &Value) -> Result<Vec<MemberRef>> {
         let obj = item.as_object().ok_or_else(|| {
             Error::InvalidValue("each member must be an object with a \"value\"".into())
         })?;
-        let value = super::field(obj, "value")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::InvalidValue("each member needs a string \"value\" (the user id)".into())
-            })?;
-        let kind = super::field(obj, "type")
+        let value = field(obj, "value").and_then(Value::as_str).ok_or_else(|| {
+            Error::InvalidValue("each member needs a string \"value\" (the user id)".into())
+        })?;
+        let kind = field(obj, "type")
             .and_then(Value::as_str)
             .map(str::to_string);
         out.push(MemberRef {
