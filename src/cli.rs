@@ -222,6 +222,7 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             audit_retention_days: args.audit_retention_days,
             events_retention: args.events_retention(),
             events_max_backoff: std::time::Duration::from_secs(args.events_max_backoff),
+            events_ca_file: args.events_ca_file.clone(),
         };
         let tls = options.certs.is_some();
         let running = crate::server::start(store.clone(), listener, options, shutdown_signal())

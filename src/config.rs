@@ -312,6 +312,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub events_max_backoff: u64,
 
+    /// Trust the CA certificates in this PEM file for https event receivers, besides the
+    /// bundled Mozilla roots (a receiver behind a private CA).
+    #[arg(long, env = "SCIMBOX_EVENTS_CA_FILE")]
+    pub events_ca_file: Option<PathBuf>,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,

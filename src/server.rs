@@ -33,6 +33,8 @@ pub struct Options {
     pub events_retention: Option<Duration>,
     /// The longest wait between two pushes to a receiver that is down.
     pub events_max_backoff: Duration,
+    /// Extra CA certificates (PEM) trusted for https event receivers.
+    pub events_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             audit_retention_days: 365,
             events_retention: crate::events::Options::new(String::new()).retention,
             events_max_backoff: crate::events::Options::new(String::new()).max_backoff,
+            events_ca_file: None,
         }
     }
 }
@@ -75,6 +78,7 @@ pub async fn start(
         audit_retention_days,
         events_retention,
         events_max_backoff,
+        events_ca_file,
     } = options;
     // Pushed SETs name the organization's SCIM base URL as their issuer, under the root the
     // server hands out: the public URL, else its listen address.
@@ -90,6 +94,7 @@ pub async fn start(
         let mut o = crate::events::Options::new(root);
         o.retention = events_retention;
         o.max_backoff = events_max_backoff;
+        o.ca_file = events_ca_file;
         o
     };
     let app = {
@@ -99,11 +104,11 @@ pub async fn start(
             .map_err(|e| crate::error::Error::Internal(e.to_string()))??
     };
     let state = Arc::new(State::new(app.with_edge(edge), admin));
+    // SCIM events: the deliverer reads the outbox in a task of its own.
+    let deliverer = crate::events::start(store.clone(), events)?;
     let done = tokio::spawn({
         let state = state.clone();
         async move {
-            // SCIM events: the deliverer reads the outbox in a task of its own.
-            let deliverer = crate::events::start(store.clone(), events);
             let housekeeping = tokio::spawn(housekeeping(store, audit_retention_days));
             let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
             let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -29,6 +29,9 @@ pub struct Options {
     pub max_backoff: Duration,
     /// How long one push may take.
     pub timeout: Duration,
+    /// `--events-ca-file`: CA certificates (PEM) trusted for https receivers besides the
+    /// bundled roots (a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -38,6 +41,7 @@ impl Options {
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             max_backoff: Duration::from_secs(300),
             timeout: Duration::from_secs(10),
+            ca_file: None,
         }
     }
 }
@@ -85,7 +89,10 @@ pub async fn org_pk(store: &Store, org_id: String) -> Result<Option<i64>> {
         .await
 }
 
-/// Starts the deliverer and the outbox upkeep; abort the handle to stop both.
-pub fn start(store: Store, options: Options) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(push::run(store, options))
+/// Starts the deliverer and the outbox upkeep; abort the handle to stop both. Fails when
+/// `ca_file` cannot be read or holds no certificate.
+pub fn start(store: Store, options: Options) -> Result<tokio::task::JoinHandle<()>> {
+    let client = crate::outbound::Outbound::new(options.ca_file.as_deref())
+        .map_err(|e| Error::InvalidValue(format!("{e} (set --events-ca-file)")))?;
+    Ok(tokio::spawn(push::run(store, client, options)))
 }

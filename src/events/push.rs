@@ -34,14 +34,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The deliverer: wakes when a commit wrote events (or every second), starts a worker for
 /// each active push receiver with a backlog, and prunes the outbox now and then.
-pub async fn run(store: Store, options: Options) {
-    let client = match crate::outbound::Outbound::new(None) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "events: cannot set up outbound HTTP; no push delivery");
-            return;
-        }
-    };
+pub async fn run(store: Store, client: crate::outbound::Outbound, options: Options) {
     let mut changes = store.outbox_changes();
     let mut workers: JoinSet<i64> = JoinSet::new();
     let mut running: HashSet<i64> = HashSet::new();

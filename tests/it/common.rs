@@ -92,6 +92,8 @@ pub struct Opts {
     pub admin: scimbox::admin::AdminState,
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
+    /// `--events-ca-file`: CA certificates trusted for https event receivers.
+    pub events_ca_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -124,6 +126,7 @@ impl Server {
             admin,
             edge,
             certs,
+            events_ca_file,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -145,6 +148,7 @@ impl Server {
             certs,
             // A receiver that is down is tried again at least every second.
             events_max_backoff: std::time::Duration::from_secs(1),
+            events_ca_file,
             ..scimbox::server::Options::default()
         };
         let running = scimbox::server::start(store.clone(), listener, options, async {

@@ -49,6 +49,8 @@ pub struct Receiver {
     pub addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Serves HTTPS with this certificate (for "localhost") when set.
+    tls: Option<Arc<scimbox::tls::Certs>>,
 }
 
 impl Receiver {
@@ -65,13 +67,26 @@ impl Receiver {
             addr,
             shared,
             task: None,
+            tls: None,
         };
         r.up().await;
         r
     }
 
+    /// A receiver serving HTTPS as "localhost" with this certificate.
+    pub async fn start_tls(certs: Arc<scimbox::tls::Certs>) -> Receiver {
+        let mut r = Self::start().await;
+        r.down().await;
+        r.tls = Some(certs);
+        r.up().await;
+        r
+    }
+
     pub fn url(&self) -> String {
-        format!("http://{}/set", self.addr)
+        match self.tls {
+            Some(_) => format!("https://localhost:{}/set", self.addr.port()),
+            None => format!("http://{}/set", self.addr),
+        }
     }
 
     /// Listens again (on the same port); bounded retries while the port is released.
@@ -88,20 +103,35 @@ impl Receiver {
         };
         self.addr = listener.local_addr().unwrap();
         let shared = self.shared.clone();
+        let tls = self.tls.clone();
         self.task = Some(tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let shared = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req| {
                         let shared = shared.clone();
                         async move { Ok::<_, std::convert::Infallible>(answer(&shared, req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        Some(certs) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = http
+                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                    .await;
+                            }
+                        }
+                        None => {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
             }
         }));
@@ -986,6 +1016,20 @@ fn events_survive_a_sigkill_of_the_server_and_the_cli_manages_receivers() {
     let (ok, _, err) = cli(&db, &["events", "remove", "--org", "default", &poll_id]);
     assert!(!ok && err.contains(&poll_id), "{err}");
 
+    // An unreadable --events-ca-file stops serve at once, naming the flag.
+    let bad = std::process::Command::new(crate::cli::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--events-ca-file"])
+        .arg(dir.path().join("missing.pem"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(bad.stderr).unwrap();
+    assert!(
+        !bad.status.success() && err.contains("--events-ca-file"),
+        "{err}"
+    );
+
     let (mut server, port) = serve(&db, 0);
     let org = {
         let (_, out, _) = cli(&db, &["org", "list"]);
@@ -1200,4 +1244,59 @@ async fn the_admin_page_adds_shows_resumes_and_removes_receivers() {
         .await;
     assert_eq!(r.status, 404);
     assert_eq!(receivers(&s).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_https_receiver_is_trusted_through_the_ca_file_and_refused_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let certs = Arc::new(scimbox::tls::Certs::load(&cert, &key).unwrap());
+    let rx = Receiver::start_tls(certs).await;
+
+    // Trusting the receiver's certificate: delivered over TLS.
+    let trusting = Server::start_opts(crate::common::Opts {
+        events_ca_file: Some(cert.clone()),
+        ..Default::default()
+    })
+    .await;
+    add(&trusting, &rx.url(), "push", "notice").await;
+    assert_eq!(
+        trusting
+            .post("/Users", &user("tls@events.test"))
+            .await
+            .status,
+        201
+    );
+    until("the SET over https", || rx.accepted().len() == 1).await;
+    verify(&rx.accepted()[0], &jwks(&trusting).await);
+
+    // The bundled roots alone do not know this certificate: retried, with the reason shown.
+    let doubting = Server::start().await;
+    let (rid, _) = add(&doubting, &rx.url(), "push", "notice").await;
+    assert_eq!(
+        doubting
+            .post("/Users", &user("tls2@events.test"))
+            .await
+            .status,
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = receivers(&doubting)
+            .await
+            .into_iter()
+            .find(|r| r.id == rid)
+            .unwrap();
+        if let Some(e) = &r.last_error {
+            assert_eq!(r.status(), "retrying", "{r:?}");
+            assert!(e.contains("request failed"), "{e}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no error: {r:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rx.accepted().len(), 1, "nothing reached it unverified");
 }
