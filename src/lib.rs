@@ -46,6 +46,7 @@ pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod outbound;
+pub mod rng;
 pub mod scim;
 pub mod server;
 pub mod store;

@@ -1069,21 +1069,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic, and no dependency for one test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::rng::Rng;
 
     /// Simple attributes the property test writes: (schema URN or "", attribute, sub).
     const SLOTS: [(&str, &str, Option<&str>); 10] = [

@@ -40,6 +40,22 @@ pub(crate) struct Listed<T> {
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 }
 
+/// Compiles a list's filter and sort for `listed` without running them, so a query the
+/// resource cannot answer is refused before any paging.
+pub(crate) fn check_query<T>(
+    listed: &Listed<T>,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    if let Some(f) = filter {
+        (listed.compile)(f)?;
+    }
+    if let Some(s) = sort {
+        (listed.sort_expr)(&s.by)?;
+    }
+    Ok(())
+}
+
 /// Lists one organization's rows of a table: compiles the query's filter and sort, then
 /// reads the page. Returns (total that matched, the page). Without a filter the total comes
 /// from the organization's counter column instead of counting every row.
@@ -290,6 +306,16 @@ impl Store {
         self.inner.outbox.subscribe()
     }
 
+    /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read
+    /// counts 0.
+    pub fn disk_usage(&self) -> (u64, u64) {
+        let path = &self.inner.path;
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        (size(path), size(Path::new(&wal)))
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
     }
@@ -335,12 +361,12 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// Maps a UNIQUE constraint failure to `Uniqueness(attr)`, anything else through `From`.
+/// Maps a UNIQUE (or primary key) constraint failure to `Uniqueness(attr)`, anything else
+/// through `From`. Told apart by SQLite's extended result code, not the message text, so a
+/// NOT NULL, CHECK or foreign key failure is never reported as a taken name.
 pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-            && e.to_string().contains("UNIQUE")
-        {
+        if is_unique_violation(&e) {
             Error::Uniqueness(attr.to_string())
         } else {
             Error::from(e)
@@ -348,9 +374,49 @@ pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unique_and_primary_key_failures_are_uniqueness() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0));
+             INSERT INTO t VALUES (1, 'a', 1);",
+        )
+        .unwrap();
+        let run = |sql: &str| {
+            conn.execute_batch(sql)
+                .map_err(unique_as("name"))
+                .unwrap_err()
+        };
+        assert_eq!(
+            run("INSERT INTO t VALUES (2, 'a', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert_eq!(
+            run("INSERT INTO t VALUES (1, 'b', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert!(matches!(
+            run("INSERT INTO t VALUES (3, 'c', NULL)"),
+            Error::Internal(_)
+        ));
+        assert!(matches!(
+            run("INSERT INTO t VALUES (4, 'd', 0)"),
+            Error::Internal(_)
+        ));
+    }
     use crate::model::filter::{AttrPath, CompareOp, Filter};
     use rusqlite::StatementStatus;
 

@@ -20,6 +20,7 @@ mod groups;
 mod https;
 mod layers;
 mod limits;
+mod lists;
 mod ops;
 mod replays;
 mod teams;
