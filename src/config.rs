@@ -182,6 +182,8 @@ pub enum EventsCommand {
         /// the audience (`aud`) its SETs name.
         #[arg(long)]
         url: String,
+        /// push: scimbox POSTs each SET to --url (RFC 8935); poll: the receiver fetches them
+        /// from its poll endpoint with its token (RFC 8936).
         #[arg(long, value_enum, default_value_t = EventMode::Push)]
         mode: EventMode,
         /// Events carry the resource itself (RFC 9967 `full` events).
