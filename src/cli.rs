@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod clients;
 pub use clients::client;
+pub mod events;
 
 type CliResult = Result<(), String>;
 
@@ -243,6 +244,9 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
                 extra_ca: args.outbound_ca.clone(),
                 ..crate::auth::clients::Settings::default()
             },
+            events_retention: args.events_retention(),
+            events_max_backoff: std::time::Duration::from_secs(args.events_max_backoff),
+            events_ca_file: args.events_ca_file.clone(),
         };
         let tls = options.certs.is_some();
         let running = crate::server::start(store.clone(), listener, options, shutdown_signal())

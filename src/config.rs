@@ -77,6 +77,10 @@ pub enum Command {
     /// Manage the admin page's account.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage the receivers of an organization's SCIM events (RFC 9967 Security Event Tokens,
+    /// pushed per RFC 8935 or polled per RFC 8936).
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Write an organization's users, Teams, Workspaces and memberships to standard output
     /// (or --out): JSON that `scimbox import` reads, or CSV for people.
     Export {
@@ -179,6 +183,57 @@ pub enum AdminCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Add a receiver; it hears of every change made from now on. Prints its id alone on the
+    /// first line; a poll receiver's bearer token follows on the second, shown only this once.
+    Add {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        /// Where SETs are pushed (https, or http to a loopback address); for a poll receiver,
+        /// the audience (`aud`) its SETs name.
+        #[arg(long)]
+        url: String,
+        /// push: scimbox POSTs each SET to --url (RFC 8935); poll: the receiver fetches them
+        /// from its poll endpoint with its token (RFC 8936).
+        #[arg(long, value_enum, default_value_t = EventMode::Push)]
+        mode: EventMode,
+        /// Events carry the resource itself (RFC 9967 `full` events).
+        #[arg(long, conflicts_with = "notice")]
+        full: bool,
+        /// Events say only which attributes changed (RFC 9967 `notice` events; the default).
+        #[arg(long)]
+        notice: bool,
+    },
+    /// List the organization's receivers with their backlog, last delivery and last error.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove a receiver.
+    Remove {
+        #[arg(long)]
+        org: String,
+        /// The receiver's id.
+        id: String,
+    },
+    /// Put a receiver marked failed (it answered an RFC 8935 error) back to work, from the
+    /// event it refused.
+    Resume {
+        #[arg(long)]
+        org: String,
+        /// The receiver's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventMode {
+    Push,
+    Poll,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on.
@@ -271,6 +326,21 @@ pub struct ServeArgs {
     /// JWKS URLs), beside the bundled public roots.
     #[arg(long, env = "SCIMBOX_OUTBOUND_CA")]
     pub outbound_ca: Option<PathBuf>,
+    /// Hours an undelivered SCIM event waits for a receiver that does not take it before it
+    /// is dropped (0: until every receiver had it).
+    #[arg(long, env = "SCIMBOX_EVENTS_RETENTION_HOURS", default_value_t = 168)]
+    pub events_retention_hours: u32,
+
+    /// The longest wait, in seconds, between two attempts to push events to a receiver that
+    /// is down or answers an error (waits double from 1 second up to this).
+    #[arg(long, env = "SCIMBOX_EVENTS_MAX_BACKOFF", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub events_max_backoff: u64,
+
+    /// Trust the CA certificates in this PEM file for https event receivers, besides the
+    /// bundled Mozilla roots (a receiver behind a private CA).
+    #[arg(long, env = "SCIMBOX_EVENTS_CA_FILE")]
+    pub events_ca_file: Option<PathBuf>,
 
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
@@ -278,6 +348,12 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// How long an undelivered event is kept (`None`: until every receiver had it).
+    pub fn events_retention(&self) -> Option<std::time::Duration> {
+        (self.events_retention_hours > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.events_retention_hours) * 3600))
+    }
+
     pub fn limits(&self) -> crate::app::Limits {
         use std::time::Duration;
         crate::app::Limits {

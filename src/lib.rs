@@ -28,6 +28,9 @@
 //! - `outbound`: HTTPS GET and POST to other servers (certificate checks, a timeout, a size
 //!   cap, no redirects elsewhere); a leaf any layer may use.
 //! - `config`: the command line; `cli`: the subcommands; `logs`: log output.
+//! - `events`: SCIM events (RFC 9967) pushed (RFC 8935) and polled (RFC 8936) from the
+//!   outbox the store writes with each change. `outbound`: HTTPS GET and POST to other
+//!   servers (certificate checks, timeout, size cap).
 //! - `export`, `import`, `demo`: the export formats, reading an export into an import plan,
 //!   the demo organization.
 //! - `error`: the one error type (`scim::error` maps it to SCIM responses); `clock`: time,
@@ -45,6 +48,7 @@ pub mod config_access;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod http;
 pub mod import;

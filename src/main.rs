@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::TeamRule(cmd) => scimbox::cli_access::team_rule(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
+        Command::Events(cmd) => scimbox::cli::events::run(&cli.db, cmd),
         Command::Export { org, format, out } => {
             scimbox::cli::export(&cli.db, org, *format, out.as_deref())
         }

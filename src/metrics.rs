@@ -342,6 +342,37 @@ impl Metrics {
         )?;
         writeln!(out, "scimbox_writer_batch_size_sum {}", w.writes)?;
         writeln!(out, "scimbox_writer_batch_size_count {}", w.transactions)?;
+        let e = &g.events;
+        gauge_header(
+            out,
+            "scimbox_events_outbox_depth",
+            "SCIM events in the outbox: waiting for a receiver, or delivered and not pruned yet.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_outbox_depth {}", e.depth)?;
+        gauge_header(
+            out,
+            "scimbox_events_backlog",
+            "SCIM events waiting for delivery, summed over receivers.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_backlog {}", e.backlog)?;
+        gauge_header(
+            out,
+            "scimbox_events_receivers",
+            "Event receivers by state (failed: a permanent RFC 8935 error).",
+            "gauge",
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"active\"}} {}",
+            e.receivers_active
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"failed\"}} {}",
+            e.receivers_failed
+        )?;
         Ok(())
     }
 }
@@ -368,6 +399,8 @@ pub struct Gauges {
     pub refused_by_source: u64,
     /// Live tokens expiring within `EXPIRY_WARNING_DAYS`: (org id, token id, name, expires).
     pub expiring: Vec<(String, String, String, String)>,
+    /// The event outbox and its receivers.
+    pub events: crate::store::outbox::Gauges,
 }
 
 /// Tokens expiring within this many days are warned about (here and on the admin page).
@@ -393,6 +426,7 @@ impl Gauges {
             db_bytes,
             wal_bytes,
             writer: store.writer_stats(),
+            events: store.read(|c| crate::store::outbox::gauges(c)).await?,
         })
     }
 }
@@ -446,6 +480,10 @@ mod tests {
                 "okta".into(),
                 "2026-12-10T00:00:00.000Z".into(),
             )],
+            events: crate::store::outbox::Gauges {
+                depth: 4,
+                ..Default::default()
+            },
         });
         assert!(
             text.contains("scimbox_token_source_refused_total 3"),
@@ -475,5 +513,6 @@ mod tests {
             text.contains("scimbox_scim_errors_total{scim_type=\"uniqueness\",status=\"409\"} 1")
         );
         assert!(text.contains("scimbox_database_bytes{file=\"db\"} 10"));
+        assert!(text.contains("scimbox_events_outbox_depth 4"), "{text}");
     }
 }

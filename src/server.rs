@@ -33,6 +33,12 @@ pub struct Options {
     pub audit_retention_days: u32,
     /// OAuth clients: access-token lifetime and the CA file for JWKS URLs.
     pub oauth: crate::auth::clients::Settings,
+    /// How long an undelivered SCIM event is kept (`None`: until every receiver had it).
+    pub events_retention: Option<Duration>,
+    /// The longest wait between two pushes to a receiver that is down.
+    pub events_max_backoff: Duration,
+    /// Extra CA certificates (PEM) trusted for https event receivers.
+    pub events_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -45,6 +51,9 @@ impl Default for Options {
             metrics_listener: None,
             audit_retention_days: 365,
             oauth: crate::auth::clients::Settings::default(),
+            events_retention: crate::events::Options::new(String::new()).retention,
+            events_max_backoff: crate::events::Options::new(String::new()).max_backoff,
+            events_ca_file: None,
         }
     }
 }
@@ -73,7 +82,27 @@ pub async fn start(
         metrics_listener,
         audit_retention_days,
         oauth,
+        events_retention,
+        events_max_backoff,
+        events_ca_file,
     } = options;
+    // Pushed SETs name the organization's SCIM base URL as their issuer, under the root the
+    // server hands out: the public URL, else its listen address.
+    let events = {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| crate::error::Error::Internal(format!("no listen address: {e}")))?;
+        let mut shown = addr;
+        if shown.ip().is_unspecified() {
+            shown.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let root = edge.root(&shown.to_string(), false);
+        let mut o = crate::events::Options::new(root);
+        o.retention = events_retention;
+        o.max_backoff = events_max_backoff;
+        o.ca_file = events_ca_file;
+        o
+    };
     let app = {
         let store = store.clone();
         tokio::task::spawn_blocking(move || {
@@ -83,6 +112,8 @@ pub async fn start(
         .map_err(|e| crate::error::Error::Internal(e.to_string()))??
     };
     let state = Arc::new(State::new(app.with_edge(edge), admin));
+    // SCIM events: the deliverer reads the outbox in a task of its own.
+    let deliverer = crate::events::start(store.clone(), events)?;
     let done = tokio::spawn({
         let state = state.clone();
         async move {
@@ -105,6 +136,7 @@ pub async fn start(
                 r.abort();
             }
             housekeeping.abort();
+            deliverer.abort();
         }
     });
     Ok(Running { state, done })

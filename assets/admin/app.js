@@ -182,9 +182,9 @@ async function render() {
     if (a.dataset.section === r.section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  // viewClients lives in clients.js, viewAccess in access.js.
+  // viewClients lives in clients.js, viewAccess in access.js, viewEvents in events.js.
   const views = { org: viewOrg, tokens: viewTokens, clients: viewClients, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity,
-    access: () => viewAccess() };
+    access: () => viewAccess(), events: viewEvents };
   const view = views[r.section];
   if (!view) {
     show(h('section', { class: 'card' }, h('h1', { text: 'Not found' }), h('p', { text: 'There is no such page. Pick a section above.' })));

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod clients;
+pub mod events;
 pub mod guard;
 pub mod orgs;
 pub mod rules;

@@ -215,6 +215,7 @@ pub async fn delete(
             let owner_before = super::guard::user_matters(conn, row.pk)?
                 .then(|| super::guard::before(conn, org_pk))
                 .transpose()?;
+            let teams = users::teams_of(conn, row.pk)?;
             users::delete(conn, org_pk, row.pk)?;
             if let Some(was) = owner_before {
                 super::guard::after(
@@ -234,6 +235,22 @@ pub async fn delete(
                 None,
                 &now,
             )?;
+            // Each Team the user was in lost a member: a change to that Team (a new version,
+            // its audit record and its event), as if the member had been removed from it.
+            for (team_id, _) in teams {
+                if let Some(team) = crate::store::teams::get(conn, org_pk, &team_id)? {
+                    crate::store::teams::touch(conn, team.pk, &now)?;
+                    let change = serde_json::json!({"added": [], "removed": [id]}).to_string();
+                    actor.record(
+                        conn,
+                        org_pk,
+                        ("members", "Team", &team_id),
+                        None,
+                        Some(&change),
+                        &now,
+                    )?;
+                }
+            }
             Ok(())
         })
         .await

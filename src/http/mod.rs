@@ -2,6 +2,7 @@
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
 mod admin;
+mod events;
 mod oauth;
 pub mod query;
 
@@ -82,6 +83,16 @@ pub async fn handle(
             .metrics
             .request(route, method.as_str(), reply.status, started.elapsed());
         let mut resp = to_response(reply);
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
+    // ---- events hook: JWKS and RFC 8936 poll endpoints (see events.rs) ----
+    if events::owns(&path) {
+        let mut resp = events::serve(app, req).await;
+        let status = resp.status().as_u16();
+        state
+            .metrics
+            .request(route, method.as_str(), status, started.elapsed());
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }

@@ -31,7 +31,9 @@ pub fn insert(conn: &Connection, e: &Entry<'_>, now: &str) -> Result<()> {
         e.before,
         e.after
     ])?;
-    Ok(())
+    // Every change writes its audit record here, whatever edge it came from: the one place
+    // its SCIM event (if it makes one) is written too, in the same transaction.
+    super::outbox::on_audit(conn, e, now)
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -177,6 +177,51 @@ const STEPS: &[&str] = &[
          AFTER UPDATE OF revoked, expires, hash, org_pk, allowed_cidrs, prev_hash, prev_until
          ON tokens
          BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;",
+    // 6: SCIM events (RFC 9967): the outbox, written in the transaction of each change; the
+    // receivers with their delivery position; the acknowledgements of polled SETs past that
+    // position; and the key each organization signs its SETs with. AUTOINCREMENT so a pruned
+    // sequence number is never handed out again (a receiver's cursor would skip it).
+    "CREATE TABLE event_keys (
+         org_pk  INTEGER PRIMARY KEY REFERENCES orgs(pk) ON DELETE CASCADE,
+         kid     TEXT NOT NULL,
+         pkcs8   BLOB NOT NULL,
+         created TEXT NOT NULL
+     );
+     CREATE TABLE event_receivers (
+         pk            INTEGER PRIMARY KEY,
+         id            TEXT NOT NULL UNIQUE,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         url           TEXT NOT NULL,
+         mode          TEXT NOT NULL CHECK (mode IN ('push', 'poll')),
+         detail        TEXT NOT NULL CHECK (detail IN ('full', 'notice')),
+         token_digest  TEXT,
+         created       TEXT NOT NULL,
+         cursor        INTEGER NOT NULL,
+         state         TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'failed')),
+         attempts      INTEGER NOT NULL DEFAULT 0,
+         next_attempt  TEXT,
+         last_delivery TEXT,
+         last_error    TEXT,
+         delivered     INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX event_receivers_org ON event_receivers(org_pk);
+     CREATE TABLE outbox (
+         seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         txn           TEXT NOT NULL UNIQUE,
+         at            TEXT NOT NULL,
+         resource_type TEXT NOT NULL,
+         resource_id   TEXT NOT NULL,
+         external_id   TEXT,
+         payload       TEXT NOT NULL
+     );
+     CREATE INDEX outbox_org ON outbox(org_pk, seq);
+     CREATE INDEX outbox_at ON outbox(at);
+     CREATE TABLE event_acks (
+         receiver_pk INTEGER NOT NULL REFERENCES event_receivers(pk) ON DELETE CASCADE,
+         seq         INTEGER NOT NULL,
+         PRIMARY KEY (receiver_pk, seq)
+     ) WITHOUT ROWID;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -13,6 +13,7 @@ pub mod filter_sql;
 mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
+pub mod outbox;
 mod readers;
 pub mod settings;
 pub mod teams;
@@ -220,6 +221,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// Moves after every commit that wrote an event (see [`Store::outbox_changes`]).
+    outbox: writer::OutboxSignal,
     writer: writer::Writer,
     readers: readers::Readers,
 }
@@ -230,11 +233,13 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         drop(conn);
-        let writer = writer::Writer::start(path, options.max_batch)?;
+        let outbox = Arc::new(tokio::sync::watch::Sender::new(0));
+        let writer = writer::Writer::start(path, options.max_batch, outbox.clone())?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                outbox,
                 writer,
                 readers,
             }),
@@ -297,6 +302,12 @@ impl Store {
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
         self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
+    }
+
+    /// Changes each time this process committed a write that put an event in the outbox
+    /// (writes by another process, such as the CLI, are not seen: poll for those too).
+    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.outbox.subscribe()
     }
 
     /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read

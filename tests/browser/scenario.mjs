@@ -156,6 +156,25 @@ await step('create a token (shown once, with copy)', async () => {
   await shot('tokens');
 });
 
+// ---- Events (events.js): a poll receiver, shown once, then its backlog ----------------------
+let pollToken = '';
+await step('add a poll receiver of SCIM events (token shown once)', async () => {
+  await go('#/events');
+  check((await heading()) === 'Events', 'the Events page has no Events heading');
+  await page.locator('#jwks-uri').waitFor();
+  check((await page.inputValue('#jwks-uri')).endsWith('/jwks'), 'no JWKS URL');
+  await page.fill('#receiver-url', 'ftp://nowhere');
+  await page.click('#new-receiver-title ~ form button[type=submit]');
+  await waitText(page.locator('#receiver-error'), 'https');
+  await page.fill('#receiver-url', `https://app-${stamp}.example.com/events`);
+  await page.selectOption('#receiver-mode', 'poll');
+  await page.click('#new-receiver-title ~ form button[type=submit]');
+  await page.locator('#receiver-token').waitFor();
+  pollToken = await page.inputValue('#receiver-token');
+  check(pollToken.startsWith('sbe_'), `unexpected poll token ${pollToken}`);
+  await shot('events-added');
+});
+
 await step('provision a user and a Team over SCIM with the token', async () => {
   const u = await scim('POST', '/Users', {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
@@ -177,6 +196,18 @@ await step('provision a user and a Team over SCIM with the token', async () => {
   teamId = g.json.id;
   const dup = await scim('POST', '/Users', { userName, active: true });
   check(dup.status === 409, `a duplicate user answered ${dup.status}`);
+});
+
+await step('see the events waiting for the poll receiver', async () => {
+  await go('#/org'); // the page is on #/events already: leave it so it loads again
+  await go('#/events');
+  const row = page.locator('tr[data-receiver]', { hasText: `app-${stamp}.example.com` });
+  await row.waitFor();
+  await waitText(row, 'poll, notice');
+  const backlog = Number(await row.locator('td').nth(3).textContent());
+  check(backlog >= 3, `backlog ${backlog}: a user, a Team and its member should be waiting`);
+  check(!(await page.content()).includes(pollToken), 'the poll token is shown again');
+  await shot('events');
 });
 
 await step('see the user (HTML in the name shown as text) and the Team on the page', async () => {

@@ -96,6 +96,8 @@ pub struct Opts {
     pub oauth: Option<scimbox::auth::clients::Settings>,
     /// The address to listen on (`127.0.0.1:0` when `None`), e.g. `[::1]:0` for IPv6.
     pub bind: Option<&'static str>,
+    /// `--events-ca-file`: CA certificates trusted for https event receivers.
+    pub events_ca_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -130,6 +132,7 @@ impl Server {
             certs,
             oauth,
             bind,
+            events_ca_file,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -152,6 +155,9 @@ impl Server {
             edge,
             certs,
             oauth: oauth.unwrap_or_default(),
+            // A receiver that is down is tried again at least every second.
+            events_max_backoff: std::time::Duration::from_secs(1),
+            events_ca_file,
             ..scimbox::server::Options::default()
         };
         let running = scimbox::server::start(store.clone(), listener, options, async {

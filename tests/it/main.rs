@@ -17,6 +17,7 @@ mod crash;
 mod discovery;
 mod edge;
 mod errors;
+mod events;
 mod filters;
 mod groups;
 mod https;

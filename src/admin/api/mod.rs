@@ -12,6 +12,7 @@
 mod access;
 mod activity;
 mod clients;
+mod events;
 mod orgs;
 mod signin;
 mod teams;
@@ -237,6 +238,7 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 Some("teams") => teams::route(&cx, method, rest).await,
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
                 Some("audit" | "requests") => activity::route(&cx, method, rest).await,
+                Some("receivers") => events::route(&cx, method, rest).await,
                 Some(_) => Err(cx.not_found(method)),
             }
         }
