@@ -24,7 +24,7 @@
 //! `SCIMBOX_BENCH_CLIENT_THREADS` (generator threads, default 2), `SCIMBOX_BENCH_LOG` (the
 //! server's log level, default `info`, which writes a line per request as deployed),
 //! `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to run: hello, create, read, filter,
-//! page, team, mixed; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
+//! page, team, mixed, events; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
 
 // A benchmark program: a failure should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
@@ -862,6 +862,48 @@ fn start_hello() -> (tokio::runtime::Runtime, SocketAddr) {
     (rt, addr)
 }
 
+/// An event receiver that answers every SET with 202 after `delay`, counting them.
+fn start_slow_receiver(delay: Duration) -> (tokio::runtime::Runtime, SocketAddr, Arc<AtomicU64>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind((
+            std::net::Ipv4Addr::LOCALHOST,
+            0,
+        )))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = Arc::new(AtomicU64::new(0));
+    let count = got.clone();
+    rt.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let count = count.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| {
+                    let count = count.clone();
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+                        *resp.status_mut() = hyper::StatusCode::ACCEPTED;
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (rt, addr, got)
+}
+
 // ---- the phases ---------------------------------------------------------------------------
 
 fn main() {
@@ -1118,6 +1160,61 @@ fn main() {
         report.add("mixed: filter userName eq", 16, &o, Some(1), Goal::None);
         report.add("mixed: PATCH replace title", 16, &o, Some(2), Goal::None);
         report.add("mixed: POST /Users", 16, &o, Some(3), Goal::None);
+    }
+
+    // ---- SCIM writes beside a slow event receiver (issue 18): the event is one more row in
+    // the change's transaction and delivery runs in a task of its own, so a receiver that takes
+    // 200 ms per SET should leave write latency where it was. Measured here, not asserted.
+    if cfg.wants("events") {
+        let next = next_user.clone();
+        next.store(users_total * 2 + 10_000_000, Ordering::Relaxed);
+        let writes = cfg.n(20_000, 2_000);
+        let o = gen_.run(&t, 16, writes, cap, 1, create(next.clone()));
+        report.add("POST /Users, no event receiver", 16, &o, None, Goal::None);
+        let (slow_rt, slow_addr, got) = start_slow_receiver(Duration::from_millis(200));
+        let added = Command::new(env!("CARGO_BIN_EXE_scimbox"))
+            .args(["events", "add", "--org", &server.org_id, "--full", "--url"])
+            .arg(format!("http://{slow_addr}/set"))
+            .arg("--db")
+            .arg(&server.db)
+            .output()
+            .unwrap();
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        // The server sees a receiver the CLI added within a second: wait for its first SET.
+        let started = Instant::now();
+        while got.load(Ordering::Relaxed) == 0 {
+            let _ = gen_.one(&t, create(next.clone())(0, &mut Rng::new(1)));
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the receiver got nothing"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let o = gen_.run(&t, 16, writes, cap, 1, create(next.clone()));
+        report.add(
+            "POST /Users, slow receiver (200 ms/SET)",
+            16,
+            &o,
+            None,
+            Goal::None,
+        );
+        let o = gen_.run(&t, 1, writes / 4, cap, 1, create(next.clone()));
+        report.add(
+            "POST /Users, slow receiver (200 ms/SET)",
+            1,
+            &o,
+            None,
+            Goal::None,
+        );
+        eprintln!(
+            "  events: the slow receiver took {} SETs; the rest waits in the outbox",
+            got.load(Ordering::Relaxed)
+        );
+        slow_rt.shutdown_background();
     }
 
     // ---- the report

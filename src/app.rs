@@ -1,5 +1,6 @@
-//! What every edge shares: the store, the authenticator, the limits, the key that signs
-//! pagination cursors, the rate limits and how the server is reached. Each edge keeps its own
+//! What every edge shares: the store, the authenticators (API tokens, OAuth clients), the
+//! limits, the key that signs pagination cursors, the rate limits and how the server is
+//! reached. Each edge keeps its own
 //! state beside it (the HTTP layer its request ids and metrics in `http::State`, the admin page
 //! its sessions and inspector in `admin::AdminState`), so `scim/` builds on this alone.
 
@@ -144,6 +145,8 @@ pub struct App {
     pub edge: Edge,
     /// Token buckets per API token (`--rate-limit`, `--rate-burst`).
     pub rate: crate::auth::ratelimit::RateLimiter,
+    /// OAuth clients' credentials and access tokens (see [`App::with_oauth`]).
+    pub oauth: crate::auth::clients::OAuth,
 }
 
 impl App {
@@ -155,7 +158,10 @@ impl App {
                 crate::auth::secret::random_hex(32)
             })
         })?;
+        let oauth =
+            crate::auth::clients::OAuth::new(&store, &crate::auth::clients::Settings::default())?;
         Ok(App {
+            oauth,
             store,
             auth,
             throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
@@ -164,6 +170,13 @@ impl App {
             cursor_key: key.into_bytes(),
             edge: Edge::default(),
         })
+    }
+
+    /// Sets up OAuth clients (access-token lifetime, the CA file for JWKS URLs). Fails when
+    /// the CA file cannot be used. Blocking (it reads the key): call it where `App::new` is.
+    pub fn with_oauth(mut self, settings: &crate::auth::clients::Settings) -> Result<App> {
+        self.oauth = crate::auth::clients::OAuth::new(&self.store, settings)?;
+        Ok(self)
     }
 
     /// Sets how the server is reached (public URL, TLS, metrics token).

@@ -10,16 +10,20 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+mod clients;
+pub use clients::client;
+pub mod events;
+
 type CliResult = Result<(), String>;
 
-fn cli_actor(what: &str) -> Actor {
+pub(crate) fn cli_actor(what: &str) -> Actor {
     Actor {
         who: "cli".into(),
         why: format!("scimbox {what}"),
     }
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     crate::clock::format(crate::clock::now())
 }
 
@@ -96,6 +100,8 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
                 org,
                 name,
                 expires_in,
+                description,
+                allow,
             } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
                 let expires = expires_in.map(|days| {
@@ -103,12 +109,17 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
                         crate::clock::now() + time::Duration::days(i64::from(days)),
                     )
                 });
-                let (_, bearer) = directory::orgs::create_token(
+                let spec = directory::orgs::TokenSpec {
+                    name: name.clone(),
+                    expires,
+                    description: description.clone(),
+                    allow: allow.clone(),
+                };
+                let (_, bearer) = directory::orgs::create_token_with(
                     &store,
                     &cli_actor("token create"),
                     &org,
-                    name.clone(),
-                    expires,
+                    spec,
                     now(),
                 )
                 .await?;
@@ -117,22 +128,38 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
             TokenCommand::List { org } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
                 println!(
-                    "{:<17} {:<8} {:<25} {:<25} {:<25} NAME",
-                    "ID", "STATE", "CREATED", "EXPIRES", "LAST USED"
+                    "{:<17} {:<8} {:<25} {:<25} {:<25} {:<40} NAME",
+                    "ID", "STATE", "CREATED", "EXPIRES", "LAST USED", "LAST SOURCE"
                 );
                 let now = now();
+                let soon = crate::clock::format(
+                    crate::clock::now()
+                        + time::Duration::days(crate::directory::tokens::EXPIRY_WARNING_DAYS),
+                );
                 for t in directory::orgs::list_tokens(&store, &org).await? {
                     let state = t.state(&now);
+                    let state = match &t.expires {
+                        Some(e) if state == "live" && *e <= soon => "expiring",
+                        _ => state,
+                    };
                     println!(
-                        "{:<17} {:<8} {:<25} {:<25} {:<25} {}",
+                        "{:<17} {:<8} {:<25} {:<25} {:<25} {:<40} {}{}",
                         t.id,
                         state,
                         t.created,
                         t.expires.as_deref().unwrap_or("never"),
                         t.last_used.as_deref().unwrap_or("never"),
-                        t.name
+                        t.last_source.as_deref().unwrap_or("-"),
+                        t.name,
+                        t.description
+                            .as_deref()
+                            .map(|d| format!(" ({d})"))
+                            .unwrap_or_default()
                     );
                 }
+            }
+            TokenCommand::Rotate { org, token, grace } => {
+                crate::cli_access::token_rotate_in(&store, org, token, *grace).await?;
             }
             TokenCommand::Revoke { org, token } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
@@ -218,6 +245,14 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
             certs,
             metrics_listener,
             audit_retention_days: args.audit_retention_days,
+            oauth: crate::auth::clients::Settings {
+                access_token_minutes: args.access_token_minutes,
+                extra_ca: args.outbound_ca.clone(),
+                ..crate::auth::clients::Settings::default()
+            },
+            events_retention: args.events_retention(),
+            events_max_backoff: std::time::Duration::from_secs(args.events_max_backoff),
+            events_ca_file: args.events_ca_file.clone(),
         };
         let tls = options.certs.is_some();
         let running = crate::server::start(store.clone(), listener, options, shutdown_signal())
@@ -363,7 +398,7 @@ async fn shutdown_signal() {
 }
 
 /// Runs one CLI action on a freshly opened store, closing it afterwards.
-fn with_store<F, Fut>(db: &Path, action: F) -> CliResult
+pub(crate) fn with_store<F, Fut>(db: &Path, action: F) -> CliResult
 where
     F: FnOnce(Store) -> Fut,
     Fut: std::future::Future<Output = crate::error::Result<()>>,
@@ -379,11 +414,18 @@ fn print_access(access: &directory::teams::Access) {
     for (id, name, role) in &access.workspaces {
         println!("workspace {name} ({id}): {role}");
     }
+    for g in &access.deployments {
+        let d = &g.deployment;
+        println!(
+            "deployment {} ({}) in {}: {}",
+            d.name, d.id, d.workspace_name, g.role
+        );
+    }
 }
 
 pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
     use crate::config::TeamCommand as T;
-    use directory::teams::{self as t, MemberOp, Origin, RoleChange};
+    use directory::teams::{self as t, MemberOp, Origin};
     with_store(db, |store| async move {
         match cmd {
             T::List { org } => {
@@ -418,6 +460,9 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                         "local"
                     }
                 );
+                if let Some((id, name)) = directory::rules::of_team(&store, team.row.pk).await? {
+                    println!("rule: {} ({id})", name.as_deref().unwrap_or("deleted"));
+                }
                 print_access(&access);
                 for (id, display) in team.members.unwrap_or_default() {
                     println!("member {display} ({id})");
@@ -488,26 +533,9 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                 )
                 .await?;
             }
-            T::SetRole {
-                org,
-                team,
-                organization,
-                workspace,
-                role,
-            } => {
+            T::SetRole { org, team, role } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
-                let change = match (organization, workspace, role) {
-                    (Some(r), _, _) => RoleChange::Organization(r.clone()),
-                    (None, Some(ws), Some(r)) => RoleChange::Workspace(
-                        ws.clone(),
-                        (!r.eq_ignore_ascii_case("none")).then(|| r.clone()),
-                    ),
-                    _ => {
-                        return Err(crate::error::Error::InvalidValue(
-                            "give --organization ROLE, or --workspace WS --role ROLE".into(),
-                        ));
-                    }
-                };
+                let change = crate::cli_access::team_change(role)?;
                 let access = t::set_role(
                     &store,
                     &cli_actor("team set-role"),
@@ -562,7 +590,10 @@ pub fn user(db: &Path, cmd: &crate::config::UserCommand) -> CliResult {
                 let org = directory::orgs::find(&store, org.clone()).await?;
                 let (row, access) = directory::users::access(&store, org.pk, user.clone()).await?;
                 println!("user {}", row.id);
-                print_access(&access);
+                crate::cli_access::print_effective(&access);
+            }
+            U::SetRole { org, user, role } => {
+                return crate::cli_access::user_set_role_in(&store, org, user, role).await;
             }
         }
         Ok(())

@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage an organization's SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage an organization's OAuth clients (client credentials for Entra and other IdPs).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage Teams locally: roles always; creating Teams and adding members only while SCIM
     /// provisioning is off.
     #[command(subcommand)]
@@ -59,6 +62,16 @@ pub enum Command {
     /// Manage Workspaces (Teams get roles in them).
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// Manage Deployments (each in a Workspace; Teams and users get Deployment roles on them).
+    #[command(subcommand)]
+    Deployment(crate::config_access::DeploymentCommand),
+    /// Manage custom Deployment roles: named sets of Astro's Deployment permissions.
+    #[command(subcommand)]
+    DeploymentRole(crate::config_access::DeploymentRoleCommand),
+    /// Manage role rules: the role template a Team gets when the IdP creates it, matched on
+    /// its displayName.
+    #[command(subcommand)]
+    TeamRule(crate::config_access::TeamRuleCommand),
     /// Look at users.
     #[command(subcommand)]
     User(UserCommand),
@@ -71,6 +84,10 @@ pub enum Command {
     /// Manage the admin page's account.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage the receivers of an organization's SCIM events (RFC 9967 Security Event Tokens,
+    /// pushed per RFC 8935 or polled per RFC 8936).
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Write an organization's users, Teams, Workspaces and memberships to standard output
     /// (or --out): JSON that `scimbox import` reads, or CSV for people.
     Export {
@@ -173,6 +190,57 @@ pub enum AdminCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Add a receiver; it hears of every change made from now on. Prints its id alone on the
+    /// first line; a poll receiver's bearer token follows on the second, shown only this once.
+    Add {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        /// Where SETs are pushed (https, or http to a loopback address); for a poll receiver,
+        /// the audience (`aud`) its SETs name.
+        #[arg(long)]
+        url: String,
+        /// push: scimbox POSTs each SET to --url (RFC 8935); poll: the receiver fetches them
+        /// from its poll endpoint with its token (RFC 8936).
+        #[arg(long, value_enum, default_value_t = EventMode::Push)]
+        mode: EventMode,
+        /// Events carry the resource itself (RFC 9967 `full` events).
+        #[arg(long, conflicts_with = "notice")]
+        full: bool,
+        /// Events say only which attributes changed (RFC 9967 `notice` events; the default).
+        #[arg(long)]
+        notice: bool,
+    },
+    /// List the organization's receivers with their backlog, last delivery and last error.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Remove a receiver.
+    Remove {
+        #[arg(long)]
+        org: String,
+        /// The receiver's id.
+        id: String,
+    },
+    /// Put a receiver marked failed (it answered an RFC 8935 error) back to work, from the
+    /// event it refused.
+    Resume {
+        #[arg(long)]
+        org: String,
+        /// The receiver's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventMode {
+    Push,
+    Poll,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on.
@@ -255,12 +323,44 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
     pub rate_burst: u32,
 
+    /// Minutes an OAuth access token from /oauth/token lives (60 to 360).
+    #[arg(long, env = "SCIMBOX_ACCESS_TOKEN_MINUTES",
+          default_value_t = crate::auth::clients::DEFAULT_ACCESS_MINUTES,
+          value_parser = clap::value_parser!(u32).range(60..=360))]
+    pub access_token_minutes: u32,
+
+    /// A PEM file of extra CA certificates to trust for outbound HTTPS (federated clients'
+    /// JWKS URLs), beside the bundled public roots.
+    #[arg(long, env = "SCIMBOX_OUTBOUND_CA")]
+    pub outbound_ca: Option<PathBuf>,
+    /// Hours an undelivered SCIM event waits for a receiver that does not take it before it
+    /// is dropped (0: until every receiver had it).
+    #[arg(long, env = "SCIMBOX_EVENTS_RETENTION_HOURS", default_value_t = 168)]
+    pub events_retention_hours: u32,
+
+    /// The longest wait, in seconds, between two attempts to push events to a receiver that
+    /// is down or answers an error (waits double from 1 second up to this).
+    #[arg(long, env = "SCIMBOX_EVENTS_MAX_BACKOFF", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub events_max_backoff: u64,
+
+    /// Trust the CA certificates in this PEM file for https event receivers, besides the
+    /// bundled Mozilla roots (a receiver behind a private CA).
+    #[arg(long, env = "SCIMBOX_EVENTS_CA_FILE")]
+    pub events_ca_file: Option<PathBuf>,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,
 }
 
 impl ServeArgs {
+    /// How long an undelivered event is kept (`None`: until every receiver had it).
+    pub fn events_retention(&self) -> Option<std::time::Duration> {
+        (self.events_retention_hours > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.events_retention_hours) * 3600))
+    }
+
     pub fn limits(&self) -> crate::app::Limits {
         use std::time::Duration;
         crate::app::Limits {
@@ -314,6 +414,25 @@ pub enum TokenCommand {
         /// Days until the token expires; without it, it never does.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
         expires_in: Option<u32>,
+        /// What the token is for (shown in the token list and on the admin page).
+        #[arg(long)]
+        description: Option<String>,
+        /// Accept the token only from this address range (CIDR, IPv4 or IPv6; repeatable).
+        /// Requests from elsewhere get 401.
+        #[arg(long = "allow", value_name = "CIDR")]
+        allow: Vec<String>,
+    },
+    /// Issue a new secret for a token (same id, name and limits); prints the new bearer token
+    /// alone on stdout, only this once. The old secret is refused from the next request, or
+    /// after --grace.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        /// The token's id or name.
+        token: String,
+        /// Keep accepting the old secret this long (e.g. 30m, 2h; at most 24h).
+        #[arg(long, value_parser = crate::config_access::grace)]
+        grace: Option<u64>,
     },
     /// List an organization's tokens (never their secrets).
     List {
@@ -326,6 +445,71 @@ pub enum TokenCommand {
         org: String,
         /// The token's id or name.
         token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an OAuth client. Prints the client id on the first line and the client secret
+    /// on the second, shown only this once. With --jwks-url (and --issuer, --subject,
+    /// --audience) the client is federated: it has no secret, and its identity provider signs
+    /// its assertions.
+    Create {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        /// A name to recognise the client by (unique among the organization's live clients).
+        #[arg(long)]
+        name: String,
+        /// Days until the secret expires (default 365, at most 1095).
+        #[arg(long, conflicts_with = "jwks_url",
+              value_parser = clap::value_parser!(u32).range(1..=1095))]
+        expires_in: Option<u32>,
+        /// Federated: the HTTPS URL of the identity provider's signing keys (JWKS).
+        #[arg(long, requires_all = ["issuer", "subject", "audience"])]
+        jwks_url: Option<String>,
+        /// Federated: the `iss` its assertions carry.
+        #[arg(long, requires = "jwks_url")]
+        issuer: Option<String>,
+        /// Federated: the `sub` its assertions carry.
+        #[arg(long, requires = "jwks_url")]
+        subject: Option<String>,
+        /// Federated: the `aud` its assertions carry (Entra: the app's URI, like api://...).
+        #[arg(long, requires = "jwks_url")]
+        audience: Option<String>,
+    },
+    /// List an organization's clients and their secrets' ids and expiry (never a secret).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a client by id or name: no more access tokens, and the ones it holds are refused
+    /// from their next request.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+    },
+    /// Add a secret to a client and print it (shown only this once); the old one keeps
+    /// working until `client delete-secret` or its own expiry.
+    Rotate {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+        /// Days until the new secret expires (default 365, at most 1095).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1095))]
+        expires_in: Option<u32>,
+    },
+    /// Delete one of a client's secrets (its id, as `client list` shows it).
+    DeleteSecret {
+        #[arg(long)]
+        org: String,
+        /// The client's id or name.
+        client: String,
+        /// The secret's id.
+        secret: String,
     },
 }
 
@@ -371,20 +555,14 @@ pub enum TeamCommand {
         team: String,
         user: String,
     },
-    /// Set a Team's Organization role, or its role in a Workspace (`--role none` removes it).
+    /// Set a Team's Organization role, its role in a Workspace or its role on a Deployment
+    /// (`--role none` removes it).
     SetRole {
         #[arg(long)]
         org: String,
         team: String,
-        /// ORGANIZATION_MEMBER, ORGANIZATION_BILLING_ADMIN or ORGANIZATION_OWNER.
-        #[arg(long, conflicts_with_all = ["workspace", "role"])]
-        organization: Option<String>,
-        /// The Workspace's id or name.
-        #[arg(long, requires = "role")]
-        workspace: Option<String>,
-        /// WORKSPACE_MEMBER, WORKSPACE_OPERATOR, WORKSPACE_OWNER or none.
-        #[arg(long, requires = "workspace")]
-        role: Option<String>,
+        #[command(flatten)]
+        role: crate::config_access::RoleArgs,
     },
 }
 
@@ -405,7 +583,18 @@ pub enum WorkspaceCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// A user's effective access: the highest of its own roles and its Teams', per Workspace.
+    /// Set a user's own Organization role, Workspace role or Deployment role (`--role none`
+    /// removes it); its Teams' roles add to these.
+    SetRole {
+        #[arg(long)]
+        org: String,
+        /// The user's id or userName.
+        user: String,
+        #[command(flatten)]
+        role: crate::config_access::RoleArgs,
+    },
+    /// A user's effective access per Organization, Workspace and Deployment, each with where
+    /// it comes from (own, a Team, an implied Accessor, Owner-inherits).
     Access {
         #[arg(long)]
         org: String,

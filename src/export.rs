@@ -6,8 +6,12 @@
 //!  "users": [{"id": "…", "userName": "…", …the stored SCIM User…}],
 //!  "teams": [{"id": "…", "displayName": "…", …the stored SCIM Group without members…,
 //!             "scimbox": {"origin": "scim", "organizationRole": "ORGANIZATION_MEMBER",
-//!                         "workspaceRoles": [{"workspace": "…id…", "role": "WORKSPACE_MEMBER"}]}}],
+//!                         "workspaceRoles": [{"workspace": "…id…", "role": "WORKSPACE_MEMBER"}],
+//!                         "deploymentRoles": [{"deployment": "…id…", "role": "DEPLOYMENT_ADMIN"},
+//!                                             {"deployment": "…id…", "customRole": "…id…"}]}}],
 //!  "workspaces": [{"id": "…", "name": "…"}],
+//!  "deployments": [{"id": "…", "name": "…", "workspace": "…id…"}],
+//!  "deploymentRoles": [{"id": "…", "name": "…", "permissions": ["deployment.get"]}],
 //!  "memberships": [{"team": "…team id…", "user": "…user id…"}]}
 //! ```
 //!
@@ -35,6 +39,12 @@ pub fn to_json(org: &Org, snap: &Snapshot, now: &str) -> Value {
         })
         .collect();
     let mut memberships = Vec::new();
+    // A grant names its custom role by name; the file names it by id.
+    let custom: HashMap<&str, &str> = snap
+        .custom_roles
+        .iter()
+        .map(|c| (c.name.as_str(), c.id.as_str()))
+        .collect();
     let teams: Vec<Value> = snap
         .teams
         .iter()
@@ -52,6 +62,12 @@ pub fn to_json(org: &Org, snap: &Snapshot, now: &str) -> Value {
                     "workspaceRoles": t.workspace_roles.iter()
                         .map(|(id, _, role)| json!({"workspace": id, "role": role}))
                         .collect::<Vec<_>>(),
+                    "deploymentRoles": t.deployment_roles.iter()
+                        .map(|g| match custom.get(g.role.as_str()) {
+                            Some(id) => json!({"deployment": g.deployment.id, "customRole": id}),
+                            None => json!({"deployment": g.deployment.id, "role": g.role}),
+                        })
+                        .collect::<Vec<_>>(),
                 }),
             );
             for user in &t.members {
@@ -68,6 +84,12 @@ pub fn to_json(org: &Org, snap: &Snapshot, now: &str) -> Value {
         "teams": teams,
         "workspaces": snap.workspaces.iter()
             .map(|w| json!({"id": w.id, "name": w.name}))
+            .collect::<Vec<_>>(),
+        "deployments": snap.deployments.iter()
+            .map(|d| json!({"id": d.id, "name": d.name, "workspace": d.workspace_id}))
+            .collect::<Vec<_>>(),
+        "deploymentRoles": snap.custom_roles.iter()
+            .map(|c| json!({"id": c.id, "name": c.name, "permissions": c.permissions}))
             .collect::<Vec<_>>(),
         "memberships": memberships,
     })

@@ -3,7 +3,9 @@
 //! `model::resource::normalize`, so what the API would refuse, the import refuses, naming the
 //! entry. Then `directory::transfer::import` writes it all in one transaction.
 
-use crate::directory::transfer::{NewTeam, NewUser, NewWorkspace, Plan};
+use crate::directory::transfer::{
+    NewCustomRole, NewDeployment, NewTeam, NewUser, NewWorkspace, Plan, PlannedRole,
+};
 use crate::export::FORMAT;
 use crate::model::resource;
 use crate::model::roles;
@@ -85,6 +87,78 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
         plan.workspaces.push(NewWorkspace {
             id: fresh(&id),
             name: name.to_string(),
+        });
+    }
+
+    // Deployments (each in a Workspace of the file) and custom Deployment roles.
+    let mut dep_index: HashMap<String, usize> = HashMap::new();
+    let mut dep_names: HashMap<String, usize> = HashMap::new();
+    for (i, d) in list("deployments")?.iter().enumerate() {
+        let at = format!("deployments[{i}]");
+        let id = id_of(d, &at)?;
+        claim(&id, &at)?;
+        let name = d
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.len() <= 200)
+            .ok_or(format!("{at}: needs a \"name\" (1 to 200 characters)"))?;
+        if let Some(j) = dep_names.insert(name.to_lowercase(), i) {
+            return Err(format!(
+                "{at}: Deployment name {name:?} is also the name of deployments[{j}]"
+            ));
+        }
+        let ws = d.get("workspace").and_then(Value::as_str).unwrap_or("");
+        let workspace = *ws_index.get(ws).ok_or(format!(
+            "{at}: names Workspace {ws:?}, which is not in \"workspaces\""
+        ))?;
+        dep_index.insert(id.clone(), i);
+        plan.deployments.push(NewDeployment {
+            id: fresh(&id),
+            name: name.to_string(),
+            workspace,
+        });
+    }
+    let mut custom_index: HashMap<String, usize> = HashMap::new();
+    let mut custom_names: HashMap<String, usize> = HashMap::new();
+    for (i, c) in list("deploymentRoles")?.iter().enumerate() {
+        let at = format!("deploymentRoles[{i}]");
+        let id = id_of(c, &at)?;
+        claim(&id, &at)?;
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+        if !roles::valid_custom_role_name(name) {
+            return Err(format!(
+                "{at}: {name:?} cannot name a custom Deployment role (1 to 64 letters, digits, \
+                 _ - ., not a built-in role's name)"
+            ));
+        }
+        if let Some(j) = custom_names.insert(name.to_lowercase(), i) {
+            return Err(format!(
+                "{at}: role name {name:?} is also the name of deploymentRoles[{j}]"
+            ));
+        }
+        let mut permissions = Vec::new();
+        for p in c
+            .get("permissions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let p = p.as_str().unwrap_or("");
+            let known = roles::deployment_permission(p)
+                .ok_or(format!("{at}: {p:?} is not a Deployment permission"))?;
+            if !permissions.iter().any(|x: &String| x == known) {
+                permissions.push(known.to_string());
+            }
+        }
+        if permissions.is_empty() {
+            return Err(format!("{at}: needs at least one permission"));
+        }
+        custom_index.insert(id.clone(), i);
+        plan.custom_roles.push(NewCustomRole {
+            id: fresh(&id),
+            name: name.to_string(),
+            permissions,
         });
     }
 
@@ -178,6 +252,35 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
                 workspace_roles.push((index, role.to_string()));
             }
         }
+        let mut deployment_roles = Vec::new();
+        if let Some(grants) = extra.get("deploymentRoles").and_then(Value::as_array) {
+            for (k, g) in grants.iter().enumerate() {
+                let dep = g.get("deployment").and_then(Value::as_str).unwrap_or("");
+                let index = *dep_index.get(dep).ok_or(format!(
+                    "{at}: scimbox.deploymentRoles[{k}] names Deployment {dep:?}, which is not \
+                     in \"deployments\""
+                ))?;
+                let role = match (g.get("role").and_then(Value::as_str), g.get("customRole")) {
+                    (Some(r), None) if r.eq_ignore_ascii_case(roles::DEPLOYMENT_ADMIN) => {
+                        PlannedRole::Admin
+                    }
+                    (None, Some(Value::String(c))) => {
+                        PlannedRole::Custom(*custom_index.get(c.as_str()).ok_or(format!(
+                            "{at}: scimbox.deploymentRoles[{k}] names custom role {c:?}, which \
+                             is not in \"deploymentRoles\""
+                        ))?)
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{at}: scimbox.deploymentRoles[{k}] needs \"role\": \
+                             \"DEPLOYMENT_ADMIN\" or \"customRole\": an id of \
+                             \"deploymentRoles\""
+                        ));
+                    }
+                };
+                deployment_roles.push((index, role));
+            }
+        }
         team_index.insert(id.clone(), i);
         plan.teams.push(NewTeam {
             id: fresh(&id),
@@ -186,6 +289,7 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
             org_role,
             workspace_roles,
             members: Vec::new(),
+            deployment_roles,
         });
     }
 

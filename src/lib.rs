@@ -10,38 +10,53 @@
 //! - `directory`: the operations every edge shares (users, Teams, orgs, tokens, audit, whole
 //!   organizations); it normalises every resource it writes and records the audit entry.
 //! - `auth`: bearer tokens (argon2id at rest, a digest cache in memory), admin passwords,
-//!   throttling and rate limits; `auth::secret` and `auth::token` are leaves any layer may use.
-//! - `app`: what every edge shares: store, authenticator, limits, cursor key, rate limits,
-//!   edge URLs. Nothing of the HTTP layer or the admin page.
+//!   throttling and rate limits; `auth::clients`: OAuth clients' secrets and federated
+//!   assertions (RS256 against a JWKS) and the access tokens they get. `auth::secret` and
+//!   `auth::token` are leaves any layer may use.
+//! - `app`: what every edge shares: store, authenticator (API tokens and OAuth clients),
+//!   limits, cursor key, rate limits, edge URLs. Nothing of the HTTP layer or the admin page.
 //! - `scim`: the SCIM protocol: routes, filters, PATCH, lists, discovery, errors. Builds on
 //!   `app` alone.
 //! - `admin`: the embedded admin page and its JSON API (`admin::api`, one file per resource),
 //!   with its own state (sessions, sign-in throttle, request inspector).
+//! - `oauth`: the OAuth 2.0 edge: `POST /oauth/token` (RFC 6749 §4.4, RFC 7523) and the RFC
+//!   8414 metadata.
 //! - `http`: hyper, routing, body limits, responses; `http::State` adds request ids, metrics
 //!   and the admin state to `app`. `server`: `start` (the one start-up, for the binary and the
 //!   tests), the accept loop and graceful shutdown. `tls`: certificates, reloaded live.
 //!   `metrics`: Prometheus counters and the `/metrics` exposition.
+//! - `outbound`: HTTPS GET and POST to other servers (certificate checks, a timeout, a size
+//!   cap, no redirects elsewhere); a leaf any layer may use.
 //! - `config`: the command line; `cli`: the subcommands; `logs`: log output.
+//! - `events`: SCIM events (RFC 9967) pushed (RFC 8935) and polled (RFC 8936) from the
+//!   outbox the store writes with each change. `outbound`: HTTPS GET and POST to other
+//!   servers (certificate checks, timeout, size cap).
 //! - `export`, `import`, `demo`: the export formats, reading an export into an import plan,
 //!   the demo organization.
 //! - `error`: the one error type (`scim::error` maps it to SCIM responses); `clock`: time,
-//!   read once per request.
+//!   read once per request; `rng`: the seeded generator (demo data, request ids, property
+//!   tests). These three are leaves any layer may use.
 
 pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod cli_access;
 pub mod clock;
 pub mod config;
+pub mod config_access;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod http;
 pub mod import;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod oauth;
+pub mod outbound;
 pub mod rng;
 pub mod scim;
 pub mod server;

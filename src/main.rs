@@ -11,11 +11,16 @@ fn main() -> ExitCode {
         Command::Serve(args) => scimbox::cli::serve(&cli.db, args),
         Command::Org(cmd) => scimbox::cli::org(&cli.db, cmd),
         Command::Token(cmd) => scimbox::cli::token(&cli.db, cmd),
+        Command::Client(cmd) => scimbox::cli::client(&cli.db, cmd),
         Command::Team(cmd) => scimbox::cli::team(&cli.db, cmd),
         Command::Workspace(cmd) => scimbox::cli::workspace(&cli.db, cmd),
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
+        Command::Deployment(cmd) => scimbox::cli_access::deployment(&cli.db, cmd),
+        Command::DeploymentRole(cmd) => scimbox::cli_access::deployment_role(&cli.db, cmd),
+        Command::TeamRule(cmd) => scimbox::cli_access::team_rule(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
+        Command::Events(cmd) => scimbox::cli::events::run(&cli.db, cmd),
         Command::Export { org, format, out } => {
             scimbox::cli::export(&cli.db, org, *format, out.as_deref())
         }

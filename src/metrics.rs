@@ -248,6 +248,30 @@ impl Metrics {
             "scimbox_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
         )?;
+        gauge_header(
+            out,
+            "scimbox_token_source_refused_total",
+            "Requests refused because they came from outside their token's address ranges.",
+            "counter",
+        )?;
+        writeln!(
+            out,
+            "scimbox_token_source_refused_total {}",
+            g.refused_by_source
+        )?;
+        gauge_header(
+            out,
+            "scimbox_token_expiring_soon",
+            "Live tokens that expire within 14 days (1 each, labelled with when).",
+            "gauge",
+        )?;
+        for (org, id, name, expires) in &g.expiring {
+            writeln!(
+                out,
+                "scimbox_token_expiring_soon{{org_id=\"{org}\",token=\"{id}\",name=\"{}\",expires=\"{expires}\"}} 1",
+                escape(name)
+            )?;
+        }
         gauge_header(out, "scimbox_users", "Users per organization.", "gauge")?;
         for org in &g.orgs {
             writeln!(
@@ -318,6 +342,37 @@ impl Metrics {
         )?;
         writeln!(out, "scimbox_writer_batch_size_sum {}", w.writes)?;
         writeln!(out, "scimbox_writer_batch_size_count {}", w.transactions)?;
+        let e = &g.events;
+        gauge_header(
+            out,
+            "scimbox_events_outbox_depth",
+            "SCIM events in the outbox: waiting for a receiver, or delivered and not pruned yet.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_outbox_depth {}", e.depth)?;
+        gauge_header(
+            out,
+            "scimbox_events_backlog",
+            "SCIM events waiting for delivery, summed over receivers.",
+            "gauge",
+        )?;
+        writeln!(out, "scimbox_events_backlog {}", e.backlog)?;
+        gauge_header(
+            out,
+            "scimbox_events_receivers",
+            "Event receivers by state (failed: a permanent RFC 8935 error).",
+            "gauge",
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"active\"}} {}",
+            e.receivers_active
+        )?;
+        writeln!(
+            out,
+            "scimbox_events_receivers{{state=\"failed\"}} {}",
+            e.receivers_failed
+        )?;
         Ok(())
     }
 }
@@ -340,18 +395,38 @@ pub struct Gauges {
     pub db_bytes: u64,
     pub wal_bytes: u64,
     pub writer: WriterStats,
+    /// Requests refused for coming from outside their token's address ranges.
+    pub refused_by_source: u64,
+    /// Live tokens expiring within `EXPIRY_WARNING_DAYS`: (org id, token id, name, expires).
+    pub expiring: Vec<(String, String, String, String)>,
+    /// The event outbox and its receivers.
+    pub events: crate::store::outbox::Gauges,
 }
+
+/// Tokens expiring within this many days are warned about (here and on the admin page).
+pub use crate::directory::tokens::EXPIRY_WARNING_DAYS;
 
 impl Gauges {
     /// Reads the organizations' counters, the files' sizes and the writer's stats.
     pub async fn read(store: &crate::store::Store) -> crate::error::Result<Gauges> {
         let orgs = crate::directory::orgs::list(store).await?;
         let (db_bytes, wal_bytes) = store.disk_usage();
+        let now = crate::clock::now();
+        let (from, until) = (
+            crate::clock::format(now),
+            crate::clock::format(now + time::Duration::days(EXPIRY_WARNING_DAYS)),
+        );
+        let expiring = store
+            .read(move |conn| crate::store::tokens::expiring(conn, &from, &until))
+            .await?;
         Ok(Gauges {
+            refused_by_source: 0,
+            expiring,
             orgs,
             db_bytes,
             wal_bytes,
             writer: store.writer_stats(),
+            events: store.read(|c| crate::store::outbox::gauges(c)).await?,
         })
     }
 }
@@ -398,7 +473,26 @@ mod tests {
             db_bytes: 10,
             wal_bytes: 0,
             writer: WriterStats::default(),
+            refused_by_source: 3,
+            expiring: vec![(
+                "o1".into(),
+                "t1".into(),
+                "okta".into(),
+                "2026-12-10T00:00:00.000Z".into(),
+            )],
+            events: crate::store::outbox::Gauges {
+                depth: 4,
+                ..Default::default()
+            },
         });
+        assert!(
+            text.contains("scimbox_token_source_refused_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("scimbox_token_expiring_soon{org_id=\"o1\",token=\"t1\",name=\"okta\""),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "scimbox_requests_total{route=\"/Users\",method=\"POST\",status=\"201\"} 1"
@@ -419,5 +513,6 @@ mod tests {
             text.contains("scimbox_scim_errors_total{scim_type=\"uniqueness\",status=\"409\"} 1")
         );
         assert!(text.contains("scimbox_database_bytes{file=\"db\"} 10"));
+        assert!(text.contains("scimbox_events_outbox_depth 4"), "{text}");
     }
 }

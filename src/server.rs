@@ -31,6 +31,14 @@ pub struct Options {
     pub metrics_listener: Option<TcpListener>,
     /// Days the audit log keeps an entry (0 keeps them forever).
     pub audit_retention_days: u32,
+    /// OAuth clients: access-token lifetime and the CA file for JWKS URLs.
+    pub oauth: crate::auth::clients::Settings,
+    /// How long an undelivered SCIM event is kept (`None`: until every receiver had it).
+    pub events_retention: Option<Duration>,
+    /// The longest wait between two pushes to a receiver that is down.
+    pub events_max_backoff: Duration,
+    /// Extra CA certificates (PEM) trusted for https event receivers.
+    pub events_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -42,6 +50,10 @@ impl Default for Options {
             certs: None,
             metrics_listener: None,
             audit_retention_days: 365,
+            oauth: crate::auth::clients::Settings::default(),
+            events_retention: crate::events::Options::new(String::new()).retention,
+            events_max_backoff: crate::events::Options::new(String::new()).max_backoff,
+            events_ca_file: None,
         }
     }
 }
@@ -69,14 +81,39 @@ pub async fn start(
         certs,
         metrics_listener,
         audit_retention_days,
+        oauth,
+        events_retention,
+        events_max_backoff,
+        events_ca_file,
     } = options;
+    // Pushed SETs name the organization's SCIM base URL as their issuer, under the root the
+    // server hands out: the public URL, else its listen address.
+    let events = {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| crate::error::Error::Internal(format!("no listen address: {e}")))?;
+        let mut shown = addr;
+        if shown.ip().is_unspecified() {
+            shown.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let root = edge.root(&shown.to_string(), false);
+        let mut o = crate::events::Options::new(root);
+        o.retention = events_retention;
+        o.max_backoff = events_max_backoff;
+        o.ca_file = events_ca_file;
+        o
+    };
     let app = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || App::new(store, limits))
-            .await
-            .map_err(|e| crate::error::Error::Internal(e.to_string()))??
+        tokio::task::spawn_blocking(move || {
+            App::new(store, limits).and_then(|app| app.with_oauth(&oauth))
+        })
+        .await
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))??
     };
     let state = Arc::new(State::new(app.with_edge(edge), admin));
+    // SCIM events: the deliverer reads the outbox in a task of its own.
+    let deliverer = crate::events::start(store.clone(), events)?;
     let done = tokio::spawn({
         let state = state.clone();
         async move {
@@ -99,12 +136,14 @@ pub async fn start(
                 r.abort();
             }
             housekeeping.abort();
+            deliverer.abort();
         }
     });
     Ok(Running { state, done })
 }
 
-/// Hourly: deletes ended admin sessions and audit entries past the retention.
+/// Hourly: deletes ended admin sessions, audit entries past the retention and the ids of
+/// expired client assertions.
 async fn housekeeping(store: Store, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -116,6 +155,7 @@ async fn housekeeping(store: Store, retention_days: u32) {
         let result = store
             .write(move |conn| {
                 let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
+                crate::store::clients::prune_jtis(conn, &stamp)?;
                 let audit = match cutoff {
                     Some(c) => crate::store::audit::prune(conn, &c)?,
                     None => 0,

@@ -182,7 +182,9 @@ async function render() {
     if (a.dataset.section === r.section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  const views = { org: viewOrg, tokens: viewTokens, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity };
+  // viewClients lives in clients.js, viewAccess in access.js, viewEvents in events.js.
+  const views = { org: viewOrg, tokens: viewTokens, clients: viewClients, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity,
+    access: () => viewAccess(), events: viewEvents };
   const view = views[r.section];
   if (!view) {
     show(h('section', { class: 'card' }, h('h1', { text: 'Not found' }), h('p', { text: 'There is no such page. Pick a section above.' })));
@@ -370,8 +372,9 @@ async function viewTokens() {
       h('td', {}, timeEl(t.created)),
       h('td', {}, t.expires ? timeEl(t.expires) : h('span', { class: 'muted', text: 'never' })),
       h('td', {}, timeEl(t.lastUsed)),
+      ...tokenCells(t), // access.js
       h('td', {}, badge(t.state, t.state === 'live' ? 'ok' : 'off')),
-      h('td', {}, t.state === 'live' ? revoke : ''));
+      h('td', {}, t.state === 'live' ? h('span', { class: 'row' }, rotateControl(t, err), revoke) : '')); // access.js
   });
   show(
     h('h1', { text: 'Tokens' }),
@@ -382,7 +385,7 @@ async function viewTokens() {
     shown,
     h('section', { class: 'card', 'aria-labelledby': 'tokens-title' },
       h('h2', { id: 'tokens-title', text: 'Tokens' }),
-      rows.length ? table(['Name', 'Created', 'Expires', 'Last used', 'State', ''], rows, 'Tokens')
+      rows.length ? table(['Name', 'Created', 'Expires', 'Last used', 'Description', 'Last source', 'Limits', 'State', ''], rows, 'Tokens')
         : h('p', { text: 'No tokens yet.' })),
   );
 }
@@ -439,15 +442,6 @@ async function viewUsers() {
   show(h('h1', { text: 'Users' }), h('section', { class: 'card' }, form, err), h('section', { class: 'card' }, results));
 }
 
-function accessView(access) {
-  return h('div', {},
-    h('p', {}, 'Organization role: ', h('strong', { class: 'org-role', text: access.organizationRole })),
-    access.workspaceRoles.length
-      ? table(['Workspace', 'Role'], access.workspaceRoles.map((w) => h('tr', { 'data-workspace': w.display },
-        h('td', { text: w.display }), h('td', { class: 'role', text: w.role }))), 'Workspace roles')
-      : h('p', { class: 'muted', text: 'No Workspace roles.' }));
-}
-
 async function viewUser(id) {
   const u = await api('GET', orgPath(`/users/${encodeURIComponent(id)}`));
   const err = errorLine('user-error');
@@ -492,8 +486,8 @@ async function viewUser(id) {
         : h('p', { class: 'muted', text: 'In no Team.' })),
     h('section', { class: 'card', 'aria-labelledby': 'access-title', id: 'effective-access' },
       h('h2', { id: 'access-title', text: 'Effective roles' }),
-      h('p', { class: 'hint', text: 'The highest of the user\'s own roles and those of every Team it is in.' }),
-      accessView(u.access)),
+      h('p', { class: 'hint', text: 'The highest of the user\'s own roles and those of every Team it is in, and where each comes from.' }),
+      effectiveAccessView(u.effective)), // access.js
     h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title', text: 'Actions' }),
       h('p', { class: 'hint', text: 'If the IdP removed a user but the account remains here (Okta deactivates, it never deletes), delete it here.' }),
@@ -647,6 +641,7 @@ async function viewTeam(id) {
       orgForm,
       wsRows.length ? table(['Workspace', 'Role', ''], wsRows, 'Workspace roles')
         : h('p', { class: 'muted' }, 'No Workspaces yet; create one on the ', h('a', { href: '#/teams', text: 'Teams' }), ' page.')),
+    teamDeploymentCard(t.id), // access.js
     h('section', { class: 'card', 'aria-labelledby': 'members-title' },
       h('h2', { id: 'members-title', text: `Members (${t.members.length})` }),
       memberRows.length ? table(['Member', ''], memberRows, 'Members') : h('p', { class: 'muted', text: 'No members.' }),

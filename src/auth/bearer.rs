@@ -24,14 +24,31 @@ use tokio::sync::Semaphore;
 pub struct Principal {
     pub org_pk: i64,
     pub org_id: String,
+    /// The API token's pk, or the OAuth client's when `client` is set.
     pub token_pk: i64,
+    /// The API token's name, or the OAuth client's.
     pub token_name: String,
+    /// The caller holds an OAuth access token of client `token_pk` (see `auth::clients`).
+    pub client: bool,
 }
 
 impl Principal {
     /// How the audit log names this caller.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token_name)
+        if self.client {
+            format!("client:{}", self.token_name)
+        } else {
+            format!("token:{}", self.token_name)
+        }
+    }
+
+    /// The rate limiter's bucket: one per token and one per client, never shared.
+    pub fn rate_key(&self) -> i64 {
+        if self.client {
+            -self.token_pk
+        } else {
+            self.token_pk
+        }
     }
 }
 
@@ -40,8 +57,13 @@ struct Cached {
     digest: [u8; 32],
     principal: Principal,
     scim_enabled: bool,
+    /// When this secret stops counting: the token's expiry, or sooner for an old secret in
+    /// its grace period after a rotation.
     expires: Option<String>,
     last_touched: Option<String>,
+    last_source: Option<std::net::IpAddr>,
+    /// The blocks the token may be used from (empty: anywhere).
+    cidrs: Vec<crate::model::cidr::Cidr>,
 }
 
 /// Watches to check with: several, so concurrent requests do not queue on one mutex.
@@ -60,6 +82,16 @@ pub struct Authenticator {
     /// A real hash to verify against when the token id is unknown, so the answer takes the
     /// same time whether or not the id exists.
     decoy_hash: String,
+    /// Requests refused because they came from outside their token's address ranges.
+    refused_by_source: std::sync::atomic::AtomicU64,
+}
+
+/// What `authenticate` found besides the principal: whether the token's last use is due a
+/// write, and the source address to record with it (empty when not due).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touch {
+    pub due: bool,
+    pub source: String,
 }
 
 impl Authenticator {
@@ -78,6 +110,7 @@ impl Authenticator {
             epoch: AtomicI64::new(epoch),
             verify_slots: Semaphore::new(2),
             decoy_hash: secret::hash_token(&secret::random_hex(SECRET_HEX)?)?,
+            refused_by_source: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -108,16 +141,30 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Checks an `Authorization` header value for the organization named in the URL.
-    /// Every failure is the same `Unauthorized`, so nothing can be learned from the answer.
-    /// Returns the principal and whether its `last_used` is due an update.
+    /// The current auth epoch, after looking for changes made anywhere: other credential
+    /// caches (OAuth clients) keep entries only while it stays the same.
+    pub fn epoch(&self) -> Result<i64> {
+        self.refresh()?;
+        Ok(self.epoch.load(Ordering::SeqCst))
+    }
+
+    /// How many requests were refused for coming from outside their token's ranges.
+    pub fn refused_by_source(&self) -> u64 {
+        self.refused_by_source.load(Ordering::Relaxed)
+    }
+
+    /// Checks an `Authorization` header value for the organization named in the URL, from
+    /// the client address `peer`. Every failure is the same `Unauthorized`, so nothing can be
+    /// learned from the answer (a request from outside the token's address ranges too, which
+    /// is counted). Returns the principal and whether its last use is due a write.
     pub async fn authenticate(
         &self,
         store: &Store,
         header: Option<&str>,
         org_id: &str,
         now: &str,
-    ) -> Result<(Principal, bool)> {
+        peer: std::net::IpAddr,
+    ) -> Result<(Principal, Touch)> {
         let bearer = header
             .and_then(|h| {
                 let (scheme, value) = h.trim().split_once(' ')?;
@@ -142,23 +189,33 @@ impl Authenticator {
         if entry.principal.org_id != org_id || entry.expires.as_deref().is_some_and(|e| e <= now) {
             return Err(Error::Unauthorized);
         }
+        if !entry.cidrs.is_empty() && !entry.cidrs.iter().any(|c| c.contains(peer)) {
+            self.refused_by_source.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(token = %entry.principal.token_name, %peer,
+                "token used from outside its allowed address ranges");
+            return Err(Error::Unauthorized);
+        }
         if !entry.scim_enabled {
             return Err(Error::Forbidden(
                 "SCIM provisioning is disabled for this organization; switch it on in scimbox"
                     .into(),
             ));
         }
-        // last_used is kept to the minute: one write per token per minute, not per request.
+        // last_used is kept to the minute: one write per token per minute, not per request,
+        // unless the request comes from another address than the last one.
         let due = entry
             .last_touched
             .as_deref()
-            .is_none_or(|t| t.get(..16) != now.get(..16));
+            .is_none_or(|t| t.get(..16) != now.get(..16))
+            || entry.last_source != Some(peer);
         if due && let Ok(mut cache) = self.cache.lock() {
             if let Some(c) = cache.get_mut(&digest) {
                 c.last_touched = Some(now.to_string());
+                c.last_source = Some(peer);
             }
         }
-        Ok((entry.principal, due))
+        let source = if due { peer.to_string() } else { String::new() };
+        Ok((entry.principal, Touch { due, source }))
     }
 
     async fn verify_slow(
@@ -184,14 +241,36 @@ impl Authenticator {
         let hash = row
             .as_ref()
             .map_or(self.decoy_hash.clone(), |r| r.hash.clone());
+        // After a rotation with a grace period, the old secret counts until its end.
+        let prev = row
+            .as_ref()
+            .and_then(|r| match (&r.prev_hash, &r.prev_until) {
+                (Some(h), Some(until)) if until.as_str() > now => Some((h.clone(), until.clone())),
+                _ => None,
+            });
         let candidate = bearer.to_string();
-        let matched = tokio::task::spawn_blocking(move || secret::verify(&candidate, &hash))
-            .await
-            .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
+        let prev_hash = prev.as_ref().map(|(h, _)| h.clone());
+        let (matched, matched_prev) = tokio::task::spawn_blocking(move || {
+            if secret::verify(&candidate, &hash) {
+                (true, false)
+            } else {
+                let old = prev_hash.is_some_and(|h| secret::verify(&candidate, &h));
+                (old, old)
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
         let row = match row {
             Some(row) if matched && row.is_live(now) => row,
             _ => return Err(Error::Unauthorized),
         };
+        let expires = match (&row.expires, matched_prev.then_some(prev).flatten()) {
+            (Some(e), Some((_, until))) => Some(e.clone().min(until)),
+            (None, Some((_, until))) => Some(until),
+            (e, None) => e.clone(),
+        };
+        let cidrs = crate::model::cidr::parse_list(&row.allowed_cidrs)
+            .map_err(|e| Error::Internal(format!("token {} ranges: {e}", row.id)))?;
         let entry = Cached {
             digest,
             principal: Principal {
@@ -199,10 +278,13 @@ impl Authenticator {
                 org_id: row.org_id.clone(),
                 token_pk: row.pk,
                 token_name: row.name.clone(),
+                client: false,
             },
             scim_enabled: row.org_scim_enabled,
-            expires: row.expires.clone(),
+            expires,
             last_touched: row.last_used.clone(),
+            last_source: row.last_source.as_deref().and_then(|s| s.parse().ok()),
+            cidrs,
         };
         if let Ok(mut cache) = self.cache.lock() {
             // A revocation that landed while argon2 ran must not be undone by this entry.

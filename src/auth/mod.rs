@@ -1,7 +1,8 @@
 //! Authentication: bearer tokens for the SCIM API (argon2id at rest, a digest cache in memory)
-//! and admin passwords for the admin page.
+//! and admin passwords for the admin page; OAuth clients' credentials and access tokens.
 
 pub mod bearer;
+pub mod clients;
 pub mod password;
 pub mod ratelimit;
 pub mod secret;

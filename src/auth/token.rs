@@ -24,6 +24,15 @@ pub fn generate() -> Result<NewToken> {
     })
 }
 
+/// A new secret for an existing token id (rotation).
+pub fn with_id(id: &str) -> Result<NewToken> {
+    let secret = secret::random_hex(SECRET_HEX)?;
+    Ok(NewToken {
+        bearer: Secret::new(format!("{PREFIX}{id}_{secret}")),
+        id: id.to_string(),
+    })
+}
+
 /// The id part of a bearer value, if it has our shape.
 pub fn token_id(bearer: &str) -> Option<&str> {
     let rest = bearer.strip_prefix(PREFIX)?;

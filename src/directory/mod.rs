@@ -2,8 +2,14 @@
 //! organizations and tokens. Rules that must hold whoever acts (no nested Teams, SCIM-managed
 //! Teams, the audit record) live here, so no edge can bypass them.
 
+pub mod access;
+pub mod clients;
+pub mod events;
+pub mod guard;
 pub mod orgs;
+pub mod rules;
 pub mod teams;
+pub mod tokens;
 pub mod transfer;
 pub mod users;
 

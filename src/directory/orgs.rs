@@ -106,10 +106,55 @@ pub async fn create_token(
     expires: Option<String>,
     now: String,
 ) -> Result<(String, Secret)> {
-    let name = name.trim().to_string();
+    let spec = TokenSpec {
+        name,
+        expires,
+        ..TokenSpec::default()
+    };
+    create_token_with(store, actor, org, spec, now).await
+}
+
+/// What a new token is made with.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSpec {
+    pub name: String,
+    /// A stored-format timestamp.
+    pub expires: Option<String>,
+    pub description: Option<String>,
+    /// CIDR blocks it may be used from (checked here; empty: anywhere).
+    pub allow: Vec<String>,
+}
+
+/// Creates a token with a description and source limits; see `create_token`.
+pub async fn create_token_with(
+    store: &Store,
+    actor: &Actor,
+    org: &Org,
+    spec: TokenSpec,
+    now: String,
+) -> Result<(String, Secret)> {
+    let name = spec.name.trim().to_string();
     if name.is_empty() {
         return Err(Error::InvalidValue("a token needs a name".into()));
     }
+    let cidrs = crate::model::cidr::parse_list(&spec.allow).map_err(Error::InvalidValue)?;
+    let allowed = (!cidrs.is_empty())
+        .then(|| serde_json::to_string(&cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>()))
+        .transpose()
+        .map_err(|e| Error::Internal(format!("cidrs: {e}")))?;
+    let description = spec
+        .description
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 500)
+    {
+        return Err(Error::InvalidValue(
+            "a token description is at most 500 characters".into(),
+        ));
+    }
+    let expires = spec.expires;
     let made = token::generate()?;
     let bearer_value = made.bearer.clone();
     // argon2 is slow on purpose: hash before entering the writer, so no other write waits.
@@ -125,14 +170,20 @@ pub async fn create_token(
                 name: &name,
                 hash: &hash,
                 expires: expires.as_deref(),
+                description: description.as_deref(),
+                allowed_cidrs: allowed.as_deref(),
             };
             tokens::insert(conn, &token, &now)?;
+            let after = serde_json::json!({
+                "name": name, "expires": expires, "description": description,
+                "allow": allowed.as_deref().and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()),
+            });
             actor.record(
                 conn,
                 org_pk,
                 ("create", "Token", &id),
                 None,
-                Some(&name),
+                Some(&after.to_string()),
                 &now,
             )
         })
@@ -172,8 +223,8 @@ pub async fn revoke_token(
 }
 
 /// Records that a token was used (to the minute); best effort, never fails a request.
-pub async fn touch_token(store: &Store, token_pk: i64, now: String) {
+pub async fn touch_token(store: &Store, token_pk: i64, now: String, source: Option<String>) {
     let _ = store
-        .write(move |conn| tokens::touch(conn, token_pk, &now))
+        .write(move |conn| tokens::touch(conn, token_pk, &now, source.as_deref()))
         .await;
 }

@@ -286,6 +286,10 @@ pub async fn create(
                 Some(&text),
                 &now,
             )?;
+            // A Team the IdP creates gets the template of the role rule it matches.
+            if origin == Origin::Scim {
+                super::rules::apply(conn, org_pk, &row, &actor, &now)?;
+            }
             let delta =
                 apply_member_ops(conn, org_pk, &row, &[MemberOp::Add(members)], Origin::Scim)?;
             audit_members(conn, org_pk, &row, &actor, &delta, &now)?;
@@ -365,7 +369,15 @@ where
                 )?;
                 changed = true;
             }
+            let owner_before = (super::guard::team_matters(&row.org_role)
+                && !member_ops.is_empty())
+            .then(|| super::guard::before(conn, org_pk))
+            .transpose()?;
             let delta = apply_member_ops(conn, org_pk, &row, &member_ops, origin)?;
+            if let Some(was) = owner_before {
+                let what = format!("remove members from Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             if !delta.added.is_empty() || !delta.removed.is_empty() {
                 if !changed {
                     teams::touch(conn, row.pk, &now)?;
@@ -433,7 +445,14 @@ pub async fn delete(
                         .into(),
                 ));
             }
+            let owner_before = super::guard::team_matters(&row.org_role)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             teams::delete(conn, org_pk, row.pk)?;
+            if let Some(was) = owner_before {
+                let what = format!("delete Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             actor.record(
                 conn,
                 org_pk,
@@ -444,6 +463,15 @@ pub async fn delete(
             )
         })
         .await
+}
+
+/// Refuses a filter or sort that a Teams list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    filter: Option<&Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    teams::check_query(filter, sort)
 }
 
 /// One page of Teams (with members when asked for), and the total that matched.
@@ -470,56 +498,38 @@ pub async fn list(
 
 // ---- Access templates: never over SCIM ------------------------------------------------
 
-/// A user's or Team's access: the Organization role and one role per Workspace.
+/// A Team's access template: the Organization role, one role per Workspace and per
+/// Deployment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Access {
     pub org_role: String,
     /// (workspace id, workspace name, role)
     pub workspaces: Vec<(String, String, String)>,
+    pub deployments: Vec<crate::store::access::DeploymentGrant>,
 }
 
 impl Access {
-    /// The scimbox access extension's attributes.
+    /// The Team extension's attributes.
     pub fn to_json(&self) -> Value {
         json!({
             "organizationRole": self.org_role,
             "workspaceRoles": self.workspaces.iter().map(|(id, name, role)| json!({
                 "value": id, "display": name, "role": role
             })).collect::<Vec<_>>(),
+            "deploymentRoles": self.deployments.iter().map(|g| json!({
+                "value": g.deployment.id, "display": g.deployment.name,
+                "workspace": g.deployment.workspace_id, "role": g.role
+            })).collect::<Vec<_>>(),
         })
     }
-}
-
-/// A user's effective access: the highest of its own roles and those of every Team it is in,
-/// per Workspace.
-pub fn effective_access(conn: &Conn, user_pk: i64) -> Result<Access> {
-    let (org_roles, grants) = teams::role_grants(conn, user_pk)?;
-    let org_role = roles::highest_org_role(org_roles.iter().map(String::as_str)).to_string();
-    let mut workspaces: Vec<(String, String, String)> = Vec::new();
-    for (id, name, role) in grants {
-        match workspaces.iter_mut().find(|(w, _, _)| *w == id) {
-            Some(entry) => entry.2 = roles::higher_workspace_role(&entry.2, &role).to_string(),
-            None => workspaces.push((id, name, role)),
-        }
-    }
-    Ok(Access {
-        org_role,
-        workspaces,
-    })
 }
 
 pub fn team_access(conn: &Conn, team: &TeamRow) -> Result<Access> {
     Ok(Access {
         org_role: team.org_role.clone(),
         workspaces: teams::team_workspace_roles(conn, team.pk)?,
+        deployments: crate::store::access::team_deployment_roles(conn, team.pk)?,
     })
-}
-
-/// A user's effective access (see [`effective_access`]).
-pub async fn user_access(store: &Store, user_pk: i64) -> Result<Access> {
-    store
-        .read(move |conn| effective_access(conn, user_pk))
-        .await
 }
 
 /// A Team's own roles: its organization role and its Workspace roles.
@@ -581,6 +591,9 @@ pub enum RoleChange {
     Organization(String),
     /// (workspace id or name, role or `None` to take the Team out of the Workspace)
     Workspace(String, Option<String>),
+    /// (deployment id or name, its Workspace when named (checked), DEPLOYMENT_ADMIN or a
+    /// custom role, or `None` to take the Team off the Deployment)
+    Deployment(String, Option<String>, Option<String>),
 }
 
 pub async fn set_role(
@@ -597,6 +610,9 @@ pub async fn set_role(
             let row = teams::find(conn, org_pk, &team)?
                 .ok_or_else(|| Error::NotFound(format!("no Team {team:?}")))?;
             let before = team_access(conn, &row)?.to_json().to_string();
+            let owner_before = super::guard::team_matters(&row.org_role)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
             match &change {
                 RoleChange::Organization(role) => {
                     let role = roles::org_role(role).ok_or_else(|| {
@@ -621,8 +637,20 @@ pub async fn set_role(
                     };
                     teams::set_team_workspace_role(conn, row.pk, workspace.pk, role)?;
                 }
+                RoleChange::Deployment(dep, ws, role) => super::access::apply_deployment(
+                    conn,
+                    org_pk,
+                    crate::store::access::Holder::Team(row.pk),
+                    dep,
+                    ws.as_deref(),
+                    role.as_deref(),
+                )?,
             }
             teams::touch(conn, row.pk, &now)?;
+            if let Some(was) = owner_before {
+                let what = format!("change the roles of Team {}", row.display_name);
+                super::guard::after(conn, org_pk, was, &actor, &what, &now)?;
+            }
             let row = current(conn, org_pk, &row.id)?;
             let access = team_access(conn, &row)?;
             actor.record(

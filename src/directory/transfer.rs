@@ -10,6 +10,7 @@ use crate::model::query::ListQuery;
 use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, USER_TYPE};
 use crate::store::Store;
+use crate::store::access::{self as sa, CustomRole, Deployment, DeploymentGrant, DeploymentRole};
 use crate::store::audit::{self, Entry};
 use crate::store::orgs::{self, Org};
 use crate::store::teams::{self, TeamRow, Workspace};
@@ -22,6 +23,8 @@ pub struct Snapshot {
     pub users: Vec<UserRow>,
     pub teams: Vec<TeamSnapshot>,
     pub workspaces: Vec<Workspace>,
+    pub deployments: Vec<Deployment>,
+    pub custom_roles: Vec<CustomRole>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,7 @@ pub struct TeamSnapshot {
     pub members: Vec<String>,
     /// (workspace id, workspace name, role)
     pub workspace_roles: Vec<(String, String, String)>,
+    pub deployment_roles: Vec<DeploymentGrant>,
 }
 
 fn everything() -> ListQuery {
@@ -51,10 +55,12 @@ pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
                     .map(|(id, _)| id)
                     .collect();
                 let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
+                let deployment_roles = sa::team_deployment_roles(conn, row.pk)?;
                 out.push(TeamSnapshot {
                     row,
                     members,
                     workspace_roles,
+                    deployment_roles,
                 });
             }
             let workspaces = teams::workspaces(conn, org_pk)?;
@@ -62,6 +68,8 @@ pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
                 users,
                 teams: out,
                 workspaces,
+                deployments: sa::deployments(conn, org_pk, None)?,
+                custom_roles: sa::custom_roles(conn, org_pk)?,
             })
         })
         .await
@@ -86,6 +94,31 @@ pub struct NewTeam {
     pub workspace_roles: Vec<(usize, String)>,
     /// Indexes into `Plan::users`.
     pub members: Vec<usize>,
+    /// (index into `Plan::deployments`, the role)
+    pub deployment_roles: Vec<(usize, PlannedRole)>,
+}
+
+/// A Deployment role in a plan: DEPLOYMENT_ADMIN or one of `Plan::custom_roles` by index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlannedRole {
+    Admin,
+    Custom(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub id: String,
+    pub name: String,
+    /// Index into `Plan::workspaces`.
+    pub workspace: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCustomRole {
+    pub id: String,
+    pub name: String,
+    /// Valid Deployment permissions (checked by the caller).
+    pub permissions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +133,8 @@ pub struct Plan {
     pub users: Vec<NewUser>,
     pub teams: Vec<NewTeam>,
     pub workspaces: Vec<NewWorkspace>,
+    pub deployments: Vec<NewDeployment>,
+    pub custom_roles: Vec<NewCustomRole>,
 }
 
 /// What an import wrote.
@@ -180,7 +215,9 @@ pub async fn import(
                 .iter()
                 .map(|x| ("user", &x.id))
                 .chain(plan.teams.iter().map(|x| ("Team", &x.id)))
-                .chain(plan.workspaces.iter().map(|x| ("Workspace", &x.id)));
+                .chain(plan.workspaces.iter().map(|x| ("Workspace", &x.id)))
+                .chain(plan.deployments.iter().map(|x| ("Deployment", &x.id)))
+                .chain(plan.custom_roles.iter().map(|x| ("Deployment role", &x.id)));
             for (kind, id) in ids {
                 if orgs::id_in_use(conn, id)? {
                     return Err(Error::Uniqueness(format!(
@@ -212,6 +249,23 @@ pub async fn import(
                 audit_entry("create", "Workspace", &ws.id, &ws.name)?;
                 ws_pks.push(row.pk);
                 done.workspaces += 1;
+            }
+            let mut custom_pks = Vec::with_capacity(plan.custom_roles.len());
+            for c in &plan.custom_roles {
+                let row =
+                    sa::insert_custom_role(conn, org_pk, &c.id, &c.name, &c.permissions, &now)?;
+                let after = super::access::custom_role_json(&row).to_string();
+                audit_entry("create", "DeploymentRole", &c.id, &after)?;
+                custom_pks.push(row.pk);
+            }
+            let mut dep_pks = Vec::with_capacity(plan.deployments.len());
+            for d in &plan.deployments {
+                let ws_pk = *ws_pks.get(d.workspace).ok_or_else(|| {
+                    Error::Internal("a Deployment points outside the plan".into())
+                })?;
+                let row = sa::insert_deployment(conn, org_pk, ws_pk, &d.id, &d.name, &now)?;
+                audit_entry("create", "Deployment", &d.id, &d.name)?;
+                dep_pks.push(row.pk);
             }
             let mut user_pks = Vec::with_capacity(plan.users.len());
             for user in plan.users {
@@ -251,6 +305,20 @@ pub async fn import(
                         Error::Internal("a Workspace role points outside the plan".into())
                     })?;
                     teams::set_team_workspace_role(conn, row.pk, ws_pk, Some(role))?;
+                }
+                for (dep, role) in &team.deployment_roles {
+                    let dep_pk = *dep_pks.get(*dep).ok_or_else(|| {
+                        Error::Internal("a Deployment role points outside the plan".into())
+                    })?;
+                    let role = match role {
+                        PlannedRole::Admin => DeploymentRole::Admin,
+                        PlannedRole::Custom(i) => {
+                            DeploymentRole::Custom(*custom_pks.get(*i).ok_or_else(|| {
+                                Error::Internal("a custom role points outside the plan".into())
+                            })?)
+                        }
+                    };
+                    sa::set_deployment_role(conn, sa::Holder::Team(row.pk), dep_pk, Some(role))?;
                 }
                 for member in &team.members {
                     let user_pk = *user_pks.get(*member).ok_or_else(|| {

@@ -161,7 +161,22 @@ where
             let Some((after, text)) = revised else {
                 return Ok(User { row, teams });
             };
-            let version = users::update(conn, org_pk, row.pk, &columns(&after), &text, &now)?;
+            let cols = columns(&after);
+            // Deactivating the last active Owner is allowed and flagged (see `guard`).
+            let owner_before = (!cols.active && super::guard::user_matters(conn, row.pk)?)
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
+            let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
+            if let Some(was) = owner_before {
+                super::guard::after(
+                    conn,
+                    org_pk,
+                    was,
+                    &actor,
+                    &format!("deactivate user {id}"),
+                    &now,
+                )?;
+            }
             actor.record(
                 conn,
                 org_pk,
@@ -197,7 +212,21 @@ pub async fn delete(
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
+            let owner_before = super::guard::user_matters(conn, row.pk)?
+                .then(|| super::guard::before(conn, org_pk))
+                .transpose()?;
+            let teams = users::teams_of(conn, row.pk)?;
             users::delete(conn, org_pk, row.pk)?;
+            if let Some(was) = owner_before {
+                super::guard::after(
+                    conn,
+                    org_pk,
+                    was,
+                    &actor,
+                    &format!("delete user {id}"),
+                    &now,
+                )?;
+            }
             actor.record(
                 conn,
                 org_pk,
@@ -206,9 +235,34 @@ pub async fn delete(
                 None,
                 &now,
             )?;
+            // Each Team the user was in lost a member: a change to that Team (a new version,
+            // its audit record and its event), as if the member had been removed from it.
+            for (team_id, _) in teams {
+                if let Some(team) = crate::store::teams::get(conn, org_pk, &team_id)? {
+                    crate::store::teams::touch(conn, team.pk, &now)?;
+                    let change = serde_json::json!({"added": [], "removed": [id]}).to_string();
+                    actor.record(
+                        conn,
+                        org_pk,
+                        ("members", "Team", &team_id),
+                        None,
+                        Some(&change),
+                        &now,
+                    )?;
+                }
+            }
             Ok(())
         })
         .await
+}
+
+/// Refuses a filter or sort that a users list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    users::check_query(filter, sort)
 }
 
 /// One page of users with their Teams, and the total that matched.
@@ -226,17 +280,17 @@ pub async fn list(store: &Store, org_pk: i64, q: ListQuery) -> Result<(i64, Vec<
         .await
 }
 
-/// A user found by id or userName, with its effective access (see `teams::effective_access`).
+/// A user found by id or userName, with its effective access (see `access::effective`).
 pub async fn access(
     store: &Store,
     org_pk: i64,
     id_or_name: String,
-) -> Result<(UserRow, super::teams::Access)> {
+) -> Result<(UserRow, super::access::Effective)> {
     store
         .read(move |conn| {
             let row = users::find(conn, org_pk, &id_or_name)?
                 .ok_or_else(|| Error::NotFound(format!("no user {id_or_name:?}")))?;
-            let access = super::teams::effective_access(conn, row.pk)?;
+            let access = super::access::effective(conn, row.pk)?;
             Ok((row, access))
         })
         .await

@@ -2,6 +2,8 @@
 //! routes it, and turns the reply into a response. The only module that knows hyper types.
 
 mod admin;
+mod events;
+mod oauth;
 pub mod query;
 
 use crate::admin::AdminState;
@@ -74,6 +76,26 @@ pub async fn handle(
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
+    // ---- OAuth hook: /oauth/token and its RFC 8414 metadata (see oauth.rs) ----
+    if crate::oauth::owns(&path) {
+        let reply = oauth::serve(app, peer, req, &request_id).await;
+        state
+            .metrics
+            .request(route, method.as_str(), reply.status, started.elapsed());
+        let mut resp = to_response(reply);
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
+    // ---- events hook: JWKS and RFC 8936 poll endpoints (see events.rs) ----
+    if events::owns(&path) {
+        let mut resp = events::serve(app, req).await;
+        let status = resp.status().as_u16();
+        state
+            .metrics
+            .request(route, method.as_str(), status, started.elapsed());
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
     if route == METRICS_ROUTE {
         let reply = metrics_on_main_port(&state, req.headers()).await;
         let status = reply.status;
@@ -85,7 +107,7 @@ pub async fn handle(
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&state, req, &mut caller).await {
+    let reply = match dispatch(&state, req, &mut caller, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -235,13 +257,17 @@ async fn metrics_on_main_port(state: &State, headers: &HeaderMap) -> Reply {
 /// The Prometheus exposition (text format 0.0.4).
 pub async fn metrics_reply(state: &State) -> Reply {
     match crate::metrics::Gauges::read(&state.app.store).await {
-        Ok(gauges) => Reply {
+        Ok(mut gauges) => Reply {
+            // The authenticator counts refusals by address range; the gauges carry it out.
+            body: Some({
+                gauges.refused_by_source = state.app.auth.refused_by_source();
+                state.metrics.render(&gauges)
+            }),
             status: 200,
             headers: vec![(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
-            body: Some(state.metrics.render(&gauges)),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");
@@ -316,6 +342,7 @@ async fn dispatch(
     state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
+    peer: IpAddr,
 ) -> Result<Reply, Error> {
     let app = &state.app;
     let path = req.uri().path().to_string();
@@ -337,32 +364,64 @@ async fn dispatch(
             "the SCIM base URL is /scim/v2/{organization id}".into(),
         ));
     };
-    let now = crate::clock::format(crate::clock::now());
+    let clock = crate::clock::now();
+    let now = crate::clock::format(clock);
     let headers = req.headers();
     caller.presented_token = header_str(headers, header::AUTHORIZATION)
         .is_some_and(|h| h.trim().len() > "bearer ".len());
     admin::note(&state.admin, caller, &req); // admin page hook: the request inspector
-    let (principal, touch) = app
-        .auth
-        .authenticate(
-            &app.store,
-            header_str(headers, header::AUTHORIZATION),
-            &org_id,
-            &now,
-        )
-        .await?;
+    let authorization = header_str(headers, header::AUTHORIZATION);
+    // ---- OAuth hook: access tokens from /oauth/token (see auth::clients) ----
+    let access_token = authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, v)| v.trim())
+        .filter(|v| crate::auth::clients::access::is_access_token(v));
+    let (principal, touch) = match access_token {
+        Some(t) => {
+            let (principal, due) = app
+                .oauth
+                .authenticate(
+                    &app.auth,
+                    &app.store,
+                    t,
+                    &org_id,
+                    &now,
+                    clock.unix_timestamp(),
+                )
+                .await?;
+            let source = if due { peer.to_string() } else { String::new() };
+            (principal, crate::auth::bearer::Touch { due, source })
+        }
+        None => {
+            app.auth
+                .authenticate(&app.store, authorization, &org_id, &now, peer)
+                .await?
+        }
+    };
     caller.org = Some(principal.org_id.clone());
-    caller.token = Some(principal.token_name.clone());
-    if let Err(retry_after) = app.rate.check(principal.token_pk, Instant::now()) {
+    caller.token = Some(if principal.client {
+        principal.actor()
+    } else {
+        principal.token_name.clone()
+    });
+    if let Err(retry_after) = app.rate.check(principal.rate_key(), Instant::now()) {
         state.metrics.rate_limited();
         return Err(Error::RateLimited {
             retry_after,
             detail: app.rate.describe(),
         });
     }
-    if touch {
+    if touch.due {
         let (store, pk, now) = (app.store.clone(), principal.token_pk, now.clone());
-        tokio::spawn(async move { crate::directory::orgs::touch_token(&store, pk, now).await });
+        if principal.client {
+            tokio::spawn(async move { crate::directory::clients::touch(&store, pk, now).await });
+        } else {
+            let source = Some(touch.source);
+            tokio::spawn(async move {
+                crate::directory::orgs::touch_token(&store, pk, now, source).await
+            });
+        }
     }
     let method = method_of(req.method());
     if let Some(ct) = header_str(headers, header::CONTENT_TYPE) {

@@ -2,11 +2,14 @@
 //! engines) and case folding, list queries, shared by `scim` and `store`, and the canonical
 //! form of a resource.
 
+pub mod cidr;
+pub mod events;
 pub mod filter;
 pub mod fold;
 pub mod matcher;
 pub mod query;
 pub mod resource;
 pub mod roles;
+pub mod rules;
 pub mod schema;
 pub mod typing;

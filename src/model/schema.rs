@@ -555,14 +555,66 @@ static GROUP_ATTRIBUTES: [Attr; 2] = [
     )),
 ];
 
-static WORKSPACE_ROLE_ATTRIBUTES: [Attr; 3] = [
-    read_only(exact(string("value", "The id of the Workspace."))),
-    read_only(string("display", "The name of the Workspace.")),
+const ORG_ROLE_VALUES: &[&str] = &crate::model::roles::ORG_ROLES;
+const WORKSPACE_ROLE_VALUES: &[&str] = &crate::model::roles::WORKSPACE_ROLES;
+
+const fn ws_value() -> Attr {
+    read_only(exact(string("value", "The id of the Workspace.")))
+}
+
+const fn ws_role() -> Attr {
     read_only(canonical(
         string("role", "The Workspace role."),
-        &["WORKSPACE_MEMBER", "WORKSPACE_OPERATOR", "WORKSPACE_OWNER"],
-    )),
+        WORKSPACE_ROLE_VALUES,
+    ))
+}
+
+const fn dep_attrs() -> [Attr; 4] {
+    [
+        read_only(exact(string("value", "The id of the Deployment."))),
+        read_only(string("display", "The name of the Deployment.")),
+        read_only(exact(string(
+            "workspace",
+            "The id of the Workspace the Deployment is in.",
+        ))),
+        read_only(string(
+            "role",
+            "DEPLOYMENT_ADMIN or the name of a custom Deployment role (several custom roles \
+             on one Deployment add up, joined with ' + ').",
+        )),
+    ]
+}
+
+/// Where an effective role comes from: `own`, `team:<name>`, `implied:<deployment>` (an
+/// implied WORKSPACE_ACCESSOR), `organizationOwner` or `default`.
+const fn sources() -> Attr {
+    read_only(multi(string(
+        "sources",
+        "Where the role comes from: own, team:<Team name>, implied:<Deployment name> (an \
+         implied WORKSPACE_ACCESSOR), organizationOwner (Owners hold WORKSPACE_OWNER \
+         everywhere) or default.",
+    )))
+}
+
+static WORKSPACE_ROLE_ATTRIBUTES: [Attr; 3] = [
+    ws_value(),
+    read_only(string("display", "The name of the Workspace.")),
+    ws_role(),
 ];
+
+static USER_WORKSPACE_ROLE_ATTRIBUTES: [Attr; 4] = [
+    ws_value(),
+    read_only(string("display", "The name of the Workspace.")),
+    ws_role(),
+    sources(),
+];
+
+static DEPLOYMENT_ROLE_ATTRIBUTES: [Attr; 4] = dep_attrs();
+
+static USER_DEPLOYMENT_ROLE_ATTRIBUTES: [Attr; 5] = {
+    let [v, d, w, r] = dep_attrs();
+    [v, d, w, r, sources()]
+};
 
 /// Computed attributes (roles) are returned only when asked for.
 const fn on_request(mut a: Attr) -> Attr {
@@ -570,30 +622,45 @@ const fn on_request(mut a: Attr) -> Attr {
     a
 }
 
-const fn role_attrs() -> [Attr; 2] {
-    [
-        on_request(read_only(canonical(
-            string("organizationRole", "The Organization role."),
-            &[
-                "ORGANIZATION_MEMBER",
-                "ORGANIZATION_BILLING_ADMIN",
-                "ORGANIZATION_OWNER",
-            ],
-        ))),
-        on_request(read_only(multi(complex(
-            "workspaceRoles",
-            &WORKSPACE_ROLE_ATTRIBUTES,
-            "One role per Workspace.",
-        )))),
-    ]
+const fn org_role_attr() -> Attr {
+    on_request(read_only(canonical(
+        string("organizationRole", "The Organization role."),
+        ORG_ROLE_VALUES,
+    )))
 }
 
-static ACCESS_USER_ATTRIBUTES: [Attr; 2] = role_attrs();
+static ACCESS_USER_ATTRIBUTES: [Attr; 4] = [
+    org_role_attr(),
+    on_request(read_only(multi(string(
+        "organizationRoleSources",
+        "Where the Organization role comes from: own, team:<Team name> or default.",
+    )))),
+    on_request(read_only(multi(complex(
+        "workspaceRoles",
+        &USER_WORKSPACE_ROLE_ATTRIBUTES,
+        "The effective role per Workspace, with its sources.",
+    )))),
+    on_request(read_only(multi(complex(
+        "deploymentRoles",
+        &USER_DEPLOYMENT_ROLE_ATTRIBUTES,
+        "The effective role per Deployment, with its sources.",
+    )))),
+];
 
-static TEAM_GROUP_ATTRIBUTES: [Attr; 3] = {
-    let [org, ws] = role_attrs();
-    [string("description", "What the Team is for."), org, ws]
-};
+static TEAM_GROUP_ATTRIBUTES: [Attr; 4] = [
+    string("description", "What the Team is for."),
+    org_role_attr(),
+    on_request(read_only(multi(complex(
+        "workspaceRoles",
+        &WORKSPACE_ROLE_ATTRIBUTES,
+        "One role per Workspace.",
+    )))),
+    on_request(read_only(multi(complex(
+        "deploymentRoles",
+        &DEPLOYMENT_ROLE_ATTRIBUTES,
+        "One role per Deployment: DEPLOYMENT_ADMIN or a custom Deployment role.",
+    )))),
+];
 
 pub static USER: Schema = Schema {
     id: USER_SCHEMA,

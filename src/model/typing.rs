@@ -196,7 +196,7 @@ pub fn unfilterable(ext: Option<&Schema>, attr: &Attr, sub: Option<&Attr>) -> Op
         _ if leaf.name == "$ref" => true,
         (None, "meta", Some("location")) => true,
         (Some(ACCESS_USER_SCHEMA), _, _) => true,
-        (Some(TEAM_GROUP_SCHEMA), name, _) => name == "workspaceRoles",
+        (Some(TEAM_GROUP_SCHEMA), name, _) => name == "workspaceRoles" || name == "deploymentRoles",
         _ => false,
     };
     computed.then_some("is computed and cannot be used in a filter or sort")

@@ -6,9 +6,35 @@ use crate::error::{Error, Result};
 use crate::model::schema::{Attr, RESOURCE_TYPES, ResourceType, SCHEMAS, Schema};
 use serde_json::{Value, json};
 
+/// scimbox's extension of ServiceProviderConfig: where the keys that sign the
+/// organization's SETs are published, and where a poll receiver polls.
+pub const EVENTS_CONFIG: &str =
+    "urn:scimbox:params:scim:schemas:extension:events:2.0:ServiceProviderConfig";
+
+/// The RFC 9967 §4 `securityEvents` attribute, and the extension naming the JWKS URL (RFC 9967
+/// leaves key discovery to the deployment). The URLs sit beside the SCIM base:
+/// `{root}/events/{org}/…`.
+fn security_events(base_url: &str) -> (Value, Value) {
+    let (root, org) = base_url.rsplit_once("/scim/v2/").unwrap_or((base_url, ""));
+    (
+        json!({
+            // No asynchronous SCIM requests (RFC 9967 §2.5.1): every request completes at once.
+            "asyncRequest": "none",
+            "eventUris": crate::model::events::EVENT_URIS,
+        }),
+        json!({
+            "jwksUri": format!("{root}/events/{org}/jwks"),
+            "pollEndpoint": format!("{root}/events/{org}/poll/{{receiverId}}"),
+        }),
+    )
+}
+
 pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
+    let (security_events, events_config) = security_events(&req.base_url);
     json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG],
+        "schemas": [SERVICE_PROVIDER_CONFIG, EVENTS_CONFIG],
+        "securityEvents": security_events,
+        EVENTS_CONFIG: events_config,
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
         "bulk": {
@@ -34,11 +60,31 @@ pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
             "name": "OAuth Bearer Token",
             "description": "Authentication with an organization's scimbox API token in the Authorization header",
             "primary": true
-        }],
+        }, oauth_scheme(&req.base_url)],
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{}/ServiceProviderConfig", req.base_url)
         }
+    })
+}
+
+/// The OAuth 2.0 client credentials scheme (`auth::clients`, src/oauth): access tokens from
+/// the token endpoint, found through the RFC 8414 metadata at the server's root.
+fn oauth_scheme(base_url: &str) -> Value {
+    let root = base_url
+        .rfind("/scim/v2/")
+        .map_or(base_url, |i| &base_url[..i]);
+    json!({
+        "type": "oauth2",
+        "name": "OAuth 2.0 client credentials",
+        "description": format!(
+            "Access tokens from {root}{} for a client secret (RFC 6749 §4.4) or a federated \
+             client assertion (RFC 7523), sent as Bearer tokens",
+            crate::auth::clients::TOKEN_PATH
+        ),
+        "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
+        "documentationUri": format!("{root}{}", crate::auth::clients::METADATA_PATH),
+        "primary": false
     })
 }
 

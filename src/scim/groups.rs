@@ -12,7 +12,8 @@ use crate::app::App;
 use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
-use crate::model::query::ListQuery;
+use crate::model::filter::Filter;
+use crate::model::query::{ListQuery, Sort};
 use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
 use serde_json::{Map, Value};
@@ -127,6 +128,9 @@ fn members_field(body: &Value) -> Option<&Value> {
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
+    // The attributes are checked before the members, as the API has always answered; the
+    // directory brings them into canonical form again when it writes.
+    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let members = members_field(&body)
         .map(member_values)
         .transpose()?
@@ -136,7 +140,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         &app.store,
         &actor,
         req.principal.org_pk,
-        body,
+        data,
         members,
         Origin::Scim,
         req.now.clone(),
@@ -170,6 +174,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// so a rename can never empty a Team by accident.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
+    let data = resource::normalize(&GROUP_TYPE, &body)?;
     let ops = match members_field(&body) {
         Some(m) => vec![MemberOp::Replace(member_values(m)?)],
         None => Vec::new(),
@@ -181,7 +186,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.principal.org_pk,
         id.to_string(),
         req.precondition(),
-        body,
+        data,
         ops,
         Origin::Scim,
         projection(req).returns("members"),
@@ -338,5 +343,9 @@ impl list::Listed for Groups {
 
     fn pk(team: &Team) -> i64 {
         team.row.pk
+    }
+
+    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()> {
+        teams::check_query(filter, sort)
     }
 }

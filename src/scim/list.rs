@@ -259,15 +259,18 @@ pub const USERS: Kind = Kind { name: "Users" };
 
 pub const GROUPS: Kind = Kind { name: "Groups" };
 
-/// Reads a list request's sort and plans its page (index or cursor). Returns the plan and
-/// the clock reading the cursors are issued with. The store checks the filter and sort
-/// against the resource's attributes when it runs the query.
+/// Reads a list request's sort, has `check` (the store, through `directory/`) refuse a filter
+/// or sort the resource cannot answer, and plans the page (index or cursor). Returns the
+/// plan and the clock reading the cursors are issued with.
 pub fn plan_request(
     kind: &Kind,
     params: &ListParams,
     org_pk: i64,
     cursor_key: &[u8],
+    check: fn(Option<&Filter>, Option<&Sort>) -> Result<()>,
 ) -> Result<(Plan, i64)> {
+    // In the order the SCIM API has always answered: the filter, then the sort.
+    check(params.filter.as_ref(), None)?;
     let sort = match &params.sort_by {
         Some(path) => {
             let by = super::filter::parse_patch_path(path)
@@ -280,6 +283,7 @@ pub fn plan_request(
         }
         None => None,
     };
+    check(None, sort.as_ref())?;
     let now_unix = crate::clock::now().unix_timestamp();
     let org = org_pk.to_string();
     let filter_text = format!("{:?}", params.filter);
@@ -324,6 +328,9 @@ pub trait Listed {
 
     /// The row's pk, which cursors point at.
     fn pk(row: &Self::Row) -> i64;
+
+    /// Refuses a filter or sort the resource's store cannot answer, before any paging.
+    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()>;
 }
 
 /// Plans a list request, reads its page and renders each row: what `GET /Users`,
@@ -334,7 +341,13 @@ pub async fn find<L: Listed>(
     params: &ListParams,
     projection: &Projection,
 ) -> Result<Found> {
-    let (plan, now_unix) = plan_request(&L::KIND, params, req.principal.org_pk, &app.cursor_key)?;
+    let (plan, now_unix) = plan_request(
+        &L::KIND,
+        params,
+        req.principal.org_pk,
+        &app.cursor_key,
+        L::check,
+    )?;
     let (total, rows) = L::fetch(app, req.principal.org_pk, plan.query.clone(), projection).await?;
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {

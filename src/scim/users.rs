@@ -6,7 +6,8 @@ use super::{Reply, Request, json_string, patch};
 use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
-use crate::model::query::ListQuery;
+use crate::model::filter::Filter;
+use crate::model::query::{ListQuery, Sort};
 use crate::model::schema::{ACCESS_USER, USER_TYPE};
 use serde_json::{Map, Value};
 
@@ -87,7 +88,7 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
     if !p.requests_extension(&ACCESS_USER) {
         return Ok(None);
     }
-    let access = directory::teams::user_access(&app.store, user.row.pk).await?;
+    let access = directory::access::user_effective(&app.store, user.row.pk).await?;
     Ok(Some(access.to_json()))
 }
 
@@ -208,5 +209,9 @@ impl list::Listed for Users {
 
     fn pk(user: &User) -> i64 {
         user.row.pk
+    }
+
+    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()> {
+        directory::users::check_query(filter, sort)
     }
 }

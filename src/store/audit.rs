@@ -31,7 +31,9 @@ pub fn insert(conn: &Connection, e: &Entry<'_>, now: &str) -> Result<()> {
         e.before,
         e.after
     ])?;
-    Ok(())
+    // Every change writes its audit record here, whatever edge it came from: the one place
+    // its SCIM event (if it makes one) is written too, in the same transaction.
+    super::outbox::on_audit(conn, e, now)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +95,18 @@ pub fn page(
     )?;
     let rows = stmt.query_map(params![org_pk, resource_type, before_pk, limit], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The newest entry of an organization with this action, if any.
+pub fn latest_action(conn: &Connection, org_pk: i64, action: &str) -> Result<Option<AuditRow>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT pk, at, actor, action, resource_type, resource_id, reason, before, after
+             FROM audit WHERE org_pk = ?1 AND action = ?2 ORDER BY pk DESC LIMIT 1",
+        )?
+        .query_row(params![org_pk, action], from_row)
+        .optional()?)
 }
 
 /// Deletes entries recorded before `cutoff` (retention); returns how many.

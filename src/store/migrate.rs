@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -62,6 +62,166 @@ const STEPS: &[&str] = &[
          ('users', 'users_display_name_fold', '1000000 100000 2'),
          ('user_emails', 'user_emails_value_fold', '1000000 100000 1'),
          ('teams', 'teams_display_name_fold', '10000 1000 1');",
+    // 4: OAuth clients (RFC 6749 §4.4): a client has argon2id-hashed secrets, several at once
+    // during a rotation, or none when it is federated (its assertions are checked against a
+    // JWKS URL and the iss/sub/aud configured here). assertion_jtis keeps each federated
+    // assertion's id until its exp, so a replay is refused. Changes that decide whether an
+    // access token still works bump auth_epoch, like tokens do.
+    "CREATE TABLE clients (
+         pk        INTEGER PRIMARY KEY,
+         id        TEXT NOT NULL UNIQUE,
+         org_pk    INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         name      TEXT NOT NULL,
+         kind      TEXT NOT NULL CHECK (kind IN ('secret', 'federated')),
+         jwks_url  TEXT,
+         issuer    TEXT,
+         subject   TEXT,
+         audience  TEXT,
+         created   TEXT NOT NULL,
+         revoked   TEXT,
+         last_used TEXT
+     );
+     CREATE INDEX clients_org ON clients(org_pk, name);
+     CREATE INDEX clients_federated ON clients(issuer, subject);
+     CREATE TABLE client_secrets (
+         pk        INTEGER PRIMARY KEY,
+         id        TEXT NOT NULL UNIQUE,
+         client_pk INTEGER NOT NULL REFERENCES clients(pk) ON DELETE CASCADE,
+         hash      TEXT NOT NULL,
+         created   TEXT NOT NULL,
+         expires   TEXT NOT NULL
+     );
+     CREATE INDEX client_secrets_client ON client_secrets(client_pk);
+     CREATE TABLE assertion_jtis (
+         client_pk INTEGER NOT NULL REFERENCES clients(pk) ON DELETE CASCADE,
+         jti       TEXT NOT NULL,
+         expires   TEXT NOT NULL,
+         PRIMARY KEY (client_pk, jti)
+     ) WITHOUT ROWID;
+     CREATE INDEX assertion_jtis_expires ON assertion_jtis(expires);
+     CREATE TRIGGER clients_insert_epoch AFTER INSERT ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER clients_delete_epoch AFTER DELETE ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER clients_update_epoch AFTER UPDATE OF revoked, org_pk, kind ON clients
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER client_secrets_delete_epoch AFTER DELETE ON client_secrets
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER client_secrets_update_epoch AFTER UPDATE OF expires, hash ON client_secrets
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;",
+    // 5: Astro's whole access model (issue 16): Deployments in Workspaces, custom Deployment
+    // roles, Deployment roles on Teams and users, role rules for Teams the IdP pushes, and
+    // tokens that rotate, carry a description, remember their last source address and may be
+    // limited to address ranges. Role names stored before stay valid (the five-role lists
+    // keep the three old names); they are upper-cased in case a hand edit left them mixed.
+    "UPDATE users SET org_role = UPPER(org_role) WHERE org_role <> UPPER(org_role);
+     UPDATE teams SET org_role = UPPER(org_role) WHERE org_role <> UPPER(org_role);
+     UPDATE team_workspace_roles SET role = UPPER(role) WHERE role <> UPPER(role);
+     UPDATE user_workspace_roles SET role = UPPER(role) WHERE role <> UPPER(role);
+     CREATE TABLE deployments (
+         pk           INTEGER PRIMARY KEY,
+         org_pk       INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         workspace_pk INTEGER NOT NULL REFERENCES workspaces(pk) ON DELETE CASCADE,
+         id           TEXT NOT NULL UNIQUE,
+         name         TEXT NOT NULL COLLATE NOCASE,
+         created      TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX deployments_name ON deployments(org_pk, name);
+     CREATE INDEX deployments_workspace ON deployments(workspace_pk);
+     CREATE TABLE deployment_roles (
+         pk          INTEGER PRIMARY KEY,
+         org_pk      INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         id          TEXT NOT NULL UNIQUE,
+         name        TEXT NOT NULL COLLATE NOCASE,
+         permissions TEXT NOT NULL,
+         created     TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX deployment_roles_name ON deployment_roles(org_pk, name);
+     -- role is DEPLOYMENT_ADMIN, or NULL with custom_pk naming a custom role.
+     CREATE TABLE team_deployment_roles (
+         team_pk       INTEGER NOT NULL REFERENCES teams(pk) ON DELETE CASCADE,
+         deployment_pk INTEGER NOT NULL REFERENCES deployments(pk) ON DELETE CASCADE,
+         role          TEXT,
+         custom_pk     INTEGER REFERENCES deployment_roles(pk),
+         PRIMARY KEY (team_pk, deployment_pk)
+     ) WITHOUT ROWID;
+     CREATE INDEX team_deployment_roles_dep ON team_deployment_roles(deployment_pk);
+     CREATE TABLE user_deployment_roles (
+         user_pk       INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+         deployment_pk INTEGER NOT NULL REFERENCES deployments(pk) ON DELETE CASCADE,
+         role          TEXT,
+         custom_pk     INTEGER REFERENCES deployment_roles(pk),
+         PRIMARY KEY (user_pk, deployment_pk)
+     ) WITHOUT ROWID;
+     CREATE INDEX user_deployment_roles_dep ON user_deployment_roles(deployment_pk);
+     CREATE TABLE team_rules (
+         pk       INTEGER PRIMARY KEY,
+         org_pk   INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         id       TEXT NOT NULL UNIQUE,
+         name     TEXT NOT NULL COLLATE NOCASE,
+         kind     TEXT NOT NULL,
+         value    TEXT NOT NULL,
+         template TEXT NOT NULL,
+         created  TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX team_rules_name ON team_rules(org_pk, name);
+     ALTER TABLE teams ADD COLUMN rule_id TEXT;
+     ALTER TABLE tokens ADD COLUMN description TEXT;
+     ALTER TABLE tokens ADD COLUMN last_source TEXT;
+     ALTER TABLE tokens ADD COLUMN allowed_cidrs TEXT;
+     ALTER TABLE tokens ADD COLUMN prev_hash TEXT;
+     ALTER TABLE tokens ADD COLUMN prev_until TEXT;
+     ALTER TABLE tokens ADD COLUMN rotated TEXT;
+     DROP TRIGGER tokens_update_epoch;
+     CREATE TRIGGER tokens_update_epoch
+         AFTER UPDATE OF revoked, expires, hash, org_pk, allowed_cidrs, prev_hash, prev_until
+         ON tokens
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;",
+    // 6: SCIM events (RFC 9967): the outbox, written in the transaction of each change; the
+    // receivers with their delivery position; the acknowledgements of polled SETs past that
+    // position; and the key each organization signs its SETs with. AUTOINCREMENT so a pruned
+    // sequence number is never handed out again (a receiver's cursor would skip it).
+    "CREATE TABLE event_keys (
+         org_pk  INTEGER PRIMARY KEY REFERENCES orgs(pk) ON DELETE CASCADE,
+         kid     TEXT NOT NULL,
+         pkcs8   BLOB NOT NULL,
+         created TEXT NOT NULL
+     );
+     CREATE TABLE event_receivers (
+         pk            INTEGER PRIMARY KEY,
+         id            TEXT NOT NULL UNIQUE,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         url           TEXT NOT NULL,
+         mode          TEXT NOT NULL CHECK (mode IN ('push', 'poll')),
+         detail        TEXT NOT NULL CHECK (detail IN ('full', 'notice')),
+         token_digest  TEXT,
+         created       TEXT NOT NULL,
+         cursor        INTEGER NOT NULL,
+         state         TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'failed')),
+         attempts      INTEGER NOT NULL DEFAULT 0,
+         next_attempt  TEXT,
+         last_delivery TEXT,
+         last_error    TEXT,
+         delivered     INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX event_receivers_org ON event_receivers(org_pk);
+     CREATE TABLE outbox (
+         seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         txn           TEXT NOT NULL UNIQUE,
+         at            TEXT NOT NULL,
+         resource_type TEXT NOT NULL,
+         resource_id   TEXT NOT NULL,
+         external_id   TEXT,
+         payload       TEXT NOT NULL
+     );
+     CREATE INDEX outbox_org ON outbox(org_pk, seq);
+     CREATE INDEX outbox_at ON outbox(at);
+     CREATE TABLE event_acks (
+         receiver_pk INTEGER NOT NULL REFERENCES event_receivers(pk) ON DELETE CASCADE,
+         seq         INTEGER NOT NULL,
+         PRIMARY KEY (receiver_pk, seq)
+     ) WITHOUT ROWID;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {
@@ -272,6 +432,60 @@ mod tests {
         old.execute_batch("DELETE FROM users WHERE id = 'v'")
             .unwrap();
         migrate(&old).unwrap();
+    }
+
+    #[test]
+    fn a_version_2_database_keeps_its_roles_and_tokens() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(STEPS[0]).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO orgs (pk, id, name, created) VALUES (1, 'o', 'old', 'now');
+             INSERT INTO users (org_pk, id, user_name, org_role, created, last_modified, data)
+                 VALUES (1, 'u', 'ada', 'organization_billing_admin', 'now', 'now', '{}');
+             INSERT INTO teams (pk, org_pk, id, display_name, org_role, scim_managed, created,
+                                last_modified, data)
+                 VALUES (1, 1, 't', 'ops', 'ORGANIZATION_OWNER', 1, 'now', 'now', '{}');
+             INSERT INTO workspaces (pk, org_pk, id, name, created) VALUES (1, 1, 'w', 'P', 'now');
+             INSERT INTO team_workspace_roles VALUES (1, 1, 'WORKSPACE_OPERATOR');
+             INSERT INTO tokens (id, org_pk, name, hash, created) VALUES ('k', 1, 'idp', 'h', 'now');",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        // The three old names are still roles, in canonical case.
+        assert_eq!(
+            one("SELECT org_role FROM users"),
+            "ORGANIZATION_BILLING_ADMIN"
+        );
+        assert_eq!(one("SELECT org_role FROM teams"), "ORGANIZATION_OWNER");
+        assert_eq!(
+            one("SELECT role FROM team_workspace_roles"),
+            "WORKSPACE_OPERATOR"
+        );
+        for r in ["ORGANIZATION_BILLING_ADMIN", "ORGANIZATION_OWNER"] {
+            assert!(crate::model::roles::org_role(r).is_some());
+        }
+        // Tokens keep working: the new columns are empty.
+        assert_eq!(one("SELECT hash FROM tokens"), "h");
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM tokens WHERE description IS NULL AND allowed_cidrs IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        // Rotation still moves the auth epoch.
+        let epoch = |c: &Connection| -> i64 {
+            c.query_row("SELECT value FROM auth_epoch", [], |r| r.get(0))
+                .unwrap()
+        };
+        let e0 = epoch(&conn);
+        conn.execute("UPDATE tokens SET prev_hash = hash, hash = 'h2'", [])
+            .unwrap();
+        assert!(epoch(&conn) > e0);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! SQLite storage: opening and migrating the file, one writer thread with group commit, a few
 //! read connections, and all SQL. Nothing above this module writes SQL.
 
+pub mod access;
 pub mod admins;
 pub mod audit;
 pub mod backup;
+pub mod clients;
 #[cfg(test)]
 mod filter_diff_tests;
 pub mod filter_sql;
@@ -11,6 +13,7 @@ pub mod filter_sql;
 mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
+pub mod outbox;
 pub mod postgres;
 mod readers;
 pub mod settings;
@@ -41,6 +44,22 @@ pub(crate) struct Listed<T> {
     pub compile: fn(&crate::model::filter::Filter) -> Result<SqlFilter>,
     pub sort_expr: fn(&crate::model::filter::AttrPath) -> Result<String>,
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+}
+
+/// Compiles a list's filter and sort for `listed` without running them, so a query the
+/// resource cannot answer is refused before any paging.
+pub(crate) fn check_query<T>(
+    listed: &Listed<T>,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    if let Some(f) = filter {
+        (listed.compile)(f)?;
+    }
+    if let Some(s) = sort {
+        (listed.sort_expr)(&s.by)?;
+    }
+    Ok(())
 }
 
 /// Lists one organization's rows of a table: compiles the query's filter and sort, then
@@ -204,6 +223,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// Moves after every commit that wrote an event (see [`Store::outbox_changes`]).
+    outbox: writer::OutboxSignal,
     writer: writer::Writer,
     readers: readers::Readers,
 }
@@ -214,11 +235,13 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         drop(conn);
-        let writer = writer::Writer::start(path, options.max_batch)?;
+        let outbox = Arc::new(tokio::sync::watch::Sender::new(0));
+        let writer = writer::Writer::start(path, options.max_batch, outbox.clone())?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                outbox,
                 writer,
                 readers,
             }),
@@ -294,6 +317,12 @@ impl Store {
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
         self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
+    }
+
+    /// Changes each time this process committed a write that put an event in the outbox
+    /// (writes by another process, such as the CLI, are not seen: poll for those too).
+    pub fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.outbox.subscribe()
     }
 
     /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read

@@ -99,7 +99,9 @@ pub fn id_in_use(conn: &Connection, id: &str) -> Result<bool> {
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)
                  OR EXISTS (SELECT 1 FROM teams WHERE id = ?1)
-                 OR EXISTS (SELECT 1 FROM workspaces WHERE id = ?1)",
+                 OR EXISTS (SELECT 1 FROM workspaces WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM deployments WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM deployment_roles WHERE id = ?1)",
         )?
         .query_row([id], |r| r.get(0))?)
 }

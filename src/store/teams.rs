@@ -220,18 +220,27 @@ pub fn user_ids(conn: &Connection, pks: &[i64]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Compiles a Teams list's filter and sort without running them (see [`list`]).
+pub fn check_query(
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    super::check_query(&LISTED, filter, sort)
+}
+
+const LISTED: super::Listed<TeamRow> = super::Listed {
+    table: "teams",
+    alias: "t",
+    columns: COLUMNS,
+    counter: "team_count",
+    compile: super::filter_sql::compile_teams,
+    sort_expr: super::filter_sql::teams_sort_expr,
+    from_row,
+};
+
 /// Lists one organization's teams (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
-    let listed = super::Listed {
-        table: "teams",
-        alias: "t",
-        columns: COLUMNS,
-        counter: "team_count",
-        compile: super::filter_sql::compile_teams,
-        sort_expr: super::filter_sql::teams_sort_expr,
-        from_row,
-    };
-    super::page(conn, &listed, org_pk, q)
+    super::page(conn, &LISTED, org_pk, q)
 }
 
 // ---- Workspaces and roles -------------------------------------------------------------

@@ -183,18 +183,27 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Compiles a users list's filter and sort without running them (see [`list`]).
+pub fn check_query(
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    super::check_query(&LISTED, filter, sort)
+}
+
+const LISTED: super::Listed<UserRow> = super::Listed {
+    table: "users",
+    alias: "u",
+    columns: COLUMNS,
+    counter: "user_count",
+    compile: super::filter_sql::compile_users,
+    sort_expr: super::filter_sql::users_sort_expr,
+    from_row,
+};
+
 /// Lists one organization's users (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
-    let listed = super::Listed {
-        table: "users",
-        alias: "u",
-        columns: COLUMNS,
-        counter: "user_count",
-        compile: super::filter_sql::compile_users,
-        sort_expr: super::filter_sql::users_sort_expr,
-        from_row,
-    };
-    super::page(conn, &listed, org_pk, q)
+    super::page(conn, &LISTED, org_pk, q)
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 /// savepoint) and hands back what to call after the COMMIT. Given `None`, it does not run and
 /// its completion answers the caller with the error it is handed.
 type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+/// Told after each COMMIT that wrote an outbox row, so event deliverers wake at once.
+pub(crate) type OutboxSignal = Arc<tokio::sync::watch::Sender<u64>>;
 
 const QUEUE: usize = 8192;
 
@@ -59,7 +61,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(path: &Path, max_batch: usize) -> Result<Writer> {
+    pub fn start(path: &Path, max_batch: usize, outbox: OutboxSignal) -> Result<Writer> {
         let conn = super::open_connection(path)?;
         // Checkpoints happen on their own thread; the commit path never runs one. Once a
         // checkpoint let the log restart, the file is cut back to 64 MiB.
@@ -69,7 +71,7 @@ impl Writer {
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
             .name("scimbox-writer".into())
-            .spawn(move || run_writer(conn, rx, max_batch.max(1), &thread_counters))
+            .spawn(move || run_writer(conn, rx, max_batch.max(1), &thread_counters, &outbox))
             .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let checkpointer = start_checkpointer(path, stopping.clone())?;
@@ -176,7 +178,13 @@ impl Writer {
     }
 }
 
-fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, c: &Counters) {
+fn run_writer(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    c: &Counters,
+    outbox: &OutboxSignal,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -188,6 +196,10 @@ fn run_writer(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, c
         }
         let n = batch.len() as u64;
         run_batch(&conn, &mut batch);
+        // Rows of a batch that rolled back wake the deliverers for nothing; that is harmless.
+        if super::outbox::take_written() {
+            outbox.send_modify(|n| *n = n.wrapping_add(1));
+        }
         c.queued.fetch_sub(n, Ordering::Relaxed);
         c.transactions.fetch_add(1, Ordering::Relaxed);
         c.writes.fetch_add(n, Ordering::Relaxed);

@@ -1,7 +1,8 @@
 // The admin page end to end, in headless Chromium against the real server (started by run.sh):
 // sign in, create a token, provision a user and a Team over SCIM with it, find both and the
 // requests on the page, switch SCIM on and see Team creation refused, change a Team's
-// Workspace role and see a member's effective role change, revoke the token and see SCIM
+// Workspace role and see a member's effective role change, give the Team a Deployment role and
+// see it explained, rotate the token, revoke it and see SCIM
 // answer 401, sign out. Each step is one test; after a failure the rest are reported as
 // failed without running. Screenshots of every page go to $SCREENSHOTS.
 import { chromium } from 'playwright-core';
@@ -155,6 +156,25 @@ await step('create a token (shown once, with copy)', async () => {
   await shot('tokens');
 });
 
+// ---- Events (events.js): a poll receiver, shown once, then its backlog ----------------------
+let pollToken = '';
+await step('add a poll receiver of SCIM events (token shown once)', async () => {
+  await go('#/events');
+  check((await heading()) === 'Events', 'the Events page has no Events heading');
+  await page.locator('#jwks-uri').waitFor();
+  check((await page.inputValue('#jwks-uri')).endsWith('/jwks'), 'no JWKS URL');
+  await page.fill('#receiver-url', 'ftp://nowhere');
+  await page.click('#new-receiver-title ~ form button[type=submit]');
+  await waitText(page.locator('#receiver-error'), 'https');
+  await page.fill('#receiver-url', `https://app-${stamp}.example.com/events`);
+  await page.selectOption('#receiver-mode', 'poll');
+  await page.click('#new-receiver-title ~ form button[type=submit]');
+  await page.locator('#receiver-token').waitFor();
+  pollToken = await page.inputValue('#receiver-token');
+  check(pollToken.startsWith('sbe_'), `unexpected poll token ${pollToken}`);
+  await shot('events-added');
+});
+
 await step('provision a user and a Team over SCIM with the token', async () => {
   const u = await scim('POST', '/Users', {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
@@ -176,6 +196,18 @@ await step('provision a user and a Team over SCIM with the token', async () => {
   teamId = g.json.id;
   const dup = await scim('POST', '/Users', { userName, active: true });
   check(dup.status === 409, `a duplicate user answered ${dup.status}`);
+});
+
+await step('see the events waiting for the poll receiver', async () => {
+  await go('#/org'); // the page is on #/events already: leave it so it loads again
+  await go('#/events');
+  const row = page.locator('tr[data-receiver]', { hasText: `app-${stamp}.example.com` });
+  await row.waitFor();
+  await waitText(row, 'poll, notice');
+  const backlog = Number(await row.locator('td').nth(3).textContent());
+  check(backlog >= 3, `backlog ${backlog}: a user, a Team and its member should be waiting`);
+  check(!(await page.content()).includes(pollToken), 'the poll token is shown again');
+  await shot('events');
 });
 
 await step('see the user (HTML in the name shown as text) and the Team on the page', async () => {
@@ -275,6 +307,36 @@ await step("change a Team's Workspace role and see the member's effective role c
   await shot('user-effective-role');
 });
 
+await step('give a Team a Deployment role, see it explained, rotate the token', async () => {
+  await go('#/access');
+  await page.fill('#deployment-name', `etl-${stamp}`);
+  await page.click('#deployments-title ~ form button[type=submit]');
+  await page.locator(`tr[data-deployment="etl-${stamp}"]`).waitFor();
+  await shot('access');
+  await go(`#/teams/${teamId}`);
+  const row = page.locator(`#team-deployments tr[data-deployment="etl-${stamp}"]`);
+  await row.locator('select').selectOption('DEPLOYMENT_ADMIN');
+  await row.getByRole('button').click();
+  await waitText(page.locator('#toast'), 'saved');
+  await go(`#/users/${userId}`);
+  const role = page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .role`);
+  await role.waitFor();
+  check((await role.textContent()) === 'DEPLOYMENT_ADMIN', 'the Deployment role is not shown');
+  const from = await page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .sources`).textContent();
+  check(from.includes('Team'), `the source is not the Team: ${from}`);
+  await shot('user-effective-deployment');
+  await go('#/tokens');
+  const t = page.locator(`tr[data-token="okta-${stamp}"]`);
+  await t.locator('select').selectOption('60');
+  await t.getByRole('button', { name: /Rotate/ }).click();
+  await page.locator('#token-value').waitFor();
+  const fresh = await page.inputValue('#token-value');
+  check(fresh && fresh !== token, 'no new secret was shown');
+  check((await scim('GET', '/Users')).status === 200, 'the old secret should work during its grace');
+  check((await scim('GET', '/Users', undefined, fresh)).status === 200, 'the new secret does not work');
+  await shot('tokens-rotated');
+});
+
 await step('read well on a phone', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   for (const [hash, name] of [['#/org', 'phone-organization'], ['#/users', 'phone-users'], ['#/activity', 'phone-activity']]) {
@@ -294,6 +356,44 @@ await step('revoke the token and see the SCIM API answer 401', async () => {
   const r = await scim('GET', '/Users');
   check(r.status === 401, `SCIM answered ${r.status} to a revoked token`);
   await shot('tokens-revoked');
+});
+
+await step('create an OAuth client, trade its secret for an access token, rotate and revoke it', async () => {
+  await go('#/clients');
+  // go() may return while the previous view is still shown: wait for this view's own field.
+  await page.locator('#token-endpoint').waitFor();
+  check((await heading()) === 'OAuth clients', 'the clients page has its heading');
+  const endpoint = await page.inputValue('#token-endpoint');
+  check(endpoint === `${origin}/oauth/token`, `the page shows token endpoint ${endpoint}`);
+  await page.fill('#client-name', `entra-${stamp}`);
+  await page.click('#new-client-title ~ form button[type=submit]');
+  await page.locator('#client-secret-value').waitFor();
+  const clientId = await page.inputValue('#client-id-value');
+  const secret = await page.inputValue('#client-secret-value');
+  check(/^sbc_[0-9a-f]{16}$/.test(clientId) && /^sbs_[0-9a-f]{16}_[0-9a-f]{64}$/.test(secret), 'client id and secret shapes');
+  await waitText(page.locator(`tr[data-client="entra-${stamp}"]`), 'live');
+  await shot('oauth-clients');
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+  const grant = await res.json();
+  check(res.status === 200 && grant.token_type === 'Bearer', `token endpoint answered ${res.status}`);
+  const r = await scim('GET', '/Users', null, grant.access_token);
+  check(r.status === 200, `SCIM answered ${r.status} to the access token`);
+  const row = page.locator(`tr[data-client="entra-${stamp}"]`);
+  await row.getByRole('button', { name: /Add a secret/ }).click();
+  await waitText(page.locator('#new-client h2'), `New secret for entra-${stamp}`);
+  check((await page.inputValue('#client-secret-value')) !== secret, 'a new secret is shown');
+  await page.locator(`tr[data-client="entra-${stamp}"] li[data-secret]`).nth(1).waitFor();
+  await page.locator(`tr[data-client="entra-${stamp}"]`).getByRole('button', { name: /Revoke/ }).click();
+  await waitText(page.locator(`tr[data-client="entra-${stamp}"]`), 'revoked');
+  const after = await scim('GET', '/Users', null, grant.access_token);
+  check(after.status === 401, `SCIM answered ${after.status} to a revoked client's token`);
 });
 
 await step('sign out', async () => {

@@ -69,7 +69,7 @@ pub async fn sign_in(s: &Server) -> Admin<'_> {
 }
 
 impl Admin<'_> {
-    fn org(&self, rest: &str) -> String {
+    pub fn org(&self, rest: &str) -> String {
         format!("/api/orgs/{}{rest}", self.s.org_id)
     }
 
@@ -80,7 +80,7 @@ impl Admin<'_> {
     }
 
     /// A state change as the page sends it: cookie, CSRF token, same origin, JSON.
-    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
         self.send_with(method, path, body, &[("x-csrf-token", &self.csrf)])
             .await
     }
@@ -114,7 +114,7 @@ impl Admin<'_> {
 }
 
 /// Asserts an admin API error: status, machine code and a message for a person.
-fn assert_fail(r: &Resp, status: u16, code: &str) -> String {
+pub fn assert_fail(r: &Resp, status: u16, code: &str) -> String {
     assert_eq!(r.status, status, "{}", r.text);
     assert!(
         r.header("content-type")

@@ -92,6 +92,12 @@ pub struct Opts {
     pub admin: scimbox::admin::AdminState,
     pub edge: scimbox::app::Edge,
     pub certs: Option<Arc<scimbox::tls::Certs>>,
+    /// OAuth settings (access-token lifetime, the CA file for JWKS URLs).
+    pub oauth: Option<scimbox::auth::clients::Settings>,
+    /// The address to listen on (`127.0.0.1:0` when `None`), e.g. `[::1]:0` for IPv6.
+    pub bind: Option<&'static str>,
+    /// `--events-ca-file`: CA certificates trusted for https event receivers.
+    pub events_ca_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -124,6 +130,9 @@ impl Server {
             admin,
             edge,
             certs,
+            oauth,
+            bind,
+            events_ca_file,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("test.db");
@@ -135,7 +144,9 @@ impl Server {
             directory::orgs::create_token(&store, &actor(), &org, "idp".into(), None, now())
                 .await
                 .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(bind.unwrap_or("127.0.0.1:0"))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let options = scimbox::server::Options {
@@ -143,6 +154,10 @@ impl Server {
             admin,
             edge,
             certs,
+            oauth: oauth.unwrap_or_default(),
+            // A receiver that is down is tried again at least every second.
+            events_max_backoff: std::time::Duration::from_secs(1),
+            events_ca_file,
             ..scimbox::server::Options::default()
         };
         let running = scimbox::server::start(store.clone(), listener, options, async {
@@ -162,6 +177,11 @@ impl Server {
             shutdown: Some(tx),
             _dir: dir,
         }
+    }
+
+    /// The server's root URL (`http://127.0.0.1:port`).
+    pub fn root(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The organization's SCIM base URL.

@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
+mod access;
+mod access_admin;
+mod access_cli;
 mod admin;
 mod auth;
 mod backup;
@@ -14,11 +17,14 @@ mod crash;
 mod discovery;
 mod edge;
 mod errors;
+mod events;
 mod filters;
 mod groups;
 mod https;
 mod layers;
 mod limits;
+mod lists;
+mod oauth;
 mod ops;
 mod postgres;
 mod replays;

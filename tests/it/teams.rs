@@ -154,9 +154,17 @@ async fn scim_switch_decides_what_local_tools_may_do() {
     );
     let r = s.get(&format!("/Users/{u}?attributes={urn}")).await.json();
     assert_eq!(r[urn]["organizationRole"], "ORGANIZATION_MEMBER");
-    assert_eq!(
-        r[urn]["workspaceRoles"],
-        json!([{"value": ws.id, "display": "Prod", "role": "WORKSPACE_OPERATOR"}])
+    let roles = r[urn]["workspaceRoles"].as_array().unwrap();
+    assert_eq!(roles.len(), 1, "{r}");
+    assert_eq!(roles[0]["value"], json!(ws.id));
+    assert_eq!(roles[0]["display"], "Prod");
+    assert_eq!(roles[0]["role"], "WORKSPACE_OPERATOR");
+    assert!(
+        roles[0]["sources"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("team:"),
+        "{r}"
     );
     assert!(r["schemas"].as_array().unwrap().contains(&json!(urn)));
 }
@@ -225,8 +233,8 @@ async fn effective_role_is_the_highest_of_own_and_every_team() {
     let (_, access) = scimbox::directory::users::access(&s.store, org, "roles@x.io".into())
         .await
         .unwrap();
-    assert_eq!(access.org_role, "ORGANIZATION_BILLING_ADMIN");
-    assert_eq!(access.workspaces[0].2, "WORKSPACE_OWNER");
+    assert_eq!(access.organization.role, "ORGANIZATION_BILLING_ADMIN");
+    assert_eq!(access.workspaces[0].role, "WORKSPACE_OWNER");
     // Leaving B drops the Workspace role to A's.
     let r = s
         .patch(
@@ -240,7 +248,7 @@ async fn effective_role_is_the_highest_of_own_and_every_team() {
     let (_, access) = scimbox::directory::users::access(&s.store, org, u.clone())
         .await
         .unwrap();
-    assert_eq!(access.workspaces[0].2, "WORKSPACE_MEMBER");
+    assert_eq!(access.workspaces[0].role, "WORKSPACE_MEMBER");
     // Bad roles are refused with the list of good ones.
     let e = teams::set_role(
         &s.store,

@@ -9,7 +9,10 @@
 //! This file checks the session, CSRF and origin and routes; each resource under
 //! `/admin/api/orgs/{org}/` has a file of its own.
 
+mod access;
 mod activity;
+mod clients;
+mod events;
 mod orgs;
 mod signin;
 mod teams;
@@ -223,13 +226,19 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 actor: &actor,
                 now,
             };
+            // ---- access model hook: Deployments, custom roles, rules, rotation (access.rs) ----
+            if access::owns(method, rest) {
+                return access::route(&cx, method, rest).await;
+            }
             match rest.first().copied() {
                 None | Some("scim") => orgs::route(&cx, method, rest).await,
                 Some("tokens") => tokens::route(&cx, method, rest).await,
+                Some("clients") => clients::route(&cx, method, &rest[1..]).await,
                 Some("users") => users::route(&cx, method, rest).await,
                 Some("teams") => teams::route(&cx, method, rest).await,
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
                 Some("audit" | "requests") => activity::route(&cx, method, rest).await,
+                Some("receivers") => events::route(&cx, method, rest).await,
                 Some(_) => Err(cx.not_found(method)),
             }
         }
@@ -287,6 +296,7 @@ fn session_json(s: &Session) -> Value {
         "roles": {
             "organization": roles::ORG_ROLES,
             "workspace": roles::WORKSPACE_ROLES,
+            "deployment": [roles::DEPLOYMENT_ADMIN],
         },
     })
 }

@@ -140,6 +140,10 @@ fn team_json(row: &crate::store::teams::TeamRow, access: &dteams::Access, scim_o
         "workspaceRoles": access.workspaces.iter()
             .map(|(id, name, role)| json!({"id": id, "name": name, "role": role}))
             .collect::<Vec<_>>(),
+        "deploymentRoles": access.deployments.iter()
+            .map(|g| json!({"id": g.deployment.id, "name": g.deployment.name,
+                            "workspace": g.deployment.workspace_name, "role": g.role}))
+            .collect::<Vec<_>>(),
         "can": {
             "addMembers": can(!scim_on, WHY_NO_ADD),
             "removeMembers": can(!locked, WHY_NO_REMOVE),

@@ -164,6 +164,7 @@ async fn user_detail(app: &App, req: &Request, org: &Org, id: &str) -> Result<Re
             "teams": user.teams.iter().map(|(id, name)| json!({"id": id, "name": name}))
                 .collect::<Vec<_>>(),
             "access": access.to_json(),
+            "effective": access.to_detail_json(),
             "scim": scim,
         }),
     ))
