@@ -21,7 +21,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a client may take to send its body; slower gets 408.
     pub body_read_timeout: Duration,
-    /// Wrong tokens one address may present per minute before answers slow down.
+    /// Token checks one address may have in flight or failed in a minute before checks are
+    /// spaced out (past it: 429 with `Retry-After`).
     pub auth_free_failures: u32,
     /// Requests per second one token may make (0: no limit); more get 429.
     pub rate_limit: u32,
@@ -136,8 +137,9 @@ pub struct App {
     pub limits: Limits,
     /// Signs cursors (RFC 9865); kept in the database so cursors survive a restart.
     pub cursor_key: Vec<u8>,
-    /// Slows down addresses that keep failing to authenticate.
-    pub throttle: crate::auth::throttle::Throttle,
+    /// Counts credential checks per name, address or client (admin sign-in, SCIM tokens,
+    /// OAuth clients): take a reservation before verifying any secret (see `auth::throttle`).
+    pub throttle: std::sync::Arc<crate::auth::throttle::Throttle>,
     /// Sessions, sign-in throttling and the request inspector of the admin page.
     pub admin: crate::admin::AdminState,
     /// The public URL, TLS and the metrics token (see [`App::with_edge`]).
@@ -153,7 +155,12 @@ pub struct App {
 impl App {
     /// Builds the shared state for a store that is already open.
     pub fn new(store: Store, limits: Limits, admin: crate::admin::AdminState) -> Result<App> {
-        let auth = Authenticator::new(store.path())?;
+        let throttle = std::sync::Arc::new(crate::auth::throttle::Throttle::new());
+        let auth = Authenticator::new(
+            store.path(),
+            throttle.clone(),
+            crate::auth::bearer::throttle_policy(limits.auth_free_failures),
+        )?;
         let key = store.write_blocking(|conn| {
             crate::store::settings::get_or_init(conn, "cursor_key", || {
                 crate::auth::secret::random_hex(32)
@@ -162,7 +169,7 @@ impl App {
         Ok(App {
             store,
             auth,
-            throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
+            throttle,
             rate: crate::auth::ratelimit::RateLimiter::new(limits.rate_limit, limits.rate_burst),
             limits,
             cursor_key: key.into_bytes(),

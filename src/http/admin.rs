@@ -17,7 +17,12 @@ pub fn owns(path: &str) -> bool {
 }
 
 /// Serves a request under `/admin`.
-pub async fn serve(app: &App, req: Request<Incoming>, request_id: &str) -> Response<Full<Bytes>> {
+pub async fn serve(
+    app: &App,
+    req: Request<Incoming>,
+    request_id: &str,
+    peer: std::net::IpAddr,
+) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let text = |name: &str| {
         headers
@@ -47,6 +52,7 @@ pub async fn serve(app: &App, req: Request<Incoming>, request_id: &str) -> Respo
         content_type: header_str(headers, header::CONTENT_TYPE).map(str::to_string),
         body: Vec::new(),
         now: crate::clock::now(),
+        peer,
     };
     let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
         .collect()

@@ -21,8 +21,6 @@ use std::time::Instant;
 struct Caller {
     org: Option<String>,
     token: Option<String>,
-    /// A bearer value was sent (a miss then may be a guess, which is slowed down).
-    presented_token: bool,
     // For the admin page's request inspector (see admin.rs).
     query: String,
     user_agent: Option<String>,
@@ -43,7 +41,7 @@ pub async fn handle(
     let request_id = request_id(&app, req.headers());
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        let mut resp = admin::serve(&app, req, &request_id).await;
+        let mut resp = admin::serve(&app, req, &request_id, peer).await;
         let status = resp.status().as_u16();
         app.metrics
             .request(route, method.as_str(), status, started.elapsed());
@@ -60,18 +58,11 @@ pub async fn handle(
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&app, req, &mut caller).await {
+    let reply = match dispatch(&app, req, &mut caller, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
                 tracing::error!(%method, %path, %cause, request_id = %request_id, "internal error");
-            }
-            if err == Error::Unauthorized && caller.presented_token {
-                // Guessing tokens from one address gets slower with every miss.
-                let delay = app.throttle.failure(peer);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
             }
             let (status, scim_type, _) = scim::error::classify(&err);
             app.metrics.error(scim_type, status);
@@ -283,7 +274,12 @@ fn forwarded_https(headers: &HeaderMap) -> bool {
     .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Result<Reply, Error> {
+async fn dispatch(
+    app: &App,
+    req: Request<Incoming>,
+    caller: &mut Caller,
+    peer: IpAddr,
+) -> Result<Reply, Error> {
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
         .split('/')
@@ -305,8 +301,6 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
     };
     let now = crate::clock::format(crate::clock::now());
     let headers = req.headers();
-    caller.presented_token = header_str(headers, header::AUTHORIZATION)
-        .is_some_and(|h| h.trim().len() > "bearer ".len());
     admin::note(app, caller, &req); // admin page hook: the request inspector
     let (principal, touch) = app
         .auth
@@ -315,6 +309,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, caller: &mut Caller) -> Res
             header_str(headers, header::AUTHORIZATION),
             &org_id,
             &now,
+            peer,
         )
         .await?;
     caller.org = Some(principal.org_id.clone());

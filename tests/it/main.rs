@@ -16,6 +16,7 @@ mod edge;
 mod errors;
 mod filters;
 mod groups;
+mod hardening;
 mod https;
 mod limits;
 mod ops;
