@@ -24,7 +24,7 @@ struct Caller {
     // For the admin page's request inspector (see admin.rs).
     query: String,
     user_agent: Option<String>,
-    body_head: Vec<u8>,
+    body_shown: String,
     body_len: usize,
 }
 
