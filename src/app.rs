@@ -21,6 +21,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a client may take to send its body; slower gets 408.
     pub body_read_timeout: Duration,
+    /// How long a response may wait for the client to read it; then the connection closes.
+    pub write_timeout: Duration,
+    /// How long a connection may neither send nor receive a byte; then it closes.
+    pub idle_timeout: Duration,
     /// Token checks one address may have in flight or failed in a minute before checks are
     /// spaced out (past it: 429 with `Retry-After`).
     pub auth_free_failures: u32,
@@ -28,6 +32,16 @@ pub struct Limits {
     pub rate_limit: u32,
     /// Requests one token may make at once after a quiet spell.
     pub rate_burst: u32,
+}
+
+impl Limits {
+    /// The write and idle timeouts of a connection.
+    pub fn deadlines(&self) -> crate::deadline::Deadlines {
+        crate::deadline::Deadlines {
+            write: self.write_timeout,
+            idle: self.idle_timeout,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -38,6 +52,8 @@ impl Default for Limits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             auth_free_failures: crate::auth::throttle::FREE_FAILURES,
             rate_limit: crate::auth::ratelimit::DEFAULT_RATE,
             rate_burst: crate::auth::ratelimit::DEFAULT_BURST,

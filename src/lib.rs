@@ -11,7 +11,8 @@
 //! - `admin`: the embedded admin page and its JSON API (sessions, CSRF, request inspector).
 //! - `scim`: the SCIM protocol: resources, filters, PATCH, discovery, errors.
 //! - `http`: routing, body limits, responses, request ids; `server`: accept loop and graceful
-//!   shutdown; `tls`: certificates for HTTPS, reloaded without a restart.
+//!   shutdown; `deadline`: write and idle timeouts under hyper; `tls`: certificates for
+//!   HTTPS, reloaded without a restart.
 //! - `metrics`: Prometheus counters and the `/metrics` exposition.
 //! - `transfer`: export and import of an organization, and the demo data.
 //! - `app`: what handlers share; `clock`: time, read once per request.
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod directory;
 pub mod error;
 pub mod http;

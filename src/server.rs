@@ -3,6 +3,7 @@
 //! replaced while serving (see `tls`).
 
 use crate::app::App;
+use crate::deadline::Guarded;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -62,6 +63,8 @@ pub async fn run_with(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                // A client that stops reading, or goes quiet, loses its slot (see deadline).
+                let stream = Guarded::new(stream, limits.deadlines());
                 let app = app.clone();
                 let ip = peer.ip();
                 let service = service_fn(move |req| crate::http::handle(app.clone(), ip, req));
@@ -133,6 +136,7 @@ pub async fn run_metrics(listener: TcpListener, app: Arc<App>, shutdown: impl Fu
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
+                let stream = Guarded::new(stream, app.limits.deadlines());
                 let app = app.clone();
                 let service = service_fn(move |req| crate::http::handle_metrics_port(app.clone(), req));
                 let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));

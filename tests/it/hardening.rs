@@ -66,3 +66,76 @@ async fn many_connections_with_the_right_token_wait_for_each_other_instead_of_a_
         assert_eq!(t.await.unwrap(), 200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_never_read_lose_their_slots_and_healthz_still_answers() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start_with(Limits {
+        max_connections: 4,
+        write_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(3),
+        ..Limits::default()
+    })
+    .await;
+    // Four clients fill every slot: each sends pipelined GETs of a 40 KB asset and never
+    // reads, with a tiny receive buffer, so the server's writes stall.
+    let mut stuck = Vec::new();
+    for _ in 0..4 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut c = socket.connect(s.addr).await.unwrap();
+        let one = format!("GET /admin/app.js HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr);
+        let many = one.repeat(300);
+        // Write what the server takes; it stops reading once its writes stall.
+        let _ =
+            tokio::time::timeout(Duration::from_millis(500), c.write_all(many.as_bytes())).await;
+        stuck.push(c);
+    }
+    // A fifth client is served once the stalled ones time out.
+    let healthz = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).await.unwrap();
+        out
+    })
+    .await
+    .expect("/healthz did not answer while non-reading clients held the slots");
+    assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
+    // The stalled connections were closed by the server: reading them now ends.
+    for mut c in stuck {
+        let ended = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut sink = vec![0u8; 1 << 16];
+            loop {
+                match c.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "a stalled connection was left open");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_neither_sends_nor_receives_is_closed_after_the_idle_timeout() {
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+    let s = Server::start_with(Limits {
+        header_read_timeout: Duration::from_secs(600),
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut sink = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(20), c.read(&mut sink)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection was kept: {closed:?}"
+    );
+}
