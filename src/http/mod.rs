@@ -39,6 +39,13 @@ pub async fn handle(
     let path = req.uri().path().to_string();
     let route = crate::metrics::route_of(&path);
     let request_id = request_id(&app, req.headers());
+    if let Err(err) = check_host(&req) {
+        app.metrics
+            .request(route, method.as_str(), 400, started.elapsed());
+        let mut resp = to_response(scim::error::reply(&err));
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
         let mut resp = admin::serve(&app, req, &request_id, peer).await;
@@ -161,6 +168,9 @@ pub async fn handle_metrics_port(
     app: Arc<App>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Err(err) = check_host(&req) {
+        return Ok(to_response(scim::error::reply(&err)));
+    }
     let reply = match req.uri().path() {
         "/metrics" if app.edge.metrics_token.is_some() => {
             metrics_on_main_port(&app, req.headers()).await
@@ -247,6 +257,36 @@ fn method_of(m: &hyper::Method) -> Method {
         hyper::Method::PATCH => Method::Patch,
         hyper::Method::DELETE => Method::Delete,
         _ => Method::Other,
+    }
+}
+
+/// RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without a `Host`, and to
+/// any request with several `Host` lines or one whose value is not a host (an empty value is
+/// allowed: the target has no authority then).
+fn check_host<B>(req: &Request<B>) -> Result<(), Error> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    let fail = |why: &str| Err(Error::InvalidSyntax(format!("{why} (RFC 9112 §3.2)")));
+    if hosts.next().is_some() {
+        return fail("a request may carry only one Host header");
+    }
+    match first {
+        None if req.version() == hyper::Version::HTTP_11 => {
+            fail("an HTTP/1.1 request must carry a Host header")
+        }
+        None => Ok(()),
+        Some(v) => {
+            // uri-host [ ":" port ]: reg-name, IP literal or IPv4 characters.
+            let ok = v
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(b));
+            if ok {
+                Ok(())
+            } else {
+                fail("the Host header is not a host name")
+            }
+        }
     }
 }
 

@@ -139,3 +139,49 @@ async fn a_connection_that_neither_sends_nor_receives_is_closed_after_the_idle_t
         "an idle connection was kept: {closed:?}"
     );
 }
+
+/// Sends raw bytes on a fresh connection and returns the status line.
+async fn raw_status(s: &Server, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        c.read_to_string(&mut out),
+    )
+    .await
+    .expect("no answer");
+    out.lines().next().unwrap_or("").to_string()
+}
+
+#[tokio::test]
+async fn an_http11_request_without_exactly_one_valid_host_is_400() {
+    let s = Server::start().await;
+    // RFC 9112 §3.2: no Host, two Hosts, or a Host that is not a host is a 400.
+    for request in [
+        "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n".to_string(),
+        "GET /healthz HTTP/1.1\r\nHost: a b/c\r\nConnection: close\r\n\r\n".to_string(),
+        format!(
+            "GET /scim/v2/{}/Users HTTP/1.1\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            s.org_id, s.token
+        ),
+        "GET /admin/ HTTP/1.1\r\nConnection: close\r\n\r\n".to_string(),
+    ] {
+        let status = raw_status(&s, &request).await;
+        assert!(
+            status.starts_with("HTTP/1.1 400"),
+            "{request:?} got {status}"
+        );
+    }
+    // With one Host it is served, and HTTP/1.0 may leave Host out.
+    let ok = raw_status(
+        &s,
+        "GET /healthz HTTP/1.1\r\nHost: x:1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let old = raw_status(&s, "GET /healthz HTTP/1.0\r\n\r\n").await;
+    assert!(old.contains(" 200"), "{old}");
+}
