@@ -101,8 +101,13 @@ fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<UserRow> {
 }
 
 /// Changes a user: `change` gets the stored resource and returns the new one (already
-/// canonical). Runs inside the writer, so concurrent changes to one user apply one after the
-/// other and none is lost. A change that changes nothing writes nothing and keeps the version.
+/// canonical). The change is first worked out beside the writer, on a snapshot: one heavy
+/// request (a PATCH of a thousand values) must not hold every organization's writes. Inside
+/// the writer, that result is used if the user is still the version it was worked out from,
+/// else `change` runs again on the current row; so concurrent changes to one user still
+/// apply one after the other and none is lost. A change that fails on the snapshot fails
+/// without entering the writer (as if it had run just then). A change that changes nothing
+/// writes nothing and keeps the version.
 pub async fn update_with<F>(
     store: &Store,
     actor: &Actor,
@@ -113,15 +118,33 @@ pub async fn update_with<F>(
     change: F,
 ) -> Result<User>
 where
-    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+    F: Fn(Map<String, Value>) -> Result<Map<String, Value>> + Send + Sync + 'static,
 {
+    let change = std::sync::Arc::new(change);
+    let snapshot = {
+        let id = id.clone();
+        store.read(move |conn| current(conn, org_pk, &id)).await?
+    };
+    Precondition::check(pre.as_ref(), snapshot.version)?;
+    let worked_out = {
+        let (change, id) = (change.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let before = super::parse_stored(&snapshot.data, "user", &id)?;
+            change(before).map(|after| (snapshot.version, after))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("change task: {e}")))??
+    };
     let actor = actor.clone();
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
             let before = super::parse_stored(&row.data, "user", &id)?;
-            let after = change(before.clone())?;
+            let after = match worked_out {
+                (version, after) if version == row.version => after,
+                _ => change(before.clone())?,
+            };
             let teams = users::teams_of(conn, row.pk)?;
             if after == before {
                 return Ok(User { row, teams });

@@ -149,7 +149,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         move |mut before| {
             // `active` is kept when a PUT leaves it out: deactivation is always explicit.
             let active = before.remove("active");
-            let mut after = data;
+            let mut after = data.clone();
             if let Some(active) = active {
                 after.entry("active").or_insert(active);
             }

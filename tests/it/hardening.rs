@@ -185,3 +185,103 @@ async fn an_http11_request_without_exactly_one_valid_host_is_400() {
     let old = raw_status(&s, "GET /healthz HTTP/1.0\r\n\r\n").await;
     assert!(old.contains(" 200"), "{old}");
 }
+
+fn emails(n: usize, tag: &str) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| serde_json::json!({"value": format!("{tag}{i}@x.io"), "type": "work"}))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_multi_valued_attribute_is_capped_so_one_request_cannot_hold_the_writer() {
+    use crate::common::patch_op;
+    use serde_json::json;
+    let s = Server::start().await;
+    let id = s.create_user("many@x.io").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/Users/{id}");
+    // 16,000 e-mails in one PATCH (a 0.5 MB body, well under the body limit): refused with a
+    // clear error before it becomes work for the shared writer.
+    let r = s
+        .patch(
+            &path,
+            &patch_op(json!([{"op":"add","path":"emails","value": emails(16_000, "a")}])),
+        )
+        .await;
+    let v = r.assert_error(413, None);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 10000 values"),
+        "{v}"
+    );
+    // 1,001 in one attribute is over the per-attribute cap.
+    let r = s
+        .patch(
+            &path,
+            &patch_op(json!([{"op":"add","path":"emails","value": emails(1001, "a")}])),
+        )
+        .await;
+    let v = r.assert_error(400, Some("invalidValue"));
+    assert!(
+        v["detail"].as_str().unwrap().contains("at most 1000"),
+        "{v}"
+    );
+    // So is a request of many operations whose values add up past the request's cap.
+    let ops: Vec<_> = (0..11)
+        .map(|k| json!({"op":"add","path":"emails","value": emails(1000, &format!("z{k}-"))}))
+        .collect();
+    s.patch(&path, &patch_op(json!(ops)))
+        .await
+        .assert_error(413, None);
+    // Many operations that each stay under the cap cannot add up past it either.
+    let ops: Vec<_> = (0..3)
+        .map(|k| json!({"op":"add","path":"emails","value": emails(400, &format!("b{k}-"))}))
+        .collect();
+    let r = s.patch(&path, &patch_op(json!(ops))).await;
+    r.assert_error(400, Some("invalidValue"));
+    // Nor can a create or a replace.
+    let r = s
+        .post(
+            "/Users",
+            &json!({"userName":"big@x.io","emails": emails(1001, "c")}),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+    // At the cap it works, and removing by a value list takes them all out again.
+    let full = emails(1000, "d");
+    let r = s
+        .patch(
+            &path,
+            &patch_op(json!([{"op":"replace","path":"emails","value": full}])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["emails"].as_array().unwrap().len(), 1000);
+    // Re-adding the same values (any case) merges them instead of growing the list.
+    let upper: Vec<_> = (0..1000)
+        .map(|i| json!({"value": format!("D{i}@X.IO"), "type": "work"}))
+        .collect();
+    let r = s
+        .patch(
+            &path,
+            &patch_op(json!([{"op":"add","path":"emails","value": upper}])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["emails"].as_array().unwrap().len(), 1000);
+    let gone: Vec<_> = (0..1000)
+        .map(|i| json!({"value": format!("d{i}@x.io")}))
+        .collect();
+    let r = s
+        .patch(
+            &path,
+            &patch_op(json!([{"op":"remove","path":"emails","value": gone}])),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json().get("emails").is_none(), "{}", r.text);
+}
