@@ -176,10 +176,24 @@ pub async fn handle_metrics_port(
             metrics_on_main_port(&app, req.headers()).await
         }
         "/metrics" => metrics_reply(&app).await,
-        "/healthz" => Reply::json(200, "{\"status\":\"ok\"}".into()),
+        "/healthz" => health_reply(&app),
         other => scim::error::reply(&Error::NotFound(format!("nothing at {other}"))),
     };
     Ok(to_response(reply))
+}
+
+/// `/healthz`: `ok`, or `degraded` with the storage fault while writes fail. Still 200 then:
+/// reads are served, and a restart (what a failing liveness probe brings) cannot free a disk.
+fn health_reply(app: &App) -> Reply {
+    let body = match app.store.health().fault {
+        None => serde_json::json!({"status": "ok"}),
+        Some(fault) => serde_json::json!({
+            "status": "degraded",
+            "storage": fault.name(),
+            "detail": fault.detail(),
+        }),
+    };
+    Reply::json(200, body.to_string())
 }
 
 /// `/metrics` on the SCIM port: absent (404) unless `--metrics-token` is set, and then only
@@ -327,7 +341,7 @@ async fn dispatch(
         .map(|s| query::decode(s, false))
         .collect();
     match segments.first().map(String::as_str) {
-        Some("healthz") => return Ok(Reply::json(200, "{\"status\":\"ok\"}".into())),
+        Some("healthz") => return Ok(health_reply(app)),
         Some("scim")
             if segments
                 .get(1)

@@ -21,5 +21,6 @@ mod https;
 mod limits;
 mod ops;
 mod replays;
+mod storage;
 mod teams;
 mod users;
