@@ -786,7 +786,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
                     let mut batch_ids = Vec::with_capacity(rows.capacity());
                     for n in lo..hi {
                         let mut data =
-                            scimbox::scim::resource::normalize(&USER_TYPE, &okta_user(n)).unwrap();
+                            scimbox::model::resource::normalize(&USER_TYPE, &okta_user(n)).unwrap();
                         data.entry("active").or_insert(Value::Bool(true));
                         let cols = directory::users::columns(&data);
                         let text = serde_json::to_string(&data).unwrap();

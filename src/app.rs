@@ -1,5 +1,7 @@
-//! What every request handler shares: the store, the authenticator, the limits, the key
-//! that signs pagination cursors and the admin page's state.
+//! What every edge shares: the store, the authenticator, the limits, the key that signs
+//! pagination cursors, the rate limits and how the server is reached. Each edge keeps its own
+//! state beside it (the HTTP layer its request ids and metrics in `http::State`, the admin page
+//! its sessions and inspector in `admin::AdminState`), so `scim/` builds on this alone.
 
 use crate::auth::bearer::Authenticator;
 use crate::error::Result;
@@ -32,16 +34,6 @@ pub struct Limits {
     pub rate_limit: u32,
     /// Requests one token may make at once after a quiet spell.
     pub rate_burst: u32,
-}
-
-impl Limits {
-    /// The write and idle timeouts of a connection.
-    pub fn deadlines(&self) -> crate::deadline::Deadlines {
-        crate::deadline::Deadlines {
-            write: self.write_timeout,
-            idle: self.idle_timeout,
-        }
-    }
 }
 
 impl Default for Limits {
@@ -156,21 +148,15 @@ pub struct App {
     /// Counts credential checks per name, address or client (admin sign-in, SCIM tokens,
     /// OAuth clients): take a reservation before verifying any secret (see `auth::throttle`).
     pub throttle: std::sync::Arc<crate::auth::throttle::Throttle>,
-    /// Sessions, sign-in throttling and the request inspector of the admin page.
-    pub admin: crate::admin::AdminState,
     /// The public URL, TLS and the metrics token (see [`App::with_edge`]).
     pub edge: Edge,
-    /// Counters for `/metrics`.
-    pub metrics: crate::metrics::Metrics,
     /// Token buckets per API token (`--rate-limit`, `--rate-burst`).
     pub rate: crate::auth::ratelimit::RateLimiter,
-    /// Makes the `X-Request-Id` of requests that bring none.
-    pub request_ids: crate::http::RequestIds,
 }
 
 impl App {
     /// Builds the shared state for a store that is already open.
-    pub fn new(store: Store, limits: Limits, admin: crate::admin::AdminState) -> Result<App> {
+    pub fn new(store: Store, limits: Limits) -> Result<App> {
         let throttle = std::sync::Arc::new(crate::auth::throttle::Throttle::new());
         let auth = Authenticator::new(
             store.path(),
@@ -189,10 +175,7 @@ impl App {
             rate: crate::auth::ratelimit::RateLimiter::new(limits.rate_limit, limits.rate_burst),
             limits,
             cursor_key: key.into_bytes(),
-            admin,
             edge: Edge::default(),
-            metrics: crate::metrics::Metrics::default(),
-            request_ids: crate::http::RequestIds::new(),
         })
     }
 

@@ -2,7 +2,6 @@
 //! through `directory`, like the SCIM API does, so the same rules and audit apply. They work
 //! while a server runs on the same file: SQLite's WAL and busy timeout let them share it.
 
-use crate::app::App;
 use crate::config::{OrgCommand, ServeArgs, Switch, TokenCommand};
 use crate::directory::{self, Actor};
 use crate::store::{Store, StoreOptions};
@@ -116,13 +115,7 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
                 );
                 let now = now();
                 for t in directory::orgs::list_tokens(&store, &org).await? {
-                    let state = if t.revoked.is_some() {
-                        "revoked"
-                    } else if t.is_live(&now) {
-                        "live"
-                    } else {
-                        "expired"
-                    };
+                    let state = t.state(&now);
                     println!(
                         "{:<17} {:<8} {:<25} {:<25} {:<25} {}",
                         t.id,
@@ -208,40 +201,24 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         if args.demo {
             seed_first_org(&store).await?;
         }
-        let limits = args.limits();
         let lifetimes = crate::admin::session::Lifetimes {
             idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
             max: time::Duration::hours(i64::from(args.session_max_hours)),
         };
-        let admin = crate::admin::AdminState::new(lifetimes, args.request_log_size as usize);
-        let app = {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
+        let options = crate::server::Options {
+            limits: args.limits(),
+            admin: crate::admin::AdminState::new(lifetimes, args.request_log_size as usize),
+            edge,
+            certs,
+            metrics_listener,
+            audit_retention_days: args.audit_retention_days,
         };
-        let app = Arc::new(app.with_edge(edge));
-        let housekeeping = tokio::spawn(housekeeping(store.clone(), args.audit_retention_days));
-        let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
-        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-        let metrics = metrics_listener.map(|l| {
-            let local = l.local_addr().ok();
-            tracing::info!(addr = ?local, "serving /metrics and /healthz");
-            tokio::spawn(crate::server::run_metrics(l, app.clone(), async {
-                let _ = metrics_stopped.await;
-            }))
-        });
-        tracing::info!(%addr, db = %db.display(), tls = certs.is_some(), "scimbox is serving");
-        crate::server::run_with(listener, app, certs, shutdown_signal()).await;
-        let _ = stop_metrics.send(());
-        if let Some(m) = metrics {
-            let _ = m.await;
-        }
-        if let Some(r) = reloader {
-            r.abort();
-        }
-        housekeeping.abort();
+        let tls = options.certs.is_some();
+        let running = crate::server::start(store.clone(), listener, options, shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(%addr, db = %db.display(), tls, "scimbox is serving");
+        let _ = running.done.await;
         tracing::info!("stopped accepting; closing the database");
         store.close();
         Ok(())
@@ -259,11 +236,7 @@ async fn seed_first_org(store: &Store) -> CliResult {
     else {
         return Ok(());
     };
-    let contents = store
-        .read({
-            let pk = org.pk;
-            move |conn| crate::store::orgs::contents(conn, pk)
-        })
+    let contents = directory::orgs::contents(store, org.pk)
         .await
         .map_err(|e| e.to_string())?;
     if contents != (0, 0, 0) {
@@ -291,14 +264,14 @@ async fn seed_demo(
         directory::transfer::Target::Existing(org) => org.name.clone(),
         directory::transfer::Target::New(name) => name.clone(),
     };
-    let doc = crate::transfer::demo(users as usize, &name);
-    let plan = crate::transfer::plan(&doc, false)?;
+    let doc = crate::demo::demo(users as usize, &name);
+    let plan = crate::import::plan(&doc, false)?;
     // Ids come from the organization's name, so screenshots stay the same from run to run;
     // if this database already uses them (a second demo of that name), they are made new.
     let actor = cli_actor("demo");
     match directory::transfer::import(store, &actor, target.clone(), plan, now()).await {
         Err(crate::error::Error::Uniqueness(what)) if what.contains(" id ") => {
-            let fresh = crate::transfer::plan(&doc, true)?;
+            let fresh = crate::import::plan(&doc, true)?;
             directory::transfer::import(store, &actor, target, fresh, now())
                 .await
                 .map_err(|e| e.to_string())
@@ -361,38 +334,6 @@ async fn first_admin(store: &Store, root: &str) -> crate::error::Result<()> {
 
 /// Hourly upkeep: drops audit entries past their retention (0 days keeps them) and sessions
 /// that have ended.
-async fn housekeeping(store: Store, retention_days: u32) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let now = crate::clock::now();
-        let stamp = crate::clock::format(now);
-        let cutoff = (retention_days > 0)
-            .then(|| crate::clock::format(now - time::Duration::days(i64::from(retention_days))));
-        let result = store
-            .write(move |conn| {
-                let sessions = crate::store::admins::delete_expired(conn, &stamp)?;
-                let audit = match cutoff {
-                    Some(c) => crate::store::audit::prune(conn, &c)?,
-                    None => 0,
-                };
-                Ok((sessions, audit))
-            })
-            .await;
-        match result {
-            Ok((0, 0)) => {}
-            Ok((sessions, audit)) => {
-                tracing::info!(
-                    sessions,
-                    audit,
-                    "housekeeping: removed ended sessions and old audit entries"
-                )
-            }
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -441,13 +382,7 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
         match cmd {
             T::List { org } => {
                 let org = directory::orgs::find(&store, org.clone()).await?;
-                let all = crate::store::ListQuery {
-                    filter: None,
-                    order_by: None,
-                    offset: 0,
-                    limit: i64::MAX,
-                    keyset: crate::store::Keyset::None,
-                };
+                let all = crate::model::query::ListQuery::first(i64::MAX);
                 let (_, list) = t::list(&store, org.pk, all, false).await?;
                 println!(
                     "{:<36} {:<6} {:>8} {:<28} NAME",
@@ -493,13 +428,11 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                     body[crate::model::schema::TEAM_GROUP_SCHEMA] =
                         serde_json::json!({"description": d});
                 }
-                let data =
-                    crate::scim::resource::normalize(&crate::model::schema::GROUP_TYPE, &body)?;
                 let team = t::create(
                     &store,
                     &cli_actor("team create"),
                     org.pk,
-                    data,
+                    body,
                     Vec::new(),
                     Origin::Local,
                     now(),
@@ -705,12 +638,12 @@ pub fn export(
             .map_err(|e| e.to_string())?;
         let text = match format {
             crate::config::ExportFormat::Json => {
-                let doc = crate::transfer::to_json(&org, &snap, &now());
+                let doc = crate::export::to_json(&org, &snap, &now());
                 let mut text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
                 text.push('\n');
                 text
             }
-            crate::config::ExportFormat::Csv => crate::transfer::csv(&snap),
+            crate::config::ExportFormat::Csv => crate::export::csv(&snap),
         };
         Ok::<_, String>((org, snap, text))
     });
@@ -774,7 +707,7 @@ pub fn import(db: &Path, org: &str, file: &Path, new_ids: bool) -> CliResult {
         )
     })?;
     // Everything that can be checked without the database is checked before it is opened.
-    let plan = crate::transfer::plan(&doc, new_ids)
+    let plan = crate::import::plan(&doc, new_ids)
         .map_err(|e| format!("{}: {e}; nothing was imported", file.display()))?;
     let store = open(db)?;
     let result = runtime()?.block_on(async {

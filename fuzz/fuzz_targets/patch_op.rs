@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use scimbox::error::Error;
 use scimbox::model::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use scimbox::scim::patch::{apply, is_members_path, parse_request};
-use scimbox::scim::resource::{members_of, normalize};
+use scimbox::model::resource::{members_of, normalize};
 use serde_json::{Map, Value, json};
 
 /// The user Okta creates (scim-notes §2.3) with Entra's enterprise attributes, as stored.

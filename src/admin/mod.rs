@@ -43,6 +43,8 @@ pub struct Request {
     pub method: String,
     /// The path below `/admin` (`""`, `"/"`, `"/api/session"`...), not decoded.
     pub path: String,
+    /// The same path split at `/`, empty segments left out, each percent-decoded once.
+    pub segments: Vec<String>,
     pub query: Vec<(String, String)>,
     /// The `Host` header, reduced to host characters.
     pub host: String,
@@ -116,10 +118,10 @@ impl Reply {
 }
 
 /// Serves one request under `/admin`.
-pub async fn handle(app: &crate::app::App, req: Request) -> Reply {
+pub async fn handle(app: &crate::app::App, state: &AdminState, req: Request) -> Reply {
     let reply = match req.path.as_str() {
         "" => Reply::empty(308).header("location", "/admin/".into()),
-        p if p == "/api" || p.starts_with("/api/") => api::handle(app, &req).await,
+        p if p == "/api" || p.starts_with("/api/") => api::handle(app, state, &req).await,
         _ => assets::serve(&req),
     };
     secure(reply)

@@ -7,11 +7,11 @@
 //! SQLite whether any other connection committed (`PRAGMA data_version`, a memory read); only
 //! then does it read the epoch, and if it moved it forgets every cached token.
 
-use super::secret::{self, Secret};
+use super::secret;
 use super::throttle::{Key, Policy, Throttle};
+use super::token::{SECRET_HEX, token_id};
 use crate::error::{Error, Result};
 use crate::store::{self, Store, tokens};
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,10 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
-
-const PREFIX: &str = "sbx_";
-const ID_HEX: usize = 8;
-const SECRET_HEX: usize = 32;
 
 /// Who a request acts as once its token checked out.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,30 +38,6 @@ impl Principal {
     }
 }
 
-/// A newly made token: its id, and the whole bearer value to show once.
-pub struct NewToken {
-    pub id: String,
-    pub bearer: Secret,
-}
-
-/// Makes a token: 64 bits of id and 128 bits of secret from the OS CSPRNG.
-pub fn generate() -> Result<NewToken> {
-    let id = secret::random_hex(ID_HEX)?;
-    let secret = secret::random_hex(SECRET_HEX)?;
-    Ok(NewToken {
-        bearer: Secret::new(format!("{PREFIX}{id}_{secret}")),
-        id,
-    })
-}
-
-/// The id part of a bearer value, if it has our shape.
-fn token_id(bearer: &str) -> Option<&str> {
-    let rest = bearer.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(id, ID_HEX * 2) && hex(secret, SECRET_HEX * 2)).then_some(id)
-}
-
 #[derive(Clone)]
 struct Cached {
     digest: [u8; 32],
@@ -73,12 +45,6 @@ struct Cached {
     scim_enabled: bool,
     expires: Option<String>,
     last_touched: Option<String>,
-}
-
-/// A connection that only asks SQLite whether anyone committed since it last looked.
-struct Watch {
-    conn: Connection,
-    data_version: i64,
 }
 
 /// Watches to check with: several, so concurrent requests do not queue on one mutex.
@@ -105,7 +71,7 @@ pub fn throttle_policy(free: u32) -> Policy {
 /// Verifies bearer tokens for the SCIM API.
 pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    watches: Vec<Mutex<Watch>>,
+    watches: Vec<Mutex<store::Watch>>,
     next_watch: AtomicUsize,
     /// The last `auth_epoch` seen; the cache holds only entries verified under it.
     epoch: AtomicI64,
@@ -127,10 +93,9 @@ impl Authenticator {
         let mut watches = Vec::with_capacity(WATCHES);
         let mut epoch = 0;
         for _ in 0..WATCHES {
-            let conn = store::open_connection(db)?;
-            let data_version = data_version(&conn)?;
-            epoch = tokens::auth_epoch(&conn)?;
-            watches.push(Mutex::new(Watch { conn, data_version }));
+            let watch = store::Watch::open(db)?;
+            epoch = watch.read(|conn| tokens::auth_epoch(conn))?;
+            watches.push(Mutex::new(watch));
         }
         Ok(Authenticator {
             cache: Mutex::new(HashMap::new()),
@@ -156,12 +121,10 @@ impl Authenticator {
                 .lock()
                 .map_err(|_| Error::Internal("auth watch poisoned".into()))?,
         };
-        let dv = data_version(&w.conn)?;
-        if dv == w.data_version {
+        if !w.changed()? {
             return Ok(());
         }
-        w.data_version = dv;
-        let epoch = tokens::auth_epoch(&w.conn)?;
+        let epoch = w.read(|conn| tokens::auth_epoch(conn))?;
         if epoch != self.epoch.load(Ordering::SeqCst) {
             // Clear first, then publish the epoch: a request that sees the new epoch finds
             // no entry verified before it.
@@ -198,7 +161,22 @@ impl Authenticator {
         let entry = match self.cached(&digest)? {
             Some(c) => c,
             None => {
-                let keys = [Key::addr(THROTTLE_SCOPE, peer, self.policy)];
+                // Counted per address, and per (address, token) when the id is a real token's:
+                // guesses with made-up ids cannot lock a real token out, while guessing one
+                // token's secret is limited like any other guessing.
+                let epoch = self.epoch.load(Ordering::SeqCst);
+                let row = match token_id(bearer) {
+                    Some(id) => {
+                        let id = id.to_string();
+                        store.read(move |conn| tokens::by_id(conn, &id)).await?
+                    }
+                    None => None,
+                };
+                let who = match &row {
+                    Some(r) => format!("{peer} {}", r.pk),
+                    None => peer.to_string(),
+                };
+                let keys = [Key::new(THROTTLE_SCOPE, &who, self.policy)];
                 let attempt = self
                     .throttle
                     .begin_waiting(&keys, THROTTLE_PATIENCE)
@@ -217,7 +195,7 @@ impl Authenticator {
                         attempt.succeeded();
                         c
                     }
-                    None => match self.verify_slow(store, bearer, digest, now).await {
+                    None => match self.verify_slow(row, epoch, bearer, digest, now).await {
                         Ok(c) => {
                             attempt.succeeded();
                             c
@@ -267,21 +245,16 @@ impl Authenticator {
         Ok(cached.filter(|c| bool::from(c.digest.ct_eq(digest))))
     }
 
+    /// Verifies a bearer value against its stored row (or the decoy hash when there is none),
+    /// `epoch` being the one seen before the row was read.
     async fn verify_slow(
         &self,
-        store: &Store,
+        row: Option<tokens::TokenRow>,
+        epoch: i64,
         bearer: &str,
         digest: [u8; 32],
         now: &str,
     ) -> Result<Cached> {
-        let epoch = self.epoch.load(Ordering::SeqCst);
-        let row = match token_id(bearer) {
-            Some(id) => {
-                let id = id.to_string();
-                store.read(move |conn| tokens::by_id(conn, &id)).await?
-            }
-            None => None,
-        };
         let _slot = self
             .verify_slots
             .acquire()
@@ -317,25 +290,5 @@ impl Authenticator {
             }
         }
         Ok(entry)
-    }
-}
-
-/// Runs on every request, so the pragma stays prepared.
-fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("PRAGMA data_version")?
-        .query_row([], |r| r.get(0))?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_tokens_have_the_parsable_shape() {
-        let t = generate().unwrap();
-        assert_eq!(token_id(t.bearer.expose()), Some(t.id.as_str()));
-        assert_eq!(token_id("sbx_zz_00"), None);
-        assert_eq!(token_id("Bearer x"), None);
     }
 }

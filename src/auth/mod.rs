@@ -6,3 +6,4 @@ pub mod password;
 pub mod ratelimit;
 pub mod secret;
 pub mod throttle;
+pub mod token;

@@ -1,8 +1,8 @@
 //! Organizations and their API tokens.
 
 use super::Actor;
-use crate::auth::bearer;
 use crate::auth::secret::{self, Secret};
+use crate::auth::token;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::orgs::{self, Org};
@@ -35,8 +35,27 @@ pub async fn create(store: &Store, actor: &Actor, name: String, now: String) -> 
         .await
 }
 
+/// What an organization holds: (users, Teams, Workspaces).
+pub async fn contents(store: &Store, org_pk: i64) -> Result<(i64, i64, i64)> {
+    store.read(move |conn| orgs::contents(conn, org_pk)).await
+}
+
+/// One page of an organization's audit log, newest first: entries of one resource type
+/// when `kind` is set, older than entry `before` when that is set.
+pub async fn audit_page(
+    store: &Store,
+    org_pk: i64,
+    kind: Option<String>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<crate::store::audit::AuditRow>> {
+    store
+        .read(move |conn| crate::store::audit::page(conn, org_pk, kind.as_deref(), before, limit))
+        .await
+}
+
 pub async fn list(store: &Store) -> Result<Vec<Org>> {
-    store.read(orgs::list).await
+    store.read(|conn| orgs::list(conn)).await
 }
 
 /// Finds an organization by id or name, or says which was not found.
@@ -91,7 +110,7 @@ pub async fn create_token(
     if name.is_empty() {
         return Err(Error::InvalidValue("a token needs a name".into()));
     }
-    let made = bearer::generate()?;
+    let made = token::generate()?;
     let bearer_value = made.bearer.clone();
     // argon2 is slow on purpose: hash before entering the writer, so no other write waits.
     let hash = tokio::task::spawn_blocking(move || secret::hash_token(bearer_value.expose()))

@@ -9,11 +9,13 @@
 use super::{Actor, Precondition};
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
+use crate::model::query::ListQuery;
+use crate::model::resource;
 use crate::model::roles;
 use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
+use crate::store::Conn;
 use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
-use crate::store::{ListQuery, Store, orgs};
-use rusqlite::Connection;
+use crate::store::{Store, orgs};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -58,19 +60,13 @@ pub fn columns(data: &Map<String, Value>) -> TeamColumns {
     }
 }
 
-fn scim_enabled(conn: &Connection, org_pk: i64) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT scim_enabled FROM orgs WHERE pk = ?",
-            [org_pk],
-            |r| r.get(0),
-        )
-        .unwrap_or(true))
+fn scim_enabled(conn: &Conn, org_pk: i64) -> Result<bool> {
+    orgs::scim_enabled(conn, org_pk)
 }
 
 /// Resolves member values to user pks, all or nothing: an unknown id or a Team is refused,
 /// naming the value.
-fn resolve_members(conn: &Connection, org_pk: i64, values: &[String]) -> Result<Vec<i64>> {
+fn resolve_members(conn: &Conn, org_pk: i64, values: &[String]) -> Result<Vec<i64>> {
     if values.len() > MAX_MEMBERS_PER_REQUEST {
         return Err(Error::TooLarge(format!(
             "at most {MAX_MEMBERS_PER_REQUEST} members per request; send larger lists in parts"
@@ -104,7 +100,7 @@ struct Delta {
 }
 
 fn apply_member_ops(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     team: &TeamRow,
     ops: &[MemberOp],
@@ -178,12 +174,7 @@ fn apply_member_ops(
 
 /// The members a `members[filter]` selects. `value eq "id"` (and `or`s of them, what IdPs
 /// send) are looked up directly; anything else is evaluated against each member.
-fn matching_members(
-    conn: &Connection,
-    org_pk: i64,
-    team: &TeamRow,
-    filter: &Filter,
-) -> Result<Vec<i64>> {
+fn matching_members(conn: &Conn, org_pk: i64, team: &TeamRow, filter: &Filter) -> Result<Vec<i64>> {
     fn ids(f: &Filter, out: &mut Vec<String>) -> bool {
         match f {
             Filter::Or(a, b) => ids(a, out) && ids(b, out),
@@ -231,7 +222,7 @@ fn matching_members(
 }
 
 fn audit_members(
-    conn: &Connection,
+    conn: &Conn,
     org_pk: i64,
     team: &TeamRow,
     actor: &Actor,
@@ -261,11 +252,12 @@ pub async fn create(
     store: &Store,
     actor: &Actor,
     org_pk: i64,
-    data: Map<String, Value>,
+    resource: impl Into<Value>,
     members: Vec<String>,
     origin: Origin,
     now: String,
 ) -> Result<Team> {
+    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
     let cols = columns(&data);
     let text = super::to_text(&data)?;
     let actor = actor.clone();
@@ -326,7 +318,7 @@ pub async fn get(
         .await
 }
 
-fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<TeamRow> {
+fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<TeamRow> {
     teams::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("Group {id} not found")))
 }
 
@@ -353,12 +345,15 @@ where
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
-            Precondition::check(pre.as_ref(), row.version)?;
-            let before = super::parse_stored(&row.data, "team", &id)?;
-            let after = change(before.clone())?;
+            let revised = super::revise(
+                &GROUP_TYPE,
+                ("team", &id),
+                (row.version, &row.data),
+                pre.as_ref(),
+                change,
+            )?;
             let mut changed = false;
-            if after != before {
-                let text = super::to_text(&after)?;
+            if let Some((after, text)) = revised {
                 teams::update(conn, row.pk, &columns(&after), &text, &now)?;
                 actor.record(
                     conn,
@@ -384,6 +379,37 @@ where
             Ok(Team { row, members })
         })
         .await
+}
+
+/// Replaces a Team's attributes with those of a resource body, brought into canonical form
+/// first (`members` in the body are not attributes: pass them as `member_ops`).
+#[allow(clippy::too_many_arguments)]
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    resource: impl Into<Value>,
+    member_ops: Vec<MemberOp>,
+    origin: Origin,
+    with_members: bool,
+    now: String,
+) -> Result<Team> {
+    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
+    update(
+        store,
+        actor,
+        org_pk,
+        id,
+        pre,
+        member_ops,
+        origin,
+        with_members,
+        now,
+        move |_| Ok(data),
+    )
+    .await
 }
 
 /// Deletes a Team; its users stay as they are.
@@ -466,7 +492,7 @@ impl Access {
 
 /// A user's effective access: the highest of its own roles and those of every Team it is in,
 /// per Workspace.
-pub fn effective_access(conn: &Connection, user_pk: i64) -> Result<Access> {
+pub fn effective_access(conn: &Conn, user_pk: i64) -> Result<Access> {
     let (org_roles, grants) = teams::role_grants(conn, user_pk)?;
     let org_role = roles::highest_org_role(org_roles.iter().map(String::as_str)).to_string();
     let mut workspaces: Vec<(String, String, String)> = Vec::new();
@@ -482,11 +508,42 @@ pub fn effective_access(conn: &Connection, user_pk: i64) -> Result<Access> {
     })
 }
 
-pub fn team_access(conn: &Connection, team: &TeamRow) -> Result<Access> {
+pub fn team_access(conn: &Conn, team: &TeamRow) -> Result<Access> {
     Ok(Access {
         org_role: team.org_role.clone(),
         workspaces: teams::team_workspace_roles(conn, team.pk)?,
     })
+}
+
+/// A user's effective access (see [`effective_access`]).
+pub async fn user_access(store: &Store, user_pk: i64) -> Result<Access> {
+    store
+        .read(move |conn| effective_access(conn, user_pk))
+        .await
+}
+
+/// A Team's own roles: its organization role and its Workspace roles.
+pub async fn access_of(store: &Store, team: TeamRow) -> Result<Access> {
+    store.read(move |conn| team_access(conn, &team)).await
+}
+
+/// The first `limit` Teams in creation order, each with its roles, read in one snapshot.
+pub async fn list_with_access(
+    store: &Store,
+    org_pk: i64,
+    limit: i64,
+) -> Result<Vec<(TeamRow, Access)>> {
+    store
+        .read(move |conn| {
+            let (_, rows) = teams::list(conn, org_pk, &ListQuery::first(limit))?;
+            rows.into_iter()
+                .map(|row| {
+                    let access = team_access(conn, &row)?;
+                    Ok((row, access))
+                })
+                .collect()
+        })
+        .await
 }
 
 pub async fn create_workspace(

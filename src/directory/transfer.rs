@@ -1,16 +1,19 @@
 //! A whole organization at once: a consistent snapshot for export, and an import that writes
 //! users, Teams, Workspaces, roles and memberships into an empty organization in one
 //! transaction, so it applies whole or not at all. The file format and its validation live
-//! in `transfer` (edge level, next to the SCIM API's own validation); this module receives
-//! resources that are already canonical.
+//! in `import` (edge level, next to the SCIM API's own validation); this module brings every
+//! resource into canonical form again before writing, so no caller can skip it.
 
 use super::Actor;
 use crate::error::{Error, Result};
+use crate::model::query::ListQuery;
+use crate::model::resource;
+use crate::model::schema::{GROUP_TYPE, USER_TYPE};
+use crate::store::Store;
 use crate::store::audit::{self, Entry};
 use crate::store::orgs::{self, Org};
 use crate::store::teams::{self, TeamRow, Workspace};
 use crate::store::users::{self, UserRow};
-use crate::store::{Keyset, ListQuery, Store};
 use serde_json::{Map, Value};
 
 /// Everything of one organization, read from one snapshot.
@@ -31,46 +34,35 @@ pub struct TeamSnapshot {
 }
 
 fn everything() -> ListQuery {
-    ListQuery {
-        filter: None,
-        order_by: None,
-        offset: 0,
-        limit: i64::MAX,
-        keyset: Keyset::None,
-    }
+    ListQuery::first(i64::MAX)
 }
 
 /// Reads the whole organization on one read connection (one consistent snapshot, even while
 /// a server keeps writing).
 pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
     store
-        .read(move |conn| {
-            conn.execute_batch("BEGIN")?;
-            let result = (|| {
-                let (_, users) = users::list(conn, org_pk, &everything())?;
-                let (_, rows) = teams::list(conn, org_pk, &everything())?;
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let members = teams::members(conn, row.pk)?
-                        .into_iter()
-                        .map(|(id, _)| id)
-                        .collect();
-                    let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
-                    out.push(TeamSnapshot {
-                        row,
-                        members,
-                        workspace_roles,
-                    });
-                }
-                let workspaces = teams::workspaces(conn, org_pk)?;
-                Ok(Snapshot {
-                    users,
-                    teams: out,
-                    workspaces,
-                })
-            })();
-            let _ = conn.execute_batch("COMMIT");
-            result
+        .read_snapshot(move |conn| {
+            let (_, users) = users::list(conn, org_pk, &everything())?;
+            let (_, rows) = teams::list(conn, org_pk, &everything())?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let members = teams::members(conn, row.pk)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                let workspace_roles = teams::team_workspace_roles(conn, row.pk)?;
+                out.push(TeamSnapshot {
+                    row,
+                    members,
+                    workspace_roles,
+                });
+            }
+            let workspaces = teams::workspaces(conn, org_pk)?;
+            Ok(Snapshot {
+                users,
+                teams: out,
+                workspaces,
+            })
         })
         .await
 }
@@ -136,9 +128,20 @@ pub async fn import(
     store: &Store,
     actor: &Actor,
     target: Target,
-    plan: Plan,
+    mut plan: Plan,
     now: String,
 ) -> Result<(Org, Imported)> {
+    // Whoever built the plan, what is written is in canonical form.
+    for u in &mut plan.users {
+        let body = Value::Object(std::mem::take(&mut u.data));
+        u.data = resource::normalize(&USER_TYPE, &body)
+            .map_err(|e| Error::InvalidValue(format!("user {}: {e}", u.id)))?;
+    }
+    for t in &mut plan.teams {
+        let body = Value::Object(std::mem::take(&mut t.data));
+        t.data = resource::normalize(&GROUP_TYPE, &body)
+            .map_err(|e| Error::InvalidValue(format!("Team {}: {e}", t.id)))?;
+    }
     let actor = actor.clone();
     store
         .write(move |conn| {

@@ -3,9 +3,12 @@
 
 use super::{Actor, Precondition};
 use crate::error::{Error, Result};
+use crate::model::query::ListQuery;
+use crate::model::resource;
+use crate::model::schema::USER_TYPE;
+use crate::store::Conn;
+use crate::store::Store;
 use crate::store::users::{self, Email, UserColumns, UserRow};
-use crate::store::{ListQuery, Store};
-use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 /// A user as read: its row and its Teams (id, display name).
@@ -42,15 +45,17 @@ pub fn columns(data: &Map<String, Value>) -> UserColumns {
     }
 }
 
-/// Creates a user from a canonical resource (see `scim::resource::normalize`). A user without
-/// `active` is active.
+/// Creates a user from a resource body, which it first brings into canonical form
+/// (`model::resource::normalize`: a body the catalogue refuses is `InvalidValue` or
+/// `InvalidSyntax`, and nothing is written). A user without `active` is active.
 pub async fn create(
     store: &Store,
     actor: &Actor,
     org_pk: i64,
-    mut data: Map<String, Value>,
+    resource: impl Into<Value>,
     now: String,
 ) -> Result<User> {
+    let mut data = resource::normalize(&USER_TYPE, &resource.into())?;
     data.entry("active").or_insert(Value::Bool(true));
     let cols = columns(&data);
     let text = super::to_text(&data)?;
@@ -96,18 +101,45 @@ pub async fn get(store: &Store, org_pk: i64, id: String) -> Result<Option<User>>
 }
 
 /// Reads a user on the writer's connection (inside a write).
-fn current(conn: &Connection, org_pk: i64, id: &str) -> Result<UserRow> {
+fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<UserRow> {
     users::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("User {id} not found")))
 }
 
-/// Changes a user: `change` gets the stored resource and returns the new one (already
-/// canonical). The change is first worked out beside the writer, on a snapshot: one heavy
-/// request (a PATCH of a thousand values) must not hold every organization's writes. Inside
-/// the writer, that result is used if the user is still the version it was worked out from,
-/// else `change` runs again on the current row; so concurrent changes to one user still
-/// apply one after the other and none is lost. A change that fails on the snapshot fails
-/// without entering the writer (as if it had run just then). A change that changes nothing
-/// writes nothing and keeps the version.
+/// Replaces every writable attribute with those of a resource body (RFC 7644 §3.5.1), brought
+/// into canonical form first. `active` is kept when the body leaves it out: deactivation is
+/// always explicit.
+pub async fn replace(
+    store: &Store,
+    actor: &Actor,
+    org_pk: i64,
+    id: String,
+    pre: Option<Precondition>,
+    resource: impl Into<Value>,
+    now: String,
+) -> Result<User> {
+    let data = resource::normalize(&USER_TYPE, &resource.into())?;
+    update_with(store, actor, org_pk, id, pre, now, move |mut before| {
+        let active = before.remove("active");
+        let mut after = data.clone();
+        if let Some(active) = active {
+            after.entry("active").or_insert(active);
+        }
+        Ok(after)
+    })
+    .await
+}
+
+/// Changes a user: `change` gets the stored resource and returns the new one, built from
+/// canonical values (`model::resource::normalize_value`, as PATCH does); its required
+/// attributes are checked and its `schemas` recomputed here (see `directory::revise`).
+///
+/// The change is first worked out beside the writer, on a snapshot: one heavy request (a
+/// PATCH of a thousand values) must not hold every organization's writes. Inside the writer,
+/// that result is used if the user is still the version it was worked out from, else `change`
+/// runs again on the current row; so concurrent changes to one user still apply one after the
+/// other and none is lost. A change that fails on the snapshot fails without entering the
+/// writer (as if it had run just then). A change that changes nothing writes nothing and
+/// keeps the version.
 pub async fn update_with<F>(
     store: &Store,
     actor: &Actor,
@@ -139,19 +171,22 @@ where
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
-            Precondition::check(pre.as_ref(), row.version)?;
-            let before = super::parse_stored(&row.data, "user", &id)?;
-            let after = match worked_out {
-                (version, after) if version == row.version => after,
-                _ => change(before.clone())?,
-            };
+            let version = row.version;
+            let revised = super::revise(
+                &USER_TYPE,
+                ("user", &id),
+                (row.version, &row.data),
+                pre.as_ref(),
+                move |before| match worked_out {
+                    (v, after) if v == version => Ok(after),
+                    _ => change(before),
+                },
+            )?;
             let teams = users::teams_of(conn, row.pk)?;
-            if after == before {
+            let Some((after, text)) = revised else {
                 return Ok(User { row, teams });
-            }
-            let cols = columns(&after);
-            let text = super::to_text(&after)?;
-            let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
+            };
+            let version = users::update(conn, org_pk, row.pk, &columns(&after), &text, &now)?;
             actor.record(
                 conn,
                 org_pk,

@@ -2,7 +2,7 @@
 //! `admin::Request`, and records SCIM requests for the request inspector.
 
 use super::{Caller, header_str, host_of};
-use crate::admin::{self, inspector::Seen};
+use crate::admin::{self, AdminState, inspector::Seen};
 use crate::app::App;
 use crate::scim::Reply;
 use http_body_util::{BodyExt, Full, Limited};
@@ -19,6 +19,7 @@ pub fn owns(path: &str) -> bool {
 /// Serves a request under `/admin`.
 pub async fn serve(
     app: &App,
+    state: &AdminState,
     req: Request<Incoming>,
     request_id: &str,
     peer: std::net::IpAddr,
@@ -35,6 +36,13 @@ pub async fn serve(
     let mut areq = admin::Request {
         method: req.method().as_str().to_string(),
         path: path.strip_prefix("/admin").unwrap_or(path).to_string(),
+        segments: path
+            .strip_prefix("/admin")
+            .unwrap_or(path)
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| super::query::decode(s, false))
+            .collect(),
         query: req
             .uri()
             .query()
@@ -60,7 +68,7 @@ pub async fn serve(
     {
         Ok(body) => {
             areq.body = body.to_bytes().to_vec();
-            admin::handle(app, areq).await
+            admin::handle(app, state, areq).await
         }
         Err(_) => admin::Reply::json(
             413,
@@ -84,7 +92,7 @@ pub async fn serve(
 
 /// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
 pub fn record(
-    app: &App,
+    state: &AdminState,
     method: &hyper::Method,
     path: &str,
     started: Instant,
@@ -92,10 +100,10 @@ pub fn record(
     reply: &Reply,
     request_id: &str,
 ) {
-    if !path.starts_with("/scim/") || app.admin.inspector.size() == 0 {
+    if !path.starts_with("/scim/") || state.inspector.size() == 0 {
         return;
     }
-    app.admin.inspector.record(&Seen {
+    state.inspector.record(&Seen {
         at: crate::clock::format(crate::clock::now()),
         request_id,
         method: method.as_str(),
@@ -113,8 +121,8 @@ pub fn record(
 
 /// Notes what the inspector shows of a SCIM request before it is authenticated (the query and
 /// the client's name), so refused requests are shown too. Never the `Authorization` header.
-pub fn note(app: &App, caller: &mut Caller, req: &Request<Incoming>) {
-    if app.admin.inspector.size() == 0 {
+pub fn note(state: &AdminState, caller: &mut Caller, req: &Request<Incoming>) {
+    if state.inspector.size() == 0 {
         return;
     }
     caller.query = admin::inspector::redact_query(req.uri().query().unwrap_or(""), |s| {
@@ -124,8 +132,8 @@ pub fn note(app: &App, caller: &mut Caller, req: &Request<Incoming>) {
 }
 
 /// Keeps what the inspector shows of a request body: redacted, then cut.
-pub fn keep_body(app: &App, caller: &mut Caller, body: &[u8]) {
-    if app.admin.inspector.size() == 0 {
+pub fn keep_body(state: &AdminState, caller: &mut Caller, body: &[u8]) {
+    if state.inspector.size() == 0 {
         return;
     }
     caller.body_shown = admin::inspector::show_body(body);

@@ -4,8 +4,10 @@
 mod admin;
 pub mod query;
 
+use crate::admin::AdminState;
 use crate::app::App;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::scim::{self, Method, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -15,6 +17,26 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What the HTTP layer serves with: the state every edge shares, plus what only this layer
+/// and the admin edge keep (request ids, metrics, the admin page's sessions and inspector).
+pub struct State {
+    pub app: App,
+    pub admin: AdminState,
+    pub metrics: Metrics,
+    pub request_ids: RequestIds,
+}
+
+impl State {
+    pub fn new(app: App, admin: AdminState) -> State {
+        State {
+            app,
+            admin,
+            metrics: Metrics::default(),
+            request_ids: RequestIds::new(),
+        }
+    }
+}
 
 /// What the request log line says about who asked.
 #[derive(Default)]
@@ -30,7 +52,7 @@ struct Caller {
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
 pub async fn handle(
-    app: Arc<App>,
+    state: Arc<State>,
     peer: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -38,9 +60,11 @@ pub async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let route = crate::metrics::route_of(&path);
-    let request_id = request_id(&app, req.headers());
+    let request_id = request_id(&state.request_ids, req.headers());
+    let app = &state.app;
     if let Err(err) = check_host(&req) {
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), 400, started.elapsed());
         let mut resp = to_response(scim::error::reply(&err));
         set_request_id(&mut resp, &request_id);
@@ -48,39 +72,49 @@ pub async fn handle(
     }
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        let mut resp = admin::serve(&app, req, &request_id, peer).await;
+        let mut resp = admin::serve(app, &state.admin, req, &request_id, peer).await;
         let status = resp.status().as_u16();
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), status, started.elapsed());
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
     if route == METRICS_ROUTE {
-        let reply = metrics_on_main_port(&app, req.headers()).await;
+        let reply = metrics_on_main_port(&state, req.headers()).await;
         let status = reply.status;
-        app.metrics
+        state
+            .metrics
             .request(route, method.as_str(), status, started.elapsed());
         let mut resp = to_response(reply);
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
     let mut caller = Caller::default();
-    let reply = match dispatch(&app, req, &mut caller, peer).await {
+    let reply = match dispatch(&state, req, &mut caller, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
                 tracing::error!(%method, %path, %cause, request_id = %request_id, "internal error");
             }
             let (status, scim_type, _) = scim::error::classify(&err);
-            app.metrics.error(scim_type, status);
+            state.metrics.error(scim_type, status);
             scim::error::reply(&err)
         }
     };
     let status = reply.status;
     let took = started.elapsed();
-    app.metrics.request(route, method.as_str(), status, took);
+    state.metrics.request(route, method.as_str(), status, took);
     // ---- admin page hook: the request inspector keeps the latest SCIM requests ----
-    admin::record(&app, &method, &path, started, &caller, &reply, &request_id);
+    admin::record(
+        &state.admin,
+        &method,
+        &path,
+        started,
+        &caller,
+        &reply,
+        &request_id,
+    );
     tracing::info!(
         target: "scimbox::request",
         %method,
@@ -125,25 +159,21 @@ impl RequestIds {
 
     pub fn next(&self) -> String {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // splitmix64: a bijection, so distinct counters give distinct ids.
-        let mut z = n
-            .wrapping_add(self.seed)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        format!("{:016x}", z ^ (z >> 31))
+        // A bijection, so distinct counters give distinct ids.
+        let z = n.wrapping_add(self.seed).wrapping_mul(crate::rng::GOLDEN);
+        format!("{:016x}", crate::rng::mix(z))
     }
 }
 
 /// The request's id: the client's `X-Request-Id` when it is short and plain (so a proxy's or
 /// an IdP's id carries through), else a new one.
-fn request_id(app: &App, headers: &HeaderMap) -> String {
+fn request_id(ids: &RequestIds, headers: &HeaderMap) -> String {
     if let Some(given) = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
         && is_safe_request_id(given)
     {
         return given.to_string();
     }
-    app.request_ids.next()
+    ids.next()
 }
 
 /// At most 64 characters from `[A-Za-z0-9._:-]`: nothing that could forge a log line or a
@@ -165,18 +195,18 @@ fn set_request_id(resp: &mut Response<Full<Bytes>>, id: &str) {
 /// Serves a request on the `--metrics-listen` port: `/metrics` (with `--metrics-token` when
 /// one is set) and `/healthz`; anything else is 404.
 pub async fn handle_metrics_port(
-    app: Arc<App>,
+    state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if let Err(err) = check_host(&req) {
         return Ok(to_response(scim::error::reply(&err)));
     }
     let reply = match req.uri().path() {
-        "/metrics" if app.edge.metrics_token.is_some() => {
-            metrics_on_main_port(&app, req.headers()).await
+        "/metrics" if state.app.edge.metrics_token.is_some() => {
+            metrics_on_main_port(&state, req.headers()).await
         }
-        "/metrics" => metrics_reply(&app).await,
-        "/healthz" => health_reply(&app),
+        "/metrics" => metrics_reply(&state).await,
+        "/healthz" => health_reply(&state.app),
         other => scim::error::reply(&Error::NotFound(format!("nothing at {other}"))),
     };
     Ok(to_response(reply))
@@ -198,8 +228,8 @@ fn health_reply(app: &App) -> Reply {
 
 /// `/metrics` on the SCIM port: absent (404) unless `--metrics-token` is set, and then only
 /// for that bearer token (compared in constant time).
-async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
-    let Some(expected) = &app.edge.metrics_token else {
+async fn metrics_on_main_port(state: &State, headers: &HeaderMap) -> Reply {
+    let Some(expected) = &state.app.edge.metrics_token else {
         return scim::error::reply(&Error::NotFound("nothing at /metrics".into()));
     };
     let given = header_str(headers, header::AUTHORIZATION)
@@ -215,19 +245,19 @@ async fn metrics_on_main_port(app: &App, headers: &HeaderMap) -> Reply {
     if !same {
         return scim::error::reply(&Error::Unauthorized);
     }
-    metrics_reply(app).await
+    metrics_reply(state).await
 }
 
 /// The Prometheus exposition (text format 0.0.4).
-pub async fn metrics_reply(app: &App) -> Reply {
-    match crate::metrics::Gauges::read(&app.store).await {
+pub async fn metrics_reply(state: &State) -> Reply {
+    match crate::metrics::Gauges::read(&state.app.store).await {
         Ok(gauges) => Reply {
             status: 200,
             headers: vec![(
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
-            body: Some(app.metrics.render(&gauges)),
+            body: Some(state.metrics.render(&gauges)),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");
@@ -329,11 +359,12 @@ fn forwarded_https(headers: &HeaderMap) -> bool {
 }
 
 async fn dispatch(
-    app: &App,
+    state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
     peer: IpAddr,
 ) -> Result<Reply, Error> {
+    let app = &state.app;
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
         .split('/')
@@ -355,7 +386,7 @@ async fn dispatch(
     };
     let now = crate::clock::format(crate::clock::now());
     let headers = req.headers();
-    admin::note(app, caller, &req); // admin page hook: the request inspector
+    admin::note(&state.admin, caller, &req); // admin page hook: the request inspector
     let (principal, touch) = app
         .auth
         .authenticate(
@@ -369,7 +400,7 @@ async fn dispatch(
     caller.org = Some(principal.org_id.clone());
     caller.token = Some(principal.token_name.clone());
     if let Err(retry_after) = app.rate.check(principal.token_pk, Instant::now()) {
-        app.metrics.rate_limited();
+        state.metrics.rate_limited();
         return Err(Error::RateLimited {
             retry_after,
             detail: app.rate.describe(),
@@ -414,7 +445,7 @@ async fn dispatch(
         })?
         .to_bytes()
         .to_vec();
-    admin::keep_body(app, caller, &body); // admin page hook: the request inspector
+    admin::keep_body(&state.admin, caller, &body); // admin page hook: the request inspector
     let request = scim::Request {
         method,
         segments: segments[3..].to_vec(),

@@ -1,6 +1,9 @@
-//! The ground floor: the attribute catalogue and the filter AST, shared by `scim` and `store`.
+//! The ground floor: the attribute catalogue, the filter AST and list queries, shared by
+//! `scim` and `store`, and the canonical form of a resource.
 
 pub mod filter;
 pub mod matcher;
+pub mod query;
+pub mod resource;
 pub mod roles;
 pub mod schema;

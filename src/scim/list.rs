@@ -2,11 +2,12 @@
 //! ListResponse envelope.
 
 use super::cursor::{self, Cursor, Position};
+use super::projection::Projection;
 use super::{LIST_RESPONSE, Request};
+use crate::app::App;
 use crate::error::{Error, Result};
-use crate::model::filter::{AttrPath, Filter};
-use crate::store::filter_sql::{self, SqlFilter};
-use crate::store::{Keyset, ListQuery};
+use crate::model::filter::Filter;
+use crate::model::query::{Keyset, ListQuery, Sort};
 
 /// The largest page served; advertised as `filter.maxResults` in `/ServiceProviderConfig`.
 pub const MAX_PAGE: i64 = 1000;
@@ -115,13 +116,13 @@ pub struct Plan {
 pub fn plan(
     params: &ListParams,
     what: &[&str],
-    filter: Option<SqlFilter>,
-    order_by: Option<String>,
+    filter: Option<Filter>,
+    sort: Option<Sort>,
     key: &[u8],
     now_unix: i64,
 ) -> Result<Plan> {
     let fingerprint = cursor::query_fingerprint(what);
-    let sorted = order_by.is_some();
+    let sorted = sort.is_some();
     let (mode, offset, keyset) = match params.cursor.as_deref() {
         None => (
             Mode::Index {
@@ -157,7 +158,7 @@ pub fn plan(
     Ok(Plan {
         query: ListQuery {
             filter,
-            order_by,
+            sort,
             offset,
             limit: params.count + extra,
             keyset,
@@ -210,7 +211,7 @@ impl Plan {
                 },
             )
         };
-        let sorted = self.query.order_by.is_some();
+        let sorted = self.query.sort.is_some();
         let (first, last) = (pks.first().copied(), pks.last().copied());
         let (next, previous) = if sorted {
             let at = self.query.offset;
@@ -249,49 +250,33 @@ impl Plan {
     }
 }
 
-/// What differs between listing Users and listing Groups.
+/// Which resource a list is of (it names the query a cursor is bound to).
 pub struct Kind {
     pub name: &'static str,
-    /// The table alias the compiled SQL uses.
-    pub alias: &'static str,
-    pub compile: fn(&Filter) -> Result<SqlFilter>,
-    pub sort: fn(&AttrPath) -> Result<String>,
 }
 
-pub const USERS: Kind = Kind {
-    name: "Users",
-    alias: "u",
-    compile: filter_sql::compile_users,
-    sort: filter_sql::users_sort_expr,
-};
+pub const USERS: Kind = Kind { name: "Users" };
 
-pub const GROUPS: Kind = Kind {
-    name: "Groups",
-    alias: "t",
-    compile: filter_sql::compile_teams,
-    sort: filter_sql::teams_sort_expr,
-};
+pub const GROUPS: Kind = Kind { name: "Groups" };
 
-/// Compiles a list request's filter and sort and plans its page (index or cursor). Returns
-/// the plan and the clock reading the cursors are issued with.
+/// Reads a list request's sort and plans its page (index or cursor). Returns the plan and
+/// the clock reading the cursors are issued with. The store checks the filter and sort
+/// against the resource's attributes when it runs the query.
 pub fn plan_request(
     kind: &Kind,
     params: &ListParams,
     org_pk: i64,
     cursor_key: &[u8],
 ) -> Result<(Plan, i64)> {
-    let filter = params.filter.as_ref().map(kind.compile).transpose()?;
-    let order_by = match &params.sort_by {
+    let sort = match &params.sort_by {
         Some(path) => {
-            let path = super::filter::parse_patch_path(path)
+            let by = super::filter::parse_patch_path(path)
                 .map_err(|e| Error::InvalidValue(format!("sortBy: {e}")))?
                 .attr;
-            let expr = (kind.sort)(&path)?;
-            Some(filter_sql::order_by(
-                &expr,
-                params.descending,
-                &format!("{}.pk", kind.alias),
-            ))
+            Some(Sort {
+                by,
+                descending: params.descending,
+            })
         }
         None => None,
     };
@@ -305,8 +290,74 @@ pub fn plan_request(
         params.sort_by.as_deref().unwrap_or(""),
         if params.descending { "d" } else { "a" },
     ];
-    let plan = plan(params, &what, filter, order_by, cursor_key, now_unix)?;
+    let plan = plan(
+        params,
+        &what,
+        params.filter.clone(),
+        sort,
+        cursor_key,
+        now_unix,
+    )?;
     Ok((plan, now_unix))
+}
+
+/// A resource type that lists through [`find`]: how to read a page of it and render a row.
+pub trait Listed {
+    type Row: Send + Sync;
+    const KIND: Kind;
+
+    /// One page of the organization's rows and the total that matched.
+    fn fetch(
+        app: &App,
+        org_pk: i64,
+        q: ListQuery,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<(i64, Vec<Self::Row>)>> + Send;
+
+    /// A row as the list shows it.
+    fn render(
+        app: &App,
+        row: &Self::Row,
+        base_url: &str,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// The row's pk, which cursors point at.
+    fn pk(row: &Self::Row) -> i64;
+}
+
+/// Plans a list request, reads its page and renders each row: what `GET /Users`,
+/// `GET /Groups` and their `.search` share.
+pub async fn find<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: &ListParams,
+    projection: &Projection,
+) -> Result<Found> {
+    let (plan, now_unix) = plan_request(&L::KIND, params, req.principal.org_pk, &app.cursor_key)?;
+    let (total, rows) = L::fetch(app, req.principal.org_pk, plan.query.clone(), projection).await?;
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        resources.push(L::render(app, row, &req.base_url, projection).await?);
+    }
+    Ok(Found {
+        plan,
+        now_unix,
+        total,
+        pks: rows.iter().map(L::pk).collect(),
+        resources,
+    })
+}
+
+/// Answers a list request (`GET` or `.search`) with its ListResponse.
+pub async fn search<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: ListParams,
+    projection: Projection,
+) -> Result<super::Reply> {
+    let found = find::<L>(app, req, &params, &projection).await?;
+    Ok(super::Reply::json(200, found.respond(&app.cursor_key)))
 }
 
 /// A rendered page and what is needed to answer with it.

@@ -12,7 +12,6 @@ pub mod patch;
 #[cfg(test)]
 mod patch_cases;
 pub mod projection;
-pub mod resource;
 pub mod router;
 pub mod search;
 pub mod users;
@@ -131,17 +130,7 @@ impl Reply {
     }
 }
 
-/// A member of a SCIM JSON object by name, case-insensitively: clients vary the case of
-/// structural names (`Operations`, `op`, `members`, `value`), and RFC 7643 §2.1 makes
-/// attribute names case-insensitive.
-pub fn field<'a>(
-    obj: &'a serde_json::Map<String, serde_json::Value>,
-    name: &str,
-) -> Option<&'a serde_json::Value> {
-    obj.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
+pub use crate::model::resource::field;
 
 /// Writes `s` as a JSON string literal.
 pub fn json_string(s: &str) -> String {

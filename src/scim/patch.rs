@@ -11,10 +11,10 @@
 //! table ([`is_members_path`]); a path-less value's `members` key is skipped here.
 
 use super::filter::parse_patch_path;
-use super::resource;
 use crate::error::{Error, Result};
 use crate::model::filter::{CompareOp, Filter};
 use crate::model::matcher::matches_element;
+use crate::model::resource;
 use crate::model::schema::{Attr, GROUP_SCHEMA, Mutability, Resolved, ResourceType, Schema};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -1244,21 +1244,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic, and no dependency for one test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::rng::Rng;
 
     /// Simple attributes the property test writes: (schema URN or "", attribute, sub).
     const SLOTS: [(&str, &str, Option<&str>); 10] = [

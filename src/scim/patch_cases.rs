@@ -1,8 +1,8 @@
 //! PATCH table tests: real IdP request bodies (scim-notes §2-§4) and RFC 7644 §3.5.2 examples, each with the resource before and after.
 
 use super::patch::{apply, parse_request};
-use super::resource;
 use crate::error::Error;
+use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use serde_json::{Value, json};
 

@@ -23,60 +23,58 @@ use std::sync::Arc;
 
 pub use writer::{BATCH_BUCKETS, WriterStats};
 
+use crate::model::query::{Keyset, ListQuery};
 use filter_sql::SqlFilter;
 use rusqlite::types::Value as SqlValue;
 
-/// Where a page starts in creation (pk) order, for cursor pagination (RFC 9865).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyset {
-    None,
-    After(i64),
-    Before(i64),
+/// A table that lists through [`page`]: its name, the alias `filter_sql` writes for it, the
+/// columns read, the organization's counter column, and the compiler for its resource.
+pub(crate) struct Listed<T> {
+    pub table: &'static str,
+    pub alias: &'static str,
+    pub columns: &'static str,
+    pub counter: &'static str,
+    pub compile: fn(&crate::model::filter::Filter) -> Result<SqlFilter>,
+    pub sort_expr: fn(&crate::model::filter::AttrPath) -> Result<String>,
+    pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 }
 
-/// What to list: an optional compiled filter, an ORDER BY, and a window.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub filter: Option<SqlFilter>,
-    /// The whole ORDER BY from `filter_sql::order_by` (ending in the pk tiebreaker); `None`
-    /// is creation order.
-    pub order_by: Option<String>,
-    pub offset: i64,
-    pub limit: i64,
-    /// Keyset pagination in creation order (only with `order_by: None`).
-    pub keyset: Keyset,
-}
-
-/// Lists one organization's rows of `table` (aliased `alias`, as `filter_sql` expects).
-/// Returns (total that matched, the page). Without a filter the total comes from the
-/// organization's counter column instead of counting every row.
-#[allow(clippy::too_many_arguments)]
+/// Lists one organization's rows of a table: compiles the query's filter and sort, then
+/// reads the page. Returns (total that matched, the page). Without a filter the total comes
+/// from the organization's counter column instead of counting every row.
 pub(crate) fn page<T>(
     conn: &Connection,
-    table: &str,
-    alias: &str,
-    columns: &str,
-    counter: &str,
+    listed: &Listed<T>,
     org_pk: i64,
     q: &ListQuery,
-    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(i64, Vec<T>)> {
+    let filter = q.filter.as_ref().map(listed.compile).transpose()?;
+    let order_by = match &q.sort {
+        Some(sort) => Some(filter_sql::order_by(
+            &(listed.sort_expr)(&sort.by)?,
+            sort.descending,
+            &format!("{}.pk", listed.alias),
+        )),
+        None => None,
+    };
+    let (table, alias, columns, counter) =
+        (listed.table, listed.alias, listed.columns, listed.counter);
     let mut params: Vec<SqlValue> = vec![SqlValue::Integer(org_pk)];
     // In creation order with no filter, the `+` keeps SQLite from reaching for an index that
     // leads with org_pk (the shipped statistics make it look selective): that read every row
     // of the organization and sorted them to return one page (22 ms a page at 50,000 users,
     // growing with the directory). Walking the table in pk order stops after the page.
-    let plain = q.filter.is_none() && q.order_by.is_none();
+    let plain = filter.is_none() && order_by.is_none();
     let mut where_sql = if plain {
         format!("+{alias}.org_pk = ?")
     } else {
         format!("{alias}.org_pk = ?")
     };
-    if let Some(f) = &q.filter {
+    if let Some(f) = &filter {
         params.extend(f.params.iter().cloned());
         where_sql = format!("{where_sql} AND ({})", f.sql);
     }
-    let total: i64 = if q.filter.is_some() {
+    let total: i64 = if filter.is_some() {
         conn.prepare_cached(&format!(
             "SELECT count(*) FROM {table} {alias} WHERE {where_sql}"
         ))?
@@ -89,7 +87,7 @@ pub(crate) fn page<T>(
         return Ok((total, Vec::new()));
     }
     let default_order = format!("{alias}.pk");
-    let mut order = q.order_by.clone().unwrap_or(default_order);
+    let mut order = order_by.unwrap_or(default_order);
     match q.keyset {
         Keyset::None => {}
         Keyset::After(pk) => {
@@ -113,7 +111,7 @@ pub(crate) fn page<T>(
     params.push(SqlValue::Integer(q.limit));
     params.push(SqlValue::Integer(q.offset));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), from_row)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), listed.from_row)?;
     let mut rows: Vec<T> = rows.collect::<rusqlite::Result<_>>()?;
     if matches!(q.keyset, Keyset::Before(_)) {
         rows.reverse();
@@ -138,6 +136,56 @@ impl Default for StoreOptions {
                 .clamp(2, 8),
             max_batch: 512,
         }
+    }
+}
+
+/// The engine inside one read or write: what [`Store::read`] and [`Store::write`] hand their
+/// closure. Code above `store/` passes it on to the store's functions and never names the
+/// engine's own types, so a second engine is a second variant here, not a change above.
+pub struct Conn<'a> {
+    sqlite: &'a Connection,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.sqlite
+    }
+}
+
+/// A connection of its own that only notices whether anyone (this process or another)
+/// committed since it last looked: the bearer-token cache asks on every request.
+pub struct Watch {
+    conn: Connection,
+    data_version: i64,
+}
+
+impl Watch {
+    pub fn open(path: &Path) -> Result<Watch> {
+        let conn = open_connection(path)?;
+        let data_version = Self::data_version(&conn)?;
+        Ok(Watch { conn, data_version })
+    }
+
+    /// Whether a commit landed since the last call (or since open).
+    pub fn changed(&mut self) -> Result<bool> {
+        let dv = Self::data_version(&self.conn)?;
+        let changed = dv != self.data_version;
+        self.data_version = dv;
+        Ok(changed)
+    }
+
+    /// Runs `f` on the watch's connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T>) -> Result<T> {
+        f(&Conn { sqlite: &self.conn })
+    }
+
+    /// Runs on every request, so the pragma stays prepared.
+    fn data_version(conn: &Connection) -> Result<i64> {
+        Ok(conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 }
 
@@ -245,9 +293,25 @@ impl Store {
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.readers.run(f).await
+        self.inner.readers.run(|c| f(&Conn { sqlite: c })).await
+    }
+
+    /// Runs `f` on a read connection inside one read transaction, so all it reads, however
+    /// many statements, comes from one snapshot even while others write.
+    pub async fn read_snapshot<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
+    {
+        self.read(move |conn| {
+            conn.execute_batch("BEGIN")?;
+            let result = f(conn);
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
     }
 
     /// Runs `f` inside the writer's current transaction, in a savepoint of its own: if `f`
@@ -256,9 +320,9 @@ impl Store {
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        let result = self.refine(self.inner.writer.run(f).await);
+        let result = self.refine(self.inner.writer.run(|c| f(&Conn { sqlite: c })).await);
         self.inner.health.observe(&result);
         result
     }
@@ -288,9 +352,9 @@ impl Store {
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        let result = self.refine(self.inner.writer.run_blocking(f));
+        let result = self.refine(self.inner.writer.run_blocking(|c| f(&Conn { sqlite: c })));
         self.inner.health.observe(&result);
         result
     }
@@ -299,9 +363,9 @@ impl Store {
     pub fn read_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.readers.run_blocking(f)
+        self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -352,12 +416,12 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// Maps a UNIQUE constraint failure to `Uniqueness(attr)`, anything else through `From`.
+/// Maps a UNIQUE (or primary key) constraint failure to `Uniqueness(attr)`, anything else
+/// through `From`. Told apart by SQLite's extended result code, not the message text, so a
+/// NOT NULL, CHECK or foreign key failure is never reported as a taken name.
 pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-            && e.to_string().contains("UNIQUE")
-        {
+        if is_unique_violation(&e) {
             Error::Uniqueness(attr.to_string())
         } else {
             Error::from(e)
@@ -365,9 +429,49 @@ pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unique_and_primary_key_failures_are_uniqueness() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0));
+             INSERT INTO t VALUES (1, 'a', 1);",
+        )
+        .unwrap();
+        let run = |sql: &str| {
+            conn.execute_batch(sql)
+                .map_err(unique_as("name"))
+                .unwrap_err()
+        };
+        assert_eq!(
+            run("INSERT INTO t VALUES (2, 'a', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert_eq!(
+            run("INSERT INTO t VALUES (1, 'b', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert!(matches!(
+            run("INSERT INTO t VALUES (3, 'c', NULL)"),
+            Error::Internal(_)
+        ));
+        assert!(matches!(
+            run("INSERT INTO t VALUES (4, 'd', 0)"),
+            Error::Internal(_)
+        ));
+    }
     use crate::model::filter::{AttrPath, CompareOp, Filter};
     use rusqlite::StatementStatus;
 
@@ -385,11 +489,10 @@ mod tests {
                 op: CompareOp::Eq,
                 value: serde_json::json!(format!("user{i}@x.io")),
             };
-            let f = filter_sql::compile_users(&filter).unwrap();
-            sql_text = f.sql.clone();
+            sql_text = filter_sql::compile_users(&filter).unwrap().sql;
             let q = ListQuery {
-                filter: Some(f),
-                order_by: None,
+                filter: Some(filter),
+                sort: None,
                 offset: i,
                 limit: 10 + i,
                 keyset: Keyset::None,

@@ -103,3 +103,15 @@ pub fn id_in_use(conn: &Connection, id: &str) -> Result<bool> {
         )?
         .query_row([id], |r| r.get(0))?)
 }
+
+/// Whether SCIM provisioning is on in an organization; an unknown pk reads as on (the
+/// stricter answer for local tools).
+pub fn scim_enabled(conn: &Connection, org_pk: i64) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT scim_enabled FROM orgs WHERE pk = ?",
+            [org_pk],
+            |r| r.get(0),
+        )
+        .unwrap_or(true))
+}

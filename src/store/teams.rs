@@ -3,8 +3,8 @@
 //! Members live in `memberships` (one row per member), so every change touches only the
 //! members it names, and reading a Team without its members never looks at them.
 
-use super::ListQuery;
 use crate::error::Result;
+use crate::model::query::ListQuery;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -218,16 +218,16 @@ pub fn user_ids(conn: &Connection, pks: &[i64]) -> Result<Vec<String>> {
 
 /// Lists one organization's teams (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
-    super::page(
-        conn,
-        "teams",
-        "t",
-        COLUMNS,
-        "team_count",
-        org_pk,
-        q,
+    let listed = super::Listed {
+        table: "teams",
+        alias: "t",
+        columns: COLUMNS,
+        counter: "team_count",
+        compile: super::filter_sql::compile_teams,
+        sort_expr: super::filter_sql::teams_sort_expr,
         from_row,
-    )
+    };
+    super::page(conn, &listed, org_pk, q)
 }
 
 // ---- Workspaces and roles -------------------------------------------------------------

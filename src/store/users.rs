@@ -1,7 +1,7 @@
 //! Users: indexed columns beside the stored resource JSON, and their email rows.
 
-use super::ListQuery;
 use crate::error::Result;
+use crate::model::query::ListQuery;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A stored user as read back: `data` is the resource JSON text without id, meta and groups.
@@ -169,16 +169,16 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
 
 /// Lists one organization's users (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
-    super::page(
-        conn,
-        "users",
-        "u",
-        COLUMNS,
-        "user_count",
-        org_pk,
-        q,
+    let listed = super::Listed {
+        table: "users",
+        alias: "u",
+        columns: COLUMNS,
+        counter: "user_count",
+        compile: super::filter_sql::compile_users,
+        sort_expr: super::filter_sql::users_sort_expr,
         from_row,
-    )
+    };
+    super::page(conn, &listed, org_pk, q)
 }
 
 #[cfg(test)]

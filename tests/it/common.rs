@@ -7,8 +7,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use scimbox::app::{App, Limits};
+use scimbox::app::Limits;
 use scimbox::directory::{self, Actor};
+use scimbox::http::State;
 use scimbox::store::{Store, StoreOptions};
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -36,7 +37,8 @@ pub struct Server {
     pub token: String,
     pub store: Store,
     pub db: PathBuf,
-    pub app: Arc<App>,
+    /// The running server's state (shared by every edge, plus the HTTP layer's own).
+    pub app: Arc<State>,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
@@ -135,25 +137,20 @@ impl Server {
                 .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = {
-            let store = store.clone();
-            Arc::new(
-                tokio::task::spawn_blocking(move || App::new(store, limits, admin))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .with_edge(edge),
-            )
-        };
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(scimbox::server::run_with(
-            listener,
-            app.clone(),
+        let options = scimbox::server::Options {
+            limits,
+            admin,
+            edge,
             certs,
-            async {
-                let _ = rx.await;
-            },
-        ));
+            ..scimbox::server::Options::default()
+        };
+        let running = scimbox::server::start(store.clone(), listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        let app = running.state;
         Server {
             addr,
             org_id: org.id,

@@ -158,7 +158,7 @@ async fn the_location_of_a_created_user_is_https_behind_tls() {
     // Seed a user through the store, then read it over HTTPS and check its location.
     let data = serde_json::json!({"userName": "tls-loc@example.com"});
     let data =
-        scimbox::scim::resource::normalize(&scimbox::model::schema::USER_TYPE, &data).unwrap();
+        scimbox::model::resource::normalize(&scimbox::model::schema::USER_TYPE, &data).unwrap();
     let org = scimbox::directory::orgs::find(&s.store, s.org_id.clone())
         .await
         .unwrap();

@@ -18,6 +18,7 @@ mod filters;
 mod groups;
 mod hardening;
 mod https;
+mod layers;
 mod limits;
 mod ops;
 mod replays;

@@ -23,7 +23,7 @@ async fn set_scim(s: &Server, on: bool) {
 }
 
 fn data(name: &str) -> serde_json::Map<String, serde_json::Value> {
-    scimbox::scim::resource::normalize(
+    scimbox::model::resource::normalize(
         &scimbox::model::schema::GROUP_TYPE,
         &json!({"displayName": name}),
     )

@@ -10,6 +10,26 @@ use crate::error::{Error, Result};
 use crate::model::schema::{Attr, AttrType, Mutability, ResourceType, Schema};
 use serde_json::{Map, Value};
 
+/// A member of a SCIM JSON object by name, case-insensitively: clients vary the case of
+/// structural names (`Operations`, `op`, `members`, `value`), and RFC 7643 §2.1 makes
+/// attribute names case-insensitive.
+pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// The address a person is reached at: the value of the email marked primary, else of the
+/// first one (RFC 7643 §4.1.2 allows at most one primary).
+pub fn primary_email(user: &Value) -> Option<&str> {
+    let list = user.get("emails")?.as_array()?;
+    let chosen = list
+        .iter()
+        .find(|e| e["primary"] == true)
+        .or_else(|| list.first())?;
+    chosen["value"].as_str()
+}
+
 /// Normalizes a whole resource body (POST or PUT). Returns the stored object, `schemas`
 /// included. `members` of a Group are not part of it: see [`members_of`].
 pub fn normalize(rt: &'static ResourceType, body: &Value) -> Result<Map<String, Value>> {
@@ -263,12 +283,10 @@ pub fn members_of(value: &Value) -> Result<Vec<MemberRef>> {
         let obj = item.as_object().ok_or_else(|| {
             Error::InvalidValue("each member must be an object with a \"value\"".into())
         })?;
-        let value = super::field(obj, "value")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Error::InvalidValue("each member needs a string \"value\" (the user id)".into())
-            })?;
-        let kind = super::field(obj, "type")
+        let value = field(obj, "value").and_then(Value::as_str).ok_or_else(|| {
+            Error::InvalidValue("each member needs a string \"value\" (the user id)".into())
+        })?;
+        let kind = field(obj, "type")
             .and_then(Value::as_str)
             .map(str::to_string);
         out.push(MemberRef {
@@ -284,6 +302,19 @@ mod tests {
     use super::*;
     use crate::model::schema::{ENTERPRISE_USER_SCHEMA, USER_TYPE};
     use serde_json::json;
+
+    #[test]
+    fn the_primary_email_is_the_marked_one_else_the_first() {
+        let user = |emails: Value| json!({"userName": "u", "emails": emails});
+        let both = json!([{"value": "a@x.io"}, {"value": "b@x.io", "primary": true}]);
+        assert_eq!(primary_email(&user(both)), Some("b@x.io"));
+        assert_eq!(
+            primary_email(&user(json!([{"value": "a@x.io"}]))),
+            Some("a@x.io")
+        );
+        assert_eq!(primary_email(&user(json!([]))), None);
+        assert_eq!(primary_email(&json!({"userName": "u"})), None);
+    }
 
     #[test]
     fn okta_create_body_keeps_values_and_drops_read_only_and_password() {
