@@ -260,6 +260,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
     pub rate_burst: u32,
 
+    /// Leave WAL checkpoints to Litestream, which replicates the database file continuously:
+    /// scimbox then runs none (as Litestream's documentation asks of applications), and the
+    /// write-ahead log is copied back into the file by Litestream alone.
+    #[arg(long, env = "SCIMBOX_LITESTREAM")]
+    pub litestream: bool,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,

@@ -125,6 +125,9 @@ pub struct StoreOptions {
     pub readers: usize,
     /// How many queued writes one transaction may take (group commit).
     pub max_batch: usize,
+    /// Leave WAL checkpoints to another process (Litestream, `--litestream`): scimbox runs
+    /// none, not even on close, so the replicator sees every frame before it is copied back.
+    pub external_checkpoints: bool,
 }
 
 impl Default for StoreOptions {
@@ -135,6 +138,7 @@ impl Default for StoreOptions {
                 .unwrap_or(2)
                 .clamp(2, 8),
             max_batch: 512,
+            external_checkpoints: false,
         }
     }
 }
@@ -203,6 +207,7 @@ struct Inner {
     writer: writer::Writer,
     readers: readers::Readers,
     health: Health,
+    external_checkpoints: bool,
 }
 
 /// Whether writes reach the disk: the fault of the latest failed write, until a write
@@ -273,7 +278,7 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         drop(conn);
-        let writer = writer::Writer::start(path, options.max_batch)?;
+        let writer = writer::Writer::start(path, options.max_batch, !options.external_checkpoints)?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -281,6 +286,7 @@ impl Store {
                 writer,
                 readers,
                 health: Health::default(),
+                external_checkpoints: options.external_checkpoints,
             }),
         })
     }
@@ -377,6 +383,9 @@ impl Store {
     pub fn close(&self) {
         self.inner.writer.stop();
         self.inner.readers.stop();
+        if self.inner.external_checkpoints {
+            return;
+        }
         if let Ok(conn) = open_connection(&self.inner.path) {
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         }
