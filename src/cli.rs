@@ -193,8 +193,12 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
-        let store = Store::open(db, &StoreOptions::default())
-            .map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
+        let options = StoreOptions {
+            external_checkpoints: args.litestream,
+            ..StoreOptions::default()
+        };
+        let store =
+            Store::open(db, &options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| {

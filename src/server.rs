@@ -5,6 +5,7 @@
 
 use crate::admin::AdminState;
 use crate::app::{App, Edge, Limits};
+use crate::deadline::{Deadlines, Guarded};
 use crate::http::State;
 use crate::store::Store;
 use hyper::server::conn::http1;
@@ -177,6 +178,14 @@ async fn housekeeping(store: Store, retention_days: u32) {
     }
 }
 
+/// The write and idle timeouts of every connection.
+fn deadlines(limits: &Limits) -> Deadlines {
+    Deadlines {
+        write: limits.write_timeout,
+        idle: limits.idle_timeout,
+    }
+}
+
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -210,6 +219,8 @@ pub async fn run_with(
         shutdown,
         |stream, peer, permit| {
             let _ = stream.set_nodelay(true);
+            // A client that stops reading, or goes quiet, loses its slot (see deadline).
+            let stream = Guarded::new(stream, deadlines(&limits));
             let state = state.clone();
             let ip = peer.ip();
             let service = service_fn(move |req| crate::http::handle(state.clone(), ip, req));
@@ -269,7 +280,9 @@ pub async fn run_metrics(
         .timer(TokioTimer::new())
         .header_read_timeout(state.app.limits.header_read_timeout)
         .keep_alive(true);
+    let limits = deadlines(&state.app.limits);
     accept_until(&listener, 16, shutdown, |stream, _, permit| {
+        let stream = Guarded::new(stream, limits);
         let state = state.clone();
         let service = service_fn(move |req| crate::http::handle_metrics_port(state.clone(), req));
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
