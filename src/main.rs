@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
+        Command::Audit(cmd) => scimbox::cli::audit(&cli.db, cmd),
         Command::Export { org, format, out } => {
             scimbox::cli::export(&cli.db, org, *format, out.as_deref())
         }

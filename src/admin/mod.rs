@@ -31,6 +31,17 @@ impl AdminState {
             inspector: inspector::Inspector::new(request_log_size),
         }
     }
+
+    pub fn with_inspector(
+        lifetimes: session::Lifetimes,
+        inspector: inspector::Inspector,
+    ) -> AdminState {
+        AdminState {
+            lifetimes,
+            throttle: session::Throttle::default(),
+            inspector,
+        }
+    }
 }
 
 impl Default for AdminState {
@@ -62,6 +73,10 @@ pub struct Request {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub now: OffsetDateTime,
+    /// The caller's address, its `X-Request-Id` and user agent, for the audit record.
+    pub peer: std::net::IpAddr,
+    pub request_id: String,
+    pub user_agent: Option<String>,
 }
 
 impl Request {

@@ -160,6 +160,7 @@ pub async fn import(
                             reason: Some(&actor.why),
                             before: None,
                             after: Some(&org.name),
+                            ..Entry::default()
                         },
                         &now,
                     )?;
@@ -201,6 +202,7 @@ pub async fn import(
                         reason: Some(&actor.why),
                         before: None,
                         after: Some(after),
+                        ..Entry::default()
                     },
                     &now,
                 )

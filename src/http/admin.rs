@@ -22,6 +22,7 @@ pub async fn serve(
     state: &AdminState,
     req: Request<Incoming>,
     request_id: &str,
+    peer: std::net::IpAddr,
 ) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let text = |name: &str| {
@@ -59,6 +60,9 @@ pub async fn serve(
         content_type: header_str(headers, header::CONTENT_TYPE).map(str::to_string),
         body: Vec::new(),
         now: crate::clock::now(),
+        peer,
+        request_id: request_id.to_string(),
+        user_agent: text("user-agent").map(|u| u.chars().take(256).collect()),
     };
     let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
         .collect()
@@ -88,7 +92,7 @@ pub async fn serve(
     resp
 }
 
-/// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
+/// Hands a finished SCIM request to the request inspector (stored in batches).
 pub fn record(
     state: &AdminState,
     method: &hyper::Method,
@@ -114,6 +118,7 @@ pub fn record(
         request_head: &caller.body_head,
         request_bytes: caller.body_len,
         response: reply.body.as_deref(),
+        source: caller.source.as_deref(),
     });
 }
 

@@ -50,6 +50,8 @@ struct Caller {
     user_agent: Option<String>,
     body_head: Vec<u8>,
     body_len: usize,
+    /// The caller's address, for the inspector and the audit record.
+    source: Option<String>,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
@@ -66,7 +68,7 @@ pub async fn handle(
     let app = &state.app;
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        let mut resp = admin::serve(app, &state.admin, req, &request_id).await;
+        let mut resp = admin::serve(app, &state.admin, req, &request_id, peer).await;
         let status = resp.status().as_u16();
         state
             .metrics
@@ -84,8 +86,11 @@ pub async fn handle(
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
-    let mut caller = Caller::default();
-    let reply = match dispatch(&state, req, &mut caller).await {
+    let mut caller = Caller {
+        source: Some(peer.to_string()),
+        ..Caller::default()
+    };
+    let reply = match dispatch(&state, req, &mut caller, &request_id).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -320,6 +325,7 @@ async fn dispatch(
     state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
+    request_id: &str,
 ) -> Result<Reply, Error> {
     let app = &state.app;
     let path = req.uri().path().to_string();
@@ -384,6 +390,11 @@ async fn dispatch(
         .scim_base(&host_of(headers), forwarded_https(headers), &org_id);
     let query = req.uri().query().map(query::parse).unwrap_or_default();
     let if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
+    let via = crate::directory::Via {
+        request_id: Some(request_id.to_string()),
+        source: caller.source.clone(),
+        user_agent: header_str(headers, header::USER_AGENT).map(|u| u.chars().take(256).collect()),
+    };
     let if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);
     let read = Limited::new(req.into_body(), app.limits.max_body_bytes).collect();
     let body = tokio::time::timeout(app.limits.body_read_timeout, read)
@@ -414,6 +425,7 @@ async fn dispatch(
         body,
         principal,
         now,
+        via,
     };
     scim::router::route(app, &request).await
 }

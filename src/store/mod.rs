@@ -10,6 +10,7 @@ mod filter_sql_tests;
 mod migrate;
 pub mod orgs;
 mod readers;
+pub mod requests;
 pub mod settings;
 pub mod teams;
 pub mod tokens;
