@@ -392,7 +392,8 @@ async function consoleTasks(label) {
     await page.fill('#req-since', await localValue(patchAt.from));
     await page.fill('#req-until', await localValue(patchAt.until));
     await page.selectOption('#req-method', 'PATCH');
-    await page.waitForFunction(() => location.hash.includes('method=PATCH') && location.hash.includes('since='));
+    await page.waitForFunction(() => location.hash.includes('method=PATCH') && location.hash.includes('since=')
+      && document.querySelector('#requests-count')?.textContent.includes('match'));
     const rows = page.locator('#requests tbody tr[data-status]');
     await rows.first().waitFor();
     check((await rows.count()) === 1, `${await rows.count()} requests match, expected the one PATCH`);
@@ -447,6 +448,8 @@ async function consoleTasks(label) {
     check((await page.locator('#members-box tbody tr').first().textContent()).includes(`m0999.${stamp}@example.com`), 'userName is not shown');
     await page.fill('#members-q', 'Member 7');
     await page.press('#members-q', 'Enter');
+    await page.waitForFunction(() => location.hash.includes('mq=Member')
+      && !document.querySelector('#members-box .pager-count').textContent.endsWith(' of 1'));
     await page.selectOption('#members-sort', 'display');
     await page.waitForFunction(() => {
       const cells = [...document.querySelectorAll('#members-box tbody tr td:nth-child(2)')].map((c) => c.textContent.toLowerCase());
