@@ -35,6 +35,8 @@ function utcOf(input) {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
+function wide(el) { el.classList.add('wide'); return el; }
+
 function pretty(text) {
   if (!text) return '';
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
@@ -68,7 +70,7 @@ async function requestsTab(params) {
   const searchBtn = h('button', { type: 'submit', class: 'primary', id: 'requests-search', text: 'Search' });
   const form = h('form', { class: 'filters', role: 'search', novalidate: true, 'aria-describedby': 'requests-error' },
     field('Method', method), field('Status', status), field('Path contains', path), field('Token', token),
-    field('Resource id', resource), field('Request id', requestId), field('From', since), field('Until', until),
+    field('Resource id', resource), field('Request id', requestId), wide(field('From', since)), wide(field('Until', until)),
     h('div', { class: 'filter-actions' }, searchBtn,
       h('a', { href: href('activity', null, { tab: 'requests' }), class: 'button', id: 'requests-clear', text: 'Clear' })));
   // Choosing a status or method searches at once; text fields search on Enter.
@@ -108,10 +110,10 @@ async function requestsTab(params) {
         h('td', { class: 'mono path', text: r.path.replace(/^\/scim\/v2\/[^/]+/, '') || '/' }),
         h('td', {}, statusBadge(r.status)),
         h('td', { class: 'num nowrap-cell', text: `${r.latencyMs.toFixed(1)} ms` }),
-        h('td', { text: r.token || '—' }),
-        h('td', { class: 'mono small' }, h('a', { href: href('activity', null, { tab: 'requests', requestId: r.requestId }), text: r.requestId, title: 'X-Request-Id: also in the response header and the server log' })),
+        h('td', { class: 'nowrap-cell', text: r.token || '—' }),
+        h('td', { class: 'mono small rid' }, h('a', { href: href('activity', null, { tab: 'requests', requestId: r.requestId }), text: r.requestId, title: 'X-Request-Id: also in the response header and the server log' })),
         h('td', {}, r.auditEntries
-          ? h('a', { class: 'audit-link', href: href('activity', null, { tab: 'audit', requestId: r.requestId }), text: `${r.auditEntries} change${r.auditEntries === 1 ? '' : 's'} →` })
+          ? h('a', { class: 'audit-link', href: href('activity', null, { tab: 'audit', requestId: r.requestId }), text: `${r.auditEntries} change${r.auditEntries === 1 ? '' : 's'}` })
           : h('span', { class: 'muted', text: '—' })),
         h('td', {}, open)));
       rows.push(bodyRow);
@@ -137,7 +139,11 @@ async function requestsTab(params) {
 // ---- Audit --------------------------------------------------------------------------------
 
 function memberNames(list) {
-  return list.flatMap((m, i) => [i ? ', ' : '', m.name ? resourceLink('User', m.id, m.name, m.display) : h('span', { class: 'mono small', text: `${m.id} (deleted)` })]);
+  const names = (part) => part.flatMap((m, i) => [i ? ', ' : '', m.name ? resourceLink('User', m.id, m.name, m.display) : h('span', { class: 'mono small', text: `${m.id} (deleted)` })]);
+  if (list.length <= 10) return names(list);
+  // A Team pushed with a thousand members stays one readable line, the rest on request.
+  return [...names(list.slice(0, 10)), h('details', { class: 'more-names' },
+    h('summary', { text: `and ${list.length - 10} more` }), h('div', {}, names(list.slice(10))))];
 }
 
 /** What an entry did, in words, with the names linked. */
@@ -191,7 +197,7 @@ function auditRows(entries) {
     h('td', {}, h('div', { class: 'what' }, whatHappened(e)),
       e.reason ? h('div', { class: 'muted small reason', text: e.reason }) : null,
       e.action === 'members' ? null : diffView(e.before, e.after)),
-    h('td', { class: 'mono small' }, e.requestId
+    h('td', { class: 'mono small rid' }, e.requestId
       ? h('a', { class: 'request-link', href: href('activity', null, { tab: 'requests', requestId: e.requestId }), text: e.requestId })
       : h('span', { class: 'muted', text: '—' }))));
 }
@@ -212,7 +218,7 @@ async function auditTab(params) {
   const exportLink = (format) => { const q = new URLSearchParams(exportQuery); q.set('format', format); return `/admin/api${orgPath(`/audit/export?${q}`)}`; };
   const form = h('form', { class: 'filters', role: 'search', novalidate: true },
     field('Resource type', type), field('Action', action), field('Actor', actor), field('Resource id', resource),
-    field('Request id', requestId), field('From', since), field('Until', until),
+    field('Request id', requestId), wide(field('From', since)), wide(field('Until', until)),
     h('div', { class: 'filter-actions' }, searchBtn,
       h('a', { href: href('activity', null, { tab: 'audit' }), class: 'button', text: 'Clear' })));
   const apply = () => {
@@ -288,13 +294,20 @@ async function healthTab() {
     h('td', {}, t.warning === 'quarantine' ? badge('quarantine likely', 'bad')
       : t.warning === 'near-quarantine' ? badge('near quarantine', 'warn') : badge('healthy', 'ok'))));
   const warned = data.tokens.filter((t) => t.warning);
-  const failingRows = data.failing.map((r) => h('tr', { 'data-status': r.status },
-    h('td', { class: 'nowrap-cell' }, timeEl(r.at)),
-    h('td', { class: 'mono' }, `${r.method} `, h('span', { class: 'path', text: r.path.replace(/^\/scim\/v2\/[^/]+/, '') })),
+  // The same failure again and again is one row with a count.
+  const groups = [];
+  for (const r of data.failing) {
+    const key = [r.token, r.method, r.path.replace(/\/[0-9a-f-]{16,}$/i, '/…'), r.status, r.scimType, r.detail].join('\u0000');
+    const g = groups.find((x) => x.key === key);
+    if (g) g.count += 1; else groups.push({ key, count: 1, r });
+  }
+  const failingRows = groups.map(({ count, r }) => h('tr', { 'data-status': r.status },
+    h('td', { class: 'nowrap-cell' }, timeEl(r.at), count > 1 ? h('div', { class: 'muted small', text: `and ${count - 1} more like it` }) : null),
+    h('td', {}, h('span', { class: 'mono', text: `${r.method} ${r.path.replace(/^\/scim\/v2\/[^/]+/, '')}` }), r.token ? h('div', { class: 'muted small', text: `token ${r.token}` }) : null),
     h('td', {}, statusBadge(r.status), r.scimType ? h('span', { class: 'mono small', text: ` ${r.scimType}` }) : null,
       r.detail ? h('div', { class: 'small', text: String(r.detail) }) : null),
     h('td', { class: 'advice', text: r.advice }),
-    h('td', { class: 'mono small' }, h('a', { href: href('activity', null, { tab: 'requests', requestId: r.requestId }), text: r.requestId }))));
+    h('td', { class: 'mono small rid' }, h('a', { href: href('activity', null, { tab: 'requests', requestId: r.requestId }), text: r.requestId }))));
   const driftRows = data.drift.map((d) => h('tr', { 'data-resource': d.id },
     h('td', {}, `${d.type} `, resourceLink(d.type, d.id, d.name, d.display)),
     h('td', {}, timeEl(d.idpWrote)),
@@ -308,7 +321,7 @@ async function healthTab() {
         `most calls in the last hour failed. Entra puts an application in quarantine when most or all of its calls consistently fail (for example with invalid credentials): it then syncs less and less often, down to once a day, and disables provisioning after four weeks. This page warns from ${pct(data.thresholds.warn)} failures an hour and calls quarantine likely from ${pct(data.thresholds.quarantine)}.`) : null,
       tokenRows.length ? table(['Token', 'State', 'Last IdP contact', 'Failed, last hour', 'Failed, last day', 'Health'], tokenRows, 'Tokens', 'health-table')
         : h('p', { class: 'muted', text: 'No tokens.' }),
-      data.refusedLastHour ? h('p', { class: 'warn', text: `${data.refusedLastHour} requests in the last hour had no valid token (401): an IdP may be using a revoked or mistyped token.` }) : null,
+      data.refusedLastHour ? h('p', { class: 'warn', text: `${data.refusedLastHour} request${data.refusedLastHour === 1 ? '' : 's'} in the last hour had no valid token (401): an IdP may be using a revoked or mistyped token.` }) : null,
       h('p', { class: 'hint', text: 'Failures are 5xx answers and 4xx ones other than 404, 409 and 412 (those are normal answers an IdP expects).' })),
     h('section', { class: 'sub', 'aria-labelledby': 'health-failing-title' },
       h('h2', { id: 'health-failing-title', text: 'Latest failing IdP requests' }),

@@ -227,16 +227,17 @@ pub fn counts_by_request(
 pub type Drift = (String, String, Option<String>, String, String);
 
 /// Users and Teams changed locally (not by a token) after the IdP last wrote them, newest
-/// first: (type, id, last IdP write, last local change, local actor).
+/// first; role changes do not count, since IdPs never send roles: (type, id, last IdP write, last local change, local actor).
 pub fn drift(conn: &Connection, org_pk: i64, limit: i64) -> Result<Vec<Drift>> {
     let mut stmt = conn.prepare_cached(
         "SELECT resource_type, resource_id, idp, local,
                 (SELECT actor FROM audit b WHERE b.org_pk = ?1 AND b.resource_id = x.resource_id
-                 AND b.actor NOT LIKE 'token:%' ORDER BY b.pk DESC LIMIT 1)
+                 AND b.actor NOT LIKE 'token:%' AND b.action <> 'roles' ORDER BY b.pk DESC LIMIT 1)
          FROM (SELECT resource_type, resource_id,
                       max(CASE WHEN actor LIKE 'token:%' THEN at END) AS idp,
                       max(CASE WHEN actor NOT LIKE 'token:%' THEN at END) AS local
                FROM audit WHERE org_pk = ?1 AND resource_type IN ('User', 'Team')
+                 AND action <> 'roles'
                GROUP BY resource_type, resource_id) x
          WHERE local IS NOT NULL AND (idp IS NULL OR local > idp)
            AND EXISTS (SELECT 1 FROM audit c WHERE c.org_pk = ?1 AND c.resource_id = x.resource_id
@@ -258,7 +259,7 @@ pub fn sync_of(
     Ok(conn
         .prepare_cached(
             "SELECT max(CASE WHEN actor LIKE 'token:%' THEN at END),
-                    max(CASE WHEN actor NOT LIKE 'token:%' THEN at END)
+                    max(CASE WHEN actor NOT LIKE 'token:%' AND action <> 'roles' THEN at END)
              FROM audit WHERE org_pk = ? AND resource_id = ?",
         )?
         .query_row(params![org_pk, resource_id], |r| Ok((r.get(0)?, r.get(1)?)))?)

@@ -382,6 +382,10 @@ async function localValue(iso) {
 async function noOverflow(what) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 1, `${what} is ${overflow}px wider than the window`);
+  // Nor may a table hide part of itself behind a scroll bar.
+  const hidden = await page.evaluate(() => [...document.querySelectorAll('.table-wrap')]
+    .filter((w) => w.scrollWidth - w.clientWidth > 1).length);
+  check(hidden === 0, `${what}: ${hidden} tables are wider than their box`);
 }
 
 async function consoleTasks(label) {
@@ -465,6 +469,7 @@ async function consoleTasks(label) {
     check(roleSelect.x + roleSelect.width <= width, 'the Organization-role select is cut off');
     await noOverflow(`${label} Team`);
     await shot(`${label}-big-team`);
+    await page.locator('#members-box').screenshot({ path: join(shots, `${label}-big-team-members.png`), timeout: 30_000 });
   });
 }
 
