@@ -264,7 +264,7 @@ export function historyCard(resourceId, name) {
     box.replaceChildren(
       data.entries.length ? table(['When', 'Who', 'What', 'Request'], auditRows(data.entries), `History of ${name}`, 'audit-table')
         : h('p', { class: 'muted', text: 'No recorded changes.' }),
-      h('p', {}, h('a', { href: href('activity', null, { tab: 'audit', resource: resourceId }), text: `All ${data.total} changes in the audit log →` })));
+      h('p', {}, h('a', { href: href('activity', null, { tab: 'audit', resource: resourceId }), text: `All changes in the audit log (${data.total}) →` })));
   }).catch((ex) => { const p = errorLine('history-error'); fail(p, ex); box.replaceChildren(p); });
   return h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title', text: 'History' }), box);
 }
