@@ -674,10 +674,7 @@ pub async fn show(store: &Store, org_pk: i64, id_or_name: String) -> Result<(Tea
 }
 
 /// A Team's members with userName, displayName and active, for the admin page.
-pub async fn member_details(
-    store: &Store,
-    team_pk: i64,
-) -> Result<Vec<(String, String, Option<String>, bool)>> {
+pub async fn member_details(store: &Store, team_pk: i64) -> Result<Vec<teams::MemberDetail>> {
     store
         .read(move |conn| teams::member_details(conn, team_pk))
         .await
