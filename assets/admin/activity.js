@@ -142,7 +142,7 @@ function memberNames(list) {
   const names = (part) => part.flatMap((m, i) => [i ? ', ' : '', m.name ? resourceLink('User', m.id, m.name, m.display) : h('span', { class: 'mono small', text: `${m.id} (deleted)` })]);
   if (list.length <= 10) return names(list);
   // A Team pushed with a thousand members stays one readable line, the rest on request.
-  return [...names(list.slice(0, 10)), h('details', { class: 'more-names' },
+  return [...names(list.slice(0, 10)), ' ', h('details', { class: 'more-names' },
     h('summary', { text: `and ${list.length - 10} more` }), h('div', {}, names(list.slice(10))))];
 }
 

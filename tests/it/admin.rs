@@ -146,23 +146,41 @@ async fn the_admin_page_is_served_from_the_binary() {
     let r = s.raw("GET", &url(&s, "/"), &[], None).await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
-    assert!(r.text.contains("<script src=\"app.js\""), "{}", r.text);
+    assert!(
+        r.text.contains("<script type=\"module\" src=\"app.js\""),
+        "{}",
+        r.text
+    );
     // Nothing is loaded from elsewhere: the page works offline.
     assert!(!r.text.contains("src=\"http") && !r.text.contains("href=\"http"));
     let csp = r.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(r.header("x-content-type-options").unwrap(), "nosniff");
-    let js = s.raw("GET", &url(&s, "/app.js"), &[], None).await;
-    assert_eq!(js.status, 200);
-    assert!(
-        js.header("content-type")
-            .unwrap()
-            .starts_with("text/javascript")
-    );
-    assert!(
-        !js.text.contains(".innerHTML"),
-        "data must never become HTML"
-    );
+    // Every module of the page is served as JavaScript, and none turns data into HTML.
+    for module in [
+        "app.js",
+        "api.js",
+        "dom.js",
+        "views.js",
+        "org.js",
+        "users.js",
+        "teams.js",
+        "activity.js",
+    ] {
+        let js = s
+            .raw("GET", &url(&s, &format!("/{module}")), &[], None)
+            .await;
+        assert_eq!(js.status, 200, "{module}");
+        assert!(
+            js.header("content-type")
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        assert!(
+            !js.text.contains(".innerHTML") && !js.text.contains("insertAdjacentHTML"),
+            "{module}: data must never become HTML"
+        );
+    }
     let css = s.raw("GET", &url(&s, "/app.css"), &[], None).await;
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
     let bare = s.raw("GET", &url(&s, ""), &[], None).await;
