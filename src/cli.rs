@@ -136,13 +136,7 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
                 );
                 let now = now();
                 for t in directory::orgs::list_tokens(&store, &org).await? {
-                    let state = if t.revoked.is_some() {
-                        "revoked"
-                    } else if t.is_live(&now) {
-                        "live"
-                    } else {
-                        "expired"
-                    };
+                    let state = t.state(&now);
                     println!(
                         "{:<17} {:<8} {:<25} {:<25} {:<25} {}",
                         t.id,
@@ -193,8 +187,12 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
-        let store = Store::open(db, &StoreOptions::default())
-            .map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
+        let options = StoreOptions {
+            external_checkpoints: args.litestream,
+            ..StoreOptions::default()
+        };
+        let store =
+            Store::open(db, &options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| {

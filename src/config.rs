@@ -241,6 +241,18 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_BODY_TIMEOUT", default_value_t = 30)]
     pub body_timeout: u64,
 
+    /// Seconds a response may wait for the client to read it; a client that does not read
+    /// (pipelined requests, never reading) has its connection closed after that.
+    #[arg(long, env = "SCIMBOX_WRITE_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout: u64,
+
+    /// Seconds a connection may neither send nor receive a byte (a request being worked on
+    /// included) before it is closed.
+    #[arg(long, env = "SCIMBOX_IDLE_TIMEOUT", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Reloaded on SIGHUP and
     /// when the file changes.
     #[arg(long, env = "SCIMBOX_TLS_CERT", requires = "tls_key")]
@@ -275,6 +287,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_RATE_BURST", default_value_t = crate::auth::ratelimit::DEFAULT_BURST)]
     pub rate_burst: u32,
 
+    /// Leave WAL checkpoints to Litestream, which replicates the database file continuously:
+    /// scimbox then runs none (as Litestream's documentation asks of applications), and the
+    /// write-ahead log is copied back into the file by Litestream alone.
+    #[arg(long, env = "SCIMBOX_LITESTREAM")]
+    pub litestream: bool,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,
@@ -289,6 +307,8 @@ impl ServeArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
             ..crate::app::Limits::default()

@@ -18,7 +18,8 @@
 //!   with its own state (sessions, sign-in throttle, request inspector).
 //! - `http`: hyper, routing, body limits, responses; `http::State` adds request ids, metrics
 //!   and the admin state to `app`. `server`: `start` (the one start-up, for the binary and the
-//!   tests), the accept loop and graceful shutdown. `tls`: certificates, reloaded live.
+//!   tests), the accept loop and graceful shutdown; `deadline`: write and idle timeouts
+//!   under hyper. `tls`: certificates, reloaded live.
 //!   `metrics`: Prometheus counters and the `/metrics` exposition.
 //! - `config`: the command line; `cli`: the subcommands; `logs`: log output.
 //! - `export`, `import`, `demo`: the export formats, reading an export into an import plan,
@@ -32,6 +33,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod demo;
 pub mod directory;
 pub mod error;
@@ -41,6 +43,7 @@ pub mod import;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod rng;
 pub mod scim;
 pub mod server;
 pub mod store;

@@ -248,6 +248,30 @@ impl Metrics {
             "scimbox_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
         )?;
+        gauge_header(
+            out,
+            "scimbox_storage_degraded",
+            "1 while writes fail (disk full, read-only, I/O errors); reads still work.",
+            "gauge",
+        )?;
+        writeln!(
+            out,
+            "scimbox_storage_degraded {}",
+            u8::from(g.storage.fault.is_some())
+        )?;
+        gauge_header(
+            out,
+            "scimbox_storage_refused_writes_total",
+            "Writes refused by the storage, by fault.",
+            "counter",
+        )?;
+        for (fault, n) in g.storage.counts() {
+            writeln!(
+                out,
+                "scimbox_storage_refused_writes_total{{fault=\"{}\"}} {n}",
+                fault.name()
+            )?;
+        }
         gauge_header(out, "scimbox_users", "Users per organization.", "gauge")?;
         for org in &g.orgs {
             writeln!(
@@ -340,6 +364,7 @@ pub struct Gauges {
     pub db_bytes: u64,
     pub wal_bytes: u64,
     pub writer: WriterStats,
+    pub storage: crate::store::StorageHealth,
 }
 
 impl Gauges {
@@ -355,6 +380,7 @@ impl Gauges {
             db_bytes: size(path),
             wal_bytes: size(std::path::Path::new(&wal)),
             writer: store.writer_stats(),
+            storage: store.health(),
         })
     }
 }
@@ -401,6 +427,7 @@ mod tests {
             db_bytes: 10,
             wal_bytes: 0,
             writer: WriterStats::default(),
+            storage: crate::store::StorageHealth::default(),
         });
         assert!(
             text.contains(

@@ -345,13 +345,15 @@ where
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
-            Precondition::check(pre.as_ref(), row.version)?;
-            let before = super::parse_stored(&row.data, "team", &id)?;
-            let mut after = change(before.clone())?;
-            resource::finish(&GROUP_TYPE, &mut after)?;
+            let revised = super::revise(
+                &GROUP_TYPE,
+                ("team", &id),
+                (row.version, &row.data),
+                pre.as_ref(),
+                change,
+            )?;
             let mut changed = false;
-            if after != before {
-                let text = super::to_text(&after)?;
+            if let Some((after, text)) = revised {
                 teams::update(conn, row.pk, &columns(&after), &text, &now)?;
                 actor.record(
                     conn,

@@ -115,7 +115,7 @@ pub fn record(
         latency_us: started.elapsed().as_micros() as u64,
         token: caller.token.as_deref(),
         user_agent: caller.user_agent.as_deref(),
-        request_head: &caller.body_head,
+        request_shown: &caller.body_shown,
         request_bytes: caller.body_len,
         response: reply.body.as_deref(),
         source: caller.source.as_deref(),
@@ -128,15 +128,17 @@ pub fn note(state: &AdminState, caller: &mut Caller, req: &Request<Incoming>) {
     if state.inspector.size() == 0 {
         return;
     }
-    caller.query = req.uri().query().unwrap_or("").to_string();
+    caller.query = admin::inspector::redact_query(req.uri().query().unwrap_or(""), |s| {
+        super::query::decode(s, true)
+    });
     caller.user_agent = header_str(req.headers(), header::USER_AGENT).map(str::to_string);
 }
 
-/// Keeps the first bytes of a request body for the inspector.
+/// Keeps what the inspector shows of a request body: redacted, then cut.
 pub fn keep_body(state: &AdminState, caller: &mut Caller, body: &[u8]) {
     if state.inspector.size() == 0 {
         return;
     }
-    caller.body_head = body[..body.len().min(admin::inspector::BODY_HEAD)].to_vec();
+    caller.body_shown = admin::inspector::show_body(body);
     caller.body_len = body.len();
 }

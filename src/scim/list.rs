@@ -2,7 +2,9 @@
 //! ListResponse envelope.
 
 use super::cursor::{self, Cursor, Position};
+use super::projection::Projection;
 use super::{LIST_RESPONSE, Request};
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::query::{Keyset, ListQuery, Sort};
@@ -297,6 +299,65 @@ pub fn plan_request(
         now_unix,
     )?;
     Ok((plan, now_unix))
+}
+
+/// A resource type that lists through [`find`]: how to read a page of it and render a row.
+pub trait Listed {
+    type Row: Send + Sync;
+    const KIND: Kind;
+
+    /// One page of the organization's rows and the total that matched.
+    fn fetch(
+        app: &App,
+        org_pk: i64,
+        q: ListQuery,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<(i64, Vec<Self::Row>)>> + Send;
+
+    /// A row as the list shows it.
+    fn render(
+        app: &App,
+        row: &Self::Row,
+        base_url: &str,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// The row's pk, which cursors point at.
+    fn pk(row: &Self::Row) -> i64;
+}
+
+/// Plans a list request, reads its page and renders each row: what `GET /Users`,
+/// `GET /Groups` and their `.search` share.
+pub async fn find<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: &ListParams,
+    projection: &Projection,
+) -> Result<Found> {
+    let (plan, now_unix) = plan_request(&L::KIND, params, req.principal.org_pk, &app.cursor_key)?;
+    let (total, rows) = L::fetch(app, req.principal.org_pk, plan.query.clone(), projection).await?;
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        resources.push(L::render(app, row, &req.base_url, projection).await?);
+    }
+    Ok(Found {
+        plan,
+        now_unix,
+        total,
+        pks: rows.iter().map(L::pk).collect(),
+        resources,
+    })
+}
+
+/// Answers a list request (`GET` or `.search`) with its ListResponse.
+pub async fn search<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: ListParams,
+    projection: Projection,
+) -> Result<super::Reply> {
+    let found = find::<L>(app, req, &params, &projection).await?;
+    Ok(super::Reply::json(200, found.respond(&app.cursor_key)))
 }
 
 /// A rendered page and what is needed to answer with it.

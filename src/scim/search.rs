@@ -71,13 +71,13 @@ pub fn parse(body: &Value) -> Result<SearchRequest> {
 pub async fn users(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
     let p = Projection::parse(&USER_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
-    users::search(app, req, s.params, p).await
+    list::search::<users::Users>(app, req, s.params, p).await
 }
 
 pub async fn groups(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
     let p = Projection::parse(&GROUP_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
-    groups::search(app, req, s.params, p).await
+    list::search::<groups::Groups>(app, req, s.params, p).await
 }
 
 /// Searches Users, then Groups, as one list. A filter that only one type understands
@@ -96,7 +96,7 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
     let understood = |r: &Result<list::Found>| {
         !matches!(r, Err(Error::InvalidFilter(_) | Error::InvalidValue(_)))
     };
-    let users = users::find(app, req, &s.params, &up).await;
+    let users = list::find::<users::Users>(app, req, &s.params, &up).await;
     let (user_total, mut resources) = match &users {
         Ok(f) => (f.total, f.resources.clone()),
         Err(_) => (0, Vec::new()),
@@ -107,7 +107,7 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
         count: (s.params.count - resources.len() as i64).max(0),
         ..s.params.clone()
     };
-    let groups = groups::find(app, req, &group_params, &gp).await;
+    let groups = list::find::<groups::Groups>(app, req, &group_params, &gp).await;
     let group_total = match (&users, groups) {
         (_, Ok(f)) => {
             resources.extend(f.resources);

@@ -1090,26 +1090,8 @@ fn sort_expressions_take_no_parameters() {
 
 // ---- Random trees ----
 
-/// SplitMix64: enough randomness for tree shapes, with no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+// The crate's seeded generator (SplitMix64): enough randomness for tree shapes.
+use crate::rng::Rng;
 
 /// Every path the catalogue offers for a resource type, plus a few wrong ones.
 fn all_paths(rt: &crate::model::schema::ResourceType) -> Vec<String> {

@@ -17,7 +17,7 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageFault};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,6 +126,9 @@ pub struct StoreOptions {
     pub readers: usize,
     /// How many queued writes one transaction may take (group commit).
     pub max_batch: usize,
+    /// Leave WAL checkpoints to another process (Litestream, `--litestream`): scimbox runs
+    /// none, not even on close, so the replicator sees every frame before it is copied back.
+    pub external_checkpoints: bool,
 }
 
 impl Default for StoreOptions {
@@ -136,6 +139,7 @@ impl Default for StoreOptions {
                 .unwrap_or(2)
                 .clamp(2, 8),
             max_batch: 512,
+            external_checkpoints: false,
         }
     }
 }
@@ -203,6 +207,70 @@ struct Inner {
     path: PathBuf,
     writer: writer::Writer,
     readers: readers::Readers,
+    health: Health,
+    external_checkpoints: bool,
+}
+
+/// Whether writes reach the disk: the fault of the latest failed write, until a write
+/// commits again, and how many writes each fault refused.
+#[derive(Default)]
+struct Health {
+    /// 0: healthy, else 1 + the index of the fault in [`FAULTS`].
+    fault: std::sync::atomic::AtomicUsize,
+    refused: [std::sync::atomic::AtomicU64; 3],
+}
+
+const FAULTS: [StorageFault; 3] = [StorageFault::Full, StorageFault::ReadOnly, StorageFault::Io];
+
+/// What `/healthz` and `/metrics` say about the storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageHealth {
+    /// Set while writes fail; reads still work.
+    pub fault: Option<StorageFault>,
+    /// Writes refused by each fault since start, in the order full, read-only, io-error.
+    pub refused: [u64; 3],
+}
+
+impl StorageHealth {
+    /// Each fault with its count of refused writes.
+    pub fn counts(&self) -> impl Iterator<Item = (StorageFault, u64)> + '_ {
+        FAULTS.iter().copied().zip(self.refused.iter().copied())
+    }
+}
+
+impl Health {
+    fn observe<T>(&self, result: &Result<T>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(_) => {
+                // Space came back (or the disk recovered): writes work again.
+                if self.fault.load(Relaxed) != 0 {
+                    self.fault.store(0, Relaxed);
+                    tracing::info!("storage: writes succeed again");
+                }
+            }
+            Err(Error::Storage(f)) => {
+                let i = FAULTS.iter().position(|x| x == f).unwrap_or(2);
+                self.refused[i].fetch_add(1, Relaxed);
+                if self.fault.swap(i + 1, Relaxed) != i + 1 {
+                    tracing::error!(fault = f.name(), "storage: writes fail; reads go on");
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn snapshot(&self) -> StorageHealth {
+        use std::sync::atomic::Ordering::Relaxed;
+        StorageHealth {
+            fault: self
+                .fault
+                .load(Relaxed)
+                .checked_sub(1)
+                .and_then(|i| FAULTS.get(i).copied()),
+            refused: std::array::from_fn(|i| self.refused[i].load(Relaxed)),
+        }
+    }
 }
 
 impl Store {
@@ -211,13 +279,15 @@ impl Store {
         let conn = open_connection(path)?;
         migrate::migrate(&conn)?;
         drop(conn);
-        let writer = writer::Writer::start(path, options.max_batch)?;
+        let writer = writer::Writer::start(path, options.max_batch, !options.external_checkpoints)?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 writer,
                 readers,
+                health: Health::default(),
+                external_checkpoints: options.external_checkpoints,
             }),
         })
     }
@@ -259,7 +329,30 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.writer.run(|c| f(&Conn { sqlite: c })).await
+        let result = self.refine(self.inner.writer.run(|c| f(&Conn { sqlite: c })).await);
+        self.inner.health.observe(&result);
+        result
+    }
+
+    /// SQLite reports a filesystem turned read-only under it as an I/O error: say read-only
+    /// when the file can no longer be opened for writing for that reason.
+    fn refine<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Err(Error::Storage(StorageFault::Io))
+                if std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.inner.path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ReadOnlyFilesystem) =>
+            {
+                Err(Error::Storage(StorageFault::ReadOnly))
+            }
+            other => other,
+        }
+    }
+
+    /// Whether writes currently reach the disk, and how many were refused.
+    pub fn health(&self) -> StorageHealth {
+        self.inner.health.snapshot()
     }
 
     /// The same as [`Store::write`], for code outside the async runtime (the CLI, tests).
@@ -268,7 +361,9 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.writer.run_blocking(|c| f(&Conn { sqlite: c }))
+        let result = self.refine(self.inner.writer.run_blocking(|c| f(&Conn { sqlite: c })));
+        self.inner.health.observe(&result);
+        result
     }
 
     /// The same as [`Store::read`], for code outside the async runtime.
@@ -289,6 +384,9 @@ impl Store {
     pub fn close(&self) {
         self.inner.writer.stop();
         self.inner.readers.stop();
+        if self.inner.external_checkpoints {
+            return;
+        }
         if let Ok(conn) = open_connection(&self.inner.path) {
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         }
@@ -320,17 +418,20 @@ impl From<rusqlite::Error> for Error {
             Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
                 Error::Busy
             }
+            Some(rusqlite::ErrorCode::DiskFull) => Error::Storage(StorageFault::Full),
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::Storage(StorageFault::ReadOnly),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => Error::Storage(StorageFault::Io),
             _ => Error::Internal(format!("database: {e}")),
         }
     }
 }
 
-/// Maps a UNIQUE constraint failure to `Uniqueness(attr)`, anything else through `From`.
+/// Maps a UNIQUE (or primary key) constraint failure to `Uniqueness(attr)`, anything else
+/// through `From`. Told apart by SQLite's extended result code, not the message text, so a
+/// NOT NULL, CHECK or foreign key failure is never reported as a taken name.
 pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-            && e.to_string().contains("UNIQUE")
-        {
+        if is_unique_violation(&e) {
             Error::Uniqueness(attr.to_string())
         } else {
             Error::from(e)
@@ -338,9 +439,49 @@ pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unique_and_primary_key_failures_are_uniqueness() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0));
+             INSERT INTO t VALUES (1, 'a', 1);",
+        )
+        .unwrap();
+        let run = |sql: &str| {
+            conn.execute_batch(sql)
+                .map_err(unique_as("name"))
+                .unwrap_err()
+        };
+        assert_eq!(
+            run("INSERT INTO t VALUES (2, 'a', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert_eq!(
+            run("INSERT INTO t VALUES (1, 'b', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert!(matches!(
+            run("INSERT INTO t VALUES (3, 'c', NULL)"),
+            Error::Internal(_)
+        ));
+        assert!(matches!(
+            run("INSERT INTO t VALUES (4, 'd', 0)"),
+            Error::Internal(_)
+        ));
+    }
     use crate::model::filter::{AttrPath, CompareOp, Filter};
     use rusqlite::StatementStatus;
 

@@ -986,3 +986,129 @@ async fn sync_health_flags_a_failing_token_and_local_changes() {
     assert_eq!(drift["name"], "drift@x.io");
     assert_eq!(drift["changedBy"], "admin:admin");
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_sign_ins_gets_at_most_three_password_checks() {
+    // 39 wrong passwords and the right one, all at once: the count is taken before each
+    // check, so only three passwords are checked and the rest are told to slow down.
+    let s = std::sync::Arc::new(Server::start().await);
+    make_admin(&s).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let password = if i == 39 {
+                PASSWORD.to_string()
+            } else {
+                format!("wrong {i}")
+            };
+            login(&s, "admin", &password).await
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            200 | 401 => checked += 1,
+            429 => {
+                assert_fail(&r, 429, "slow-down");
+                assert!(r.header("retry-after").is_some());
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert!(checked <= 3, "{checked} passwords were checked");
+    // Another address's allowance for another name is untouched: a clean name still gets a
+    // real answer (the address has 10 checks).
+    assert_fail(&login(&s, "someone", "x").await, 401, "wrong-password");
+}
+
+#[tokio::test]
+async fn the_inspector_redacts_passwords_in_every_form_and_credential_query_parameters() {
+    let s = Server::start().await;
+    let a = sign_in(&s).await;
+    let secrets = [
+        "urnSecret1",
+        "escSecret2",
+        "patchSecret3",
+        "pathless4",
+        "bulkSecret5",
+        "upperSecret6",
+        "queryToken7",
+        "rawSecret8",
+        "clientSecret9",
+    ];
+    let auth = format!("Bearer {}", s.token);
+    let send = |path: String, body: String| {
+        let (s, auth) = (&s, auth.clone());
+        async move {
+            s.raw(
+                "POST",
+                &format!("{}{path}", s.base()),
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/scim+json"),
+                ],
+                Some(body.into_bytes()),
+            )
+            .await
+        }
+    };
+    // A URN-qualified password, and a key with a JSON escape in it.
+    send(
+        "/Users".into(),
+        r#"{"userName":"urn@x.io","urn:ietf:params:scim:schemas:core:2.0:User:password":"urnSecret1"}"#
+            .into(),
+    )
+    .await;
+    send(
+        "/Users".into(),
+        r#"{"userName":"esc@x.io","pass\u0077ord":"escSecret2","PASSWORD":"upperSecret6"}"#.into(),
+    )
+    .await;
+    // PATCH: an op with a password path, and a path-less op whose value holds one.
+    let id = s.create_user("patched@x.io").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:password","value":"patchSecret3"},
+                      {"op":"replace","value":{"Password":"pathless4"}}]});
+    s.patch(&format!("/Users/{id}"), &patch).await;
+    // Bulk: a password in an operation's data.
+    send(
+        "/Bulk".into(),
+        json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations":[{"method":"POST","path":"/Users","bulkId":"b1",
+                "data":{"userName":"bulk@x.io","password":"bulkSecret5"}}]})
+        .to_string(),
+    )
+    .await;
+    // Credentials in the query string.
+    s.raw(
+        "GET",
+        &format!(
+            "{}/Users?access_token=queryToken7&count=1&client_secret=clientSecret9",
+            s.base()
+        ),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    // Not JSON, with a secret in it: withheld.
+    send("/Users".into(), "password=rawSecret8&user=x".into()).await;
+    // Not JSON and nothing secret-looking: kept, so a broken IdP body can be seen.
+    send("/Users".into(), "{\"userName\": oops".into()).await;
+    let v = a.get(&a.org("/requests?limit=100")).await.json();
+    let text = v.to_string();
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(
+        text.contains("urn@x.io") && text.contains("bulk@x.io"),
+        "{text}"
+    );
+    assert!(text.contains("count=1"), "{text}");
+    assert!(text.contains("oops"), "{text}");
+    assert!(text.contains("withheld"), "{text}");
+}

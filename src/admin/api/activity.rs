@@ -6,13 +6,7 @@ use crate::admin::AdminState;
 use crate::store::requests::{RequestRow, Search};
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        admin,
-        req,
-        org,
-        ..
-    } = *cx;
+    let (app, admin, req, org) = (cx.app, cx.admin, cx.req, cx.org);
     match (method, rest) {
         ("GET", ["audit"]) => list_audit(app, req, org).await,
         ("GET", ["audit", "export"]) => export_audit(app, req, org).await,
