@@ -50,19 +50,41 @@ async function viewUsers(params) {
       pager(data.start, data.users.length, data.total, PAGE, go, 'Users pages')));
 }
 
+/** One source of a role, as the access branch's API names it
+ *  ({type: own|team|implied|organizationOwner|default, value, display}). */
+function sourceLabel(src) {
+  if (src.type === 'team') return h('a', { href: `#/teams/${encodeURIComponent(src.value)}`, text: `Team ${src.display}` });
+  if (src.type === 'implied') return `implied by Deployment ${src.display}`;
+  if (src.type === 'organizationOwner') return 'Organization Owner';
+  return src.type;
+}
+
+function sourcesCell(list) {
+  return h('td', { class: 'role-source' }, list.flatMap((x, i) => [i ? ', ' : '', x]));
+}
+
 /** Effective roles with their source: the user's own, or the Team that grants it. When the
- *  API names sources (`access.sources`), those are shown; otherwise they are worked out from
- *  the user's Teams and their roles. */
-function accessView(access, teams) {
+ *  API explains them (`effective` with `sources`, from the access model) that is shown;
+ *  otherwise the sources are worked out from the user's Teams and their roles. */
+function accessView(access, teams, effective) {
+  if (effective && effective.organization) {
+    const rows = [
+      h('tr', { 'data-scope': 'organization' }, h('td', { text: 'Organization' }),
+        h('td', {}, h('strong', { class: 'org-role', text: effective.organization.role })),
+        sourcesCell((effective.organization.sources || []).map(sourceLabel))),
+      ...(effective.workspaces || []).map((w) => h('tr', { 'data-workspace': w.name },
+        h('td', { text: `Workspace ${w.name}` }), h('td', { class: 'role', text: w.role }), sourcesCell((w.sources || []).map(sourceLabel)))),
+      ...(effective.deployments || []).map((d) => h('tr', { 'data-deployment': d.name },
+        h('td', { text: `Deployment ${d.name}` }), h('td', { class: 'role', text: d.role }), sourcesCell((d.sources || []).map(sourceLabel)))),
+    ];
+    return h('div', {}, table(['Scope', 'Role', 'From'], rows, 'Effective roles'),
+      (effective.workspaces || []).length ? null : h('p', { class: 'muted', text: 'No Workspace roles.' }));
+  }
   const sourcesOf = (kind, role, workspaceId) => {
-    if (Array.isArray(access.sources)) {
-      return access.sources.filter((s) => s.kind === kind && s.role === role && (!workspaceId || s.workspace === workspaceId))
-        .map((s) => s.team ? `Team ${s.team.name}` : 'own');
-    }
     const out = [];
     for (const t of teams) {
-      if (kind === 'organization' && t.organizationRole === role && role !== 'ORGANIZATION_MEMBER') out.push(`Team ${t.name}`);
-      if (kind === 'workspace' && (t.workspaceRoles || []).some((w) => w.id === workspaceId && w.role === role)) out.push(`Team ${t.name}`);
+      if (kind === 'organization' && t.organizationRole === role && role !== 'ORGANIZATION_MEMBER') out.push(h('a', { href: `#/teams/${encodeURIComponent(t.id)}`, text: `Team ${t.name}` }));
+      if (kind === 'workspace' && (t.workspaceRoles || []).some((w) => w.id === workspaceId && w.role === role)) out.push(h('a', { href: `#/teams/${encodeURIComponent(t.id)}`, text: `Team ${t.name}` }));
     }
     return out.length ? out : ['own'];
   };
@@ -71,10 +93,10 @@ function accessView(access, teams) {
       h('tr', { 'data-scope': 'organization' },
         h('td', { text: 'Organization' }),
         h('td', {}, h('strong', { class: 'org-role', text: access.organizationRole })),
-        h('td', { class: 'role-source', text: sourcesOf('organization', access.organizationRole).join(', ') })),
+        sourcesCell(sourcesOf('organization', access.organizationRole))),
       ...access.workspaceRoles.map((w) => h('tr', { 'data-workspace': w.display },
         h('td', { text: `Workspace ${w.display}` }), h('td', { class: 'role', text: w.role }),
-        h('td', { class: 'role-source', text: sourcesOf('workspace', w.role, w.value || w.id).join(', ') }))),
+        sourcesCell(sourcesOf('workspace', w.role, w.value || w.id)))),
     ], 'Effective roles'),
     access.workspaceRoles.length ? null : h('p', { class: 'muted', text: 'No Workspace roles.' }));
 }
@@ -143,7 +165,7 @@ async function viewUser(id) {
     h('section', { class: 'card', 'aria-labelledby': 'access-title', id: 'effective-access' },
       h('h2', { id: 'access-title', text: 'Effective roles' }),
       h('p', { class: 'hint', text: 'The highest of the user\'s own roles and those of every Team it is in; "From" says which.' }),
-      accessView(u.access, myTeams)),
+      accessView(u.access, myTeams, u.effective)),
     h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title', text: 'Actions' }),
       h('p', { class: 'hint', text: 'If the IdP removed a user but the account remains here (Okta deactivates, it never deletes), delete it here.' }),

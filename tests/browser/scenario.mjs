@@ -304,6 +304,8 @@ await step("change a Team's Workspace role and see the member's effective role c
   const role = page.locator(`#effective-access tr[data-workspace="Production ${stamp}"] .role`);
   await role.waitFor();
   check((await role.textContent()) === 'WORKSPACE_OPERATOR', 'the effective role did not change');
+  const from = await page.locator(`#effective-access tr[data-workspace="Production ${stamp}"] .role-source`).textContent();
+  check(from.includes(`Team ${teamName}`), `the role's source reads ${JSON.stringify(from)}`);
   await shot('user-effective-role');
 });
 
