@@ -811,6 +811,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
                                         reason: Some("SCIM POST /Users"),
                                         before: None,
                                         after: Some(text),
+                                        ..Entry::default()
                                     },
                                     &now,
                                 )?;

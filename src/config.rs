@@ -81,6 +81,9 @@ pub enum Command {
     /// pushed per RFC 8935 or polled per RFC 8936).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Read an organization's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write an organization's users, Teams, Workspaces and memberships to standard output
     /// (or --out): JSON that `scimbox import` reads, or CSV for people.
     Export {
@@ -170,6 +173,25 @@ fn metrics_token(s: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write an organization's audit log (newest first) to standard output: one JSON object
+    /// a line (ndjson), or CSV, with the names of the users and Teams each entry touches.
+    Export {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum, default_value_t = AuditFormat::Ndjson)]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Set a new password for the admin page (creating the account if needed) and end every
     /// session of the account. Prints a generated password unless --stdin gives one.
@@ -246,10 +268,15 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 
     /// How many of the latest SCIM requests the admin page's request inspector keeps (in
-    /// memory; 0 turns it off).
-    #[arg(long, env = "SCIMBOX_REQUEST_LOG_SIZE", default_value_t = 500,
-          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    /// the database; 0 turns it off).
+    #[arg(long, env = "SCIMBOX_REQUEST_LOG_SIZE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub request_log_size: u32,
+
+    /// Days the request inspector keeps a request (0: only --request-log-size bounds it).
+    #[arg(long, env = "SCIMBOX_REQUEST_LOG_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub request_log_days: u32,
 
     /// Days the audit log keeps an entry; older ones are deleted hourly (0 keeps them forever).
     #[arg(long, env = "SCIMBOX_AUDIT_RETENTION_DAYS", default_value_t = 365)]

@@ -118,7 +118,11 @@ pub async fn start(
     let done = tokio::spawn({
         let state = state.clone();
         async move {
-            let housekeeping = tokio::spawn(housekeeping(store, audit_retention_days));
+            let housekeeping = tokio::spawn(housekeeping(store.clone(), audit_retention_days));
+            let inspector = tokio::spawn({
+                let (state, store) = (state.clone(), store.clone());
+                async move { state.admin.inspector.run(store).await }
+            });
             let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
             let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
             let metrics = metrics_listener.map(|l| {
@@ -128,7 +132,7 @@ pub async fn start(
                     let _ = metrics_stopped.await;
                 }))
             });
-            run_with(listener, state, certs, shutdown).await;
+            run_with(listener, state.clone(), certs, shutdown).await;
             let _ = stop_metrics.send(());
             if let Some(m) = metrics {
                 let _ = m.await;
@@ -138,6 +142,11 @@ pub async fn start(
             }
             housekeeping.abort();
             deliverer.abort();
+            // What the inspector still holds is written before the store closes.
+            inspector.abort();
+            if let Err(e) = state.admin.inspector.flush(&store).await {
+                tracing::warn!(error = %e, "request inspector: cannot store the last requests");
+            }
         }
     });
     Ok(Running { state, done })

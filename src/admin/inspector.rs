@@ -1,21 +1,35 @@
-//! The request inspector: the latest SCIM requests in a bounded in-memory ring, so a failing
-//! IdP call can be found from the admin page in seconds.
+//! The request inspector: the latest SCIM requests, kept in the database (bounded by count and
+//! age) so a failing IdP call can be found from the admin page in seconds, also after a
+//! restart.
 //!
 //! Recording is on the hot path, so it costs a redaction pass over each body, a copy of at
-//! most [`BODY_HEAD`] bytes of it and a short lock; nothing touches the database. The
-//! `Authorization` header is never kept. Bodies are redacted on the parsed JSON document, so a
-//! password is found in any spelling (any case, URN-qualified, JSON-escaped key), at any depth
-//! (PATCH values, Bulk data); credential-like query parameters are replaced by `***`; a body
-//! that is not JSON is kept only when nothing in it looks like a secret.
+//! most [`BODY_HEAD`] bytes of it and a short lock; the database write happens later, in
+//! batches: [`Inspector::run`] hands what piled up to the store's writer a few times a second
+//! (one savepoint in whatever transaction the writer is committing), so a GET never waits for
+//! a write and adds no fsync of its own. The `Authorization` header is never kept. Bodies are
+//! redacted on the parsed JSON document, so a password is found in any spelling (any case,
+//! URN-qualified, JSON-escaped key), at any depth (PATCH values, Bulk data); credential-like
+//! query parameters are replaced by `***`; a body that is not JSON is kept only when nothing
+//! in it looks like a secret.
 
+use crate::store::Store;
+use crate::store::requests::{RequestRow, Search};
 use serde_json::Value;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// How much of each request and response body is kept.
 pub const BODY_HEAD: usize = 8 * 1024;
 /// The default number of requests kept (`--request-log-size`).
-pub const DEFAULT_SIZE: usize = 500;
+pub const DEFAULT_SIZE: usize = 10_000;
+/// The default number of days a request is kept (`--request-log-days`).
+pub const DEFAULT_DAYS: u32 = 7;
+/// Requests waiting for the database past this many wake the flusher at once.
+const FLUSH_AT: usize = 256;
+/// At most this many wait; past it the newest are dropped rather than memory growing.
+const PENDING_MAX: usize = 20_000;
+/// How often the flusher writes what is pending.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// One SCIM request as the inspector shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +51,10 @@ pub struct Record {
     pub request_body: String,
     pub request_bytes: usize,
     pub response_body: String,
+    /// The caller's address.
+    pub source: Option<String>,
+    /// The resource the request named or created.
+    pub resource_id: Option<String>,
 }
 
 /// What the SCIM edge hands over after answering a request.
@@ -55,25 +73,33 @@ pub struct Seen<'a> {
     pub request_shown: &'a str,
     pub request_bytes: usize,
     pub response: Option<&'a str>,
+    /// The caller's address.
+    pub source: Option<&'a str>,
 }
 
-/// The ring of the latest requests. `size` 0 turns recording off.
+/// The requests on their way to the database. `size` 0 turns recording off.
 pub struct Inspector {
     size: usize,
-    ring: Mutex<Ring>,
-}
-
-#[derive(Default)]
-struct Ring {
-    next: u64,
-    records: VecDeque<Arc<Record>>,
+    days: u32,
+    pending: Mutex<Vec<Record>>,
+    wake: tokio::sync::Notify,
+    /// Serializes flushes, so rows reach the table in the order they were seen.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Inspector {
     pub fn new(size: usize) -> Inspector {
+        Inspector::with_days(size, DEFAULT_DAYS)
+    }
+
+    /// An inspector that keeps `size` requests, none older than `days` (0: no age limit).
+    pub fn with_days(size: usize, days: u32) -> Inspector {
         Inspector {
             size,
-            ring: Mutex::new(Ring::default()),
+            days,
+            pending: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -81,7 +107,11 @@ impl Inspector {
         self.size
     }
 
-    /// Keeps a request, dropping the oldest when the ring is full.
+    pub fn days(&self) -> u32 {
+        self.days
+    }
+
+    /// Keeps a request: queues it for the next batch write.
     pub fn record(&self, seen: &Seen<'_>) {
         if self.size == 0 {
             return;
@@ -110,40 +140,120 @@ impl Inspector {
             response_body: seen
                 .response
                 .map_or_else(String::new, |r| show_body(r.as_bytes())),
+            source: None,
+            resource_id: None,
         };
-        let Ok(mut ring) = self.ring.lock() else {
-            return;
-        };
-        ring.next += 1;
-        record.seq = ring.next;
-        if ring.records.len() >= self.size {
-            ring.records.pop_front();
-        }
-        ring.records.push_back(Arc::new(record));
+        record.source = seen.source.map(str::to_string);
+        record.resource_id = resource_of(seen);
+        self.keep(record);
     }
 
-    /// The newest requests of an organization first, those whose status starts with
-    /// `status` ("4", "40", "401"...; empty for all) and older than `before` when given.
-    pub fn list(
-        &self,
-        org_id: &str,
-        status: &str,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Vec<Arc<Record>> {
-        let Ok(ring) = self.ring.lock() else {
-            return Vec::new();
+    fn keep(&self, record: Record) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
         };
-        ring.records
-            .iter()
-            .rev()
-            .filter(|r| r.org_id == org_id)
-            .filter(|r| before.is_none_or(|b| r.seq < b))
-            .filter(|r| r.status.to_string().starts_with(status))
-            .take(limit)
-            .cloned()
-            .collect()
+        if pending.len() >= PENDING_MAX {
+            return;
+        }
+        pending.push(record);
+        if pending.len() >= FLUSH_AT {
+            self.wake.notify_one();
+        }
     }
+
+    /// Writes what is pending, in one write through the store's writer, and drops what is
+    /// past the count or age bound.
+    pub async fn flush(&self, store: &Store) -> crate::error::Result<()> {
+        if self.size == 0 {
+            return Ok(());
+        }
+        let _turn = self.flushing.lock().await;
+        let batch: Vec<Record> = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<RequestRow> = batch.into_iter().map(to_row).collect();
+        let keep = self.size;
+        let cutoff = (self.days > 0).then(|| {
+            crate::clock::format(crate::clock::now() - time::Duration::days(i64::from(self.days)))
+        });
+        store
+            .write(move |conn| {
+                crate::store::requests::insert_batch(conn, &rows, keep, cutoff.as_deref())
+            })
+            .await
+    }
+
+    /// Flushes every [`FLUSH_EVERY`], or sooner when many requests wait; runs until aborted.
+    pub async fn run(&self, store: Store) {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(FLUSH_EVERY) => {}
+            }
+            if let Err(e) = self.flush(&store).await {
+                tracing::warn!(error = %e, "request inspector: cannot store requests");
+            }
+        }
+    }
+
+    /// The newest requests of an organization first that match `search`, and how many match
+    /// in all. What is still pending is written first, so a request just answered is found.
+    pub async fn list(
+        &self,
+        store: &Store,
+        org_id: &str,
+        search: Search,
+    ) -> crate::error::Result<(i64, Vec<RequestRow>)> {
+        self.flush(store).await?;
+        let org_id = org_id.to_string();
+        store
+            .read(move |conn| crate::store::requests::search(conn, &org_id, &search))
+            .await
+    }
+}
+
+fn to_row(r: Record) -> RequestRow {
+    RequestRow {
+        pk: 0,
+        org_id: r.org_id,
+        at: r.at,
+        request_id: r.request_id,
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        status: r.status,
+        latency_us: r.latency_us,
+        token: r.token,
+        user_agent: r.user_agent,
+        source: r.source,
+        resource_id: r.resource_id,
+        request_body: r.request_body,
+        request_bytes: r.request_bytes,
+        response_body: r.response_body,
+    }
+}
+
+/// The resource a request is about: the id in its path (`/Users/{id}`), or the id of what a
+/// successful POST created.
+fn resource_of(seen: &Seen<'_>) -> Option<String> {
+    let id = seen
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .nth(4)
+        .map(|s| clip(s, 128));
+    if id.is_some() {
+        return id;
+    }
+    if seen.method == "POST" && seen.status == 201 {
+        let created: Value = serde_json::from_str(seen.response?).ok()?;
+        return created.get("id")?.as_str().map(|s| clip(s, 128));
+    }
+    None
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -316,6 +426,7 @@ mod tests {
             request_shown: std::str::from_utf8(body).unwrap(),
             request_bytes: body.len(),
             response: Some("{\"id\":\"1\"}"),
+            source: None,
         }
     }
 
@@ -376,19 +487,13 @@ mod tests {
     }
 
     #[test]
-    fn the_ring_keeps_the_latest_and_filters_by_status() {
-        let i = Inspector::new(3);
-        for status in [201, 401, 409, 200] {
-            i.record(&seen("/scim/v2/org1/Users", status, b"{}"));
-        }
-        i.record(&seen("/scim/v2/org2/Users", 500, b""));
-        let all = i.list("org1", "", None, 10);
-        assert_eq!(all.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 409]);
-        assert_eq!(i.list("org1", "4", None, 10).len(), 1);
-        assert_eq!(i.list("org1", "", Some(all[0].seq), 10)[0].status, 409);
-        assert_eq!(i.list("org2", "5", None, 10)[0].org_id, "org2");
-        let off = Inspector::new(0);
-        off.record(&seen("/scim/v2/o/Users", 200, b""));
-        assert!(off.list("o", "", None, 10).is_empty());
+    fn a_request_names_its_resource() {
+        let mut s = seen("/scim/v2/org1/Users/u1", 200, b"");
+        assert_eq!(resource_of(&s).as_deref(), Some("u1"));
+        s.path = "/scim/v2/org1/Users";
+        s.status = 201;
+        assert_eq!(resource_of(&s).as_deref(), Some("1"));
+        s.status = 409;
+        assert_eq!(resource_of(&s), None);
     }
 }

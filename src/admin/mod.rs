@@ -29,6 +29,16 @@ impl AdminState {
             inspector: inspector::Inspector::new(request_log_size),
         }
     }
+
+    pub fn with_inspector(
+        lifetimes: session::Lifetimes,
+        inspector: inspector::Inspector,
+    ) -> AdminState {
+        AdminState {
+            lifetimes,
+            inspector,
+        }
+    }
 }
 
 impl Default for AdminState {
@@ -60,8 +70,11 @@ pub struct Request {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub now: OffsetDateTime,
-    /// The client's address (sign-in attempts are counted per address too).
+    /// The client's address (sign-in attempts are counted per address too; the audit record
+    /// names it), its `X-Request-Id` and user agent.
     pub peer: std::net::IpAddr,
+    pub request_id: String,
+    pub user_agent: Option<String>,
 }
 
 impl Request {

@@ -61,6 +61,8 @@ pub async fn serve(
         body: Vec::new(),
         now: crate::clock::now(),
         peer,
+        request_id: request_id.to_string(),
+        user_agent: text("user-agent").map(|u| u.chars().take(256).collect()),
     };
     let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
         .collect()
@@ -90,7 +92,7 @@ pub async fn serve(
     resp
 }
 
-/// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
+/// Hands a finished SCIM request to the request inspector (stored in batches).
 pub fn record(
     state: &AdminState,
     method: &hyper::Method,
@@ -116,6 +118,7 @@ pub fn record(
         request_shown: &caller.body_shown,
         request_bytes: caller.body_len,
         response: reply.body.as_deref(),
+        source: caller.source.as_deref(),
     });
 }
 

@@ -50,6 +50,8 @@ struct Caller {
     user_agent: Option<String>,
     body_shown: String,
     body_len: usize,
+    /// The caller's address, for the inspector and the audit record.
+    source: Option<String>,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
@@ -112,8 +114,11 @@ pub async fn handle(
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
-    let mut caller = Caller::default();
-    let reply = match dispatch(&state, req, &mut caller, peer).await {
+    let mut caller = Caller {
+        source: Some(peer.to_string()),
+        ..Caller::default()
+    };
+    let reply = match dispatch(&state, req, &mut caller, &request_id, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
@@ -388,6 +393,7 @@ async fn dispatch(
     state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
+    request_id: &str,
     peer: IpAddr,
 ) -> Result<Reply, Error> {
     let app = &state.app;
@@ -483,6 +489,11 @@ async fn dispatch(
         .scim_base(&host_of(headers), forwarded_https(headers), &org_id);
     let query = req.uri().query().map(query::parse).unwrap_or_default();
     let if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
+    let via = crate::directory::Via {
+        request_id: Some(request_id.to_string()),
+        source: caller.source.clone(),
+        user_agent: header_str(headers, header::USER_AGENT).map(|u| u.chars().take(256).collect()),
+    };
     let if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);
     let read = Limited::new(req.into_body(), app.limits.max_body_bytes).collect();
     let body = tokio::time::timeout(app.limits.body_read_timeout, read)
@@ -513,6 +524,7 @@ async fn dispatch(
         body,
         principal,
         now,
+        via,
     };
     scim::router::route(app, &request).await
 }

@@ -15,6 +15,7 @@ mod migrate;
 pub mod orgs;
 pub mod outbox;
 mod readers;
+pub mod requests;
 pub mod settings;
 pub mod teams;
 pub mod tokens;

@@ -383,7 +383,18 @@ async fn changes_made_with_an_access_token_name_the_client_in_audit_and_inspecto
         .await
         .unwrap();
     assert_eq!(audit[0].actor, "client:entra-prod");
-    let seen = s.app.admin.inspector.list(&s.org_id, "201", None, 1);
+    let search = scimbox::store::requests::Search {
+        status: Some("201".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let (_, seen) = s
+        .app
+        .admin
+        .inspector
+        .list(&s.store, &s.org_id, search)
+        .await
+        .unwrap();
     assert_eq!(seen[0].token.as_deref(), Some("client:entra-prod"));
     assert!(!seen[0].request_body.contains(&token));
 }
