@@ -25,7 +25,8 @@
 //! - `export`, `import`, `demo`: the export formats, reading an export into an import plan,
 //!   the demo organization.
 //! - `error`: the one error type (`scim::error` maps it to SCIM responses); `clock`: time,
-//!   read once per request.
+//!   read once per request; `rng`: the seeded generator (demo data, request ids, property
+//!   tests). These three are leaves any layer may use.
 
 pub mod admin;
 pub mod app;
