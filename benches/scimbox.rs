@@ -760,6 +760,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
         &StoreOptions {
             readers: 1,
             max_batch: 4,
+            external_checkpoints: false,
         },
     )
     .unwrap();
@@ -810,6 +811,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
                                         reason: Some("SCIM POST /Users"),
                                         before: None,
                                         after: Some(text),
+                                        ..Entry::default()
                                     },
                                     &now,
                                 )?;

@@ -24,7 +24,12 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long a client may take to send its body; slower gets 408.
     pub body_read_timeout: Duration,
-    /// Wrong tokens one address may present per minute before answers slow down.
+    /// How long a response may wait for the client to read it; then the connection closes.
+    pub write_timeout: Duration,
+    /// How long a connection may neither send nor receive a byte; then it closes.
+    pub idle_timeout: Duration,
+    /// Token checks one address may have in flight or failed in a minute before checks are
+    /// spaced out (past it: 429 with `Retry-After`).
     pub auth_free_failures: u32,
     /// Requests per second one token may make (0: no limit); more get 429.
     pub rate_limit: u32,
@@ -40,6 +45,8 @@ impl Default for Limits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             auth_free_failures: crate::auth::throttle::FREE_FAILURES,
             rate_limit: crate::auth::ratelimit::DEFAULT_RATE,
             rate_burst: crate::auth::ratelimit::DEFAULT_BURST,
@@ -139,8 +146,9 @@ pub struct App {
     pub limits: Limits,
     /// Signs cursors (RFC 9865); kept in the database so cursors survive a restart.
     pub cursor_key: Vec<u8>,
-    /// Slows down addresses that keep failing to authenticate.
-    pub throttle: crate::auth::throttle::Throttle,
+    /// Counts credential checks per name, address or client (admin sign-in, SCIM tokens,
+    /// OAuth clients): take a reservation before verifying any secret (see `auth::throttle`).
+    pub throttle: std::sync::Arc<crate::auth::throttle::Throttle>,
     /// The public URL, TLS and the metrics token (see [`App::with_edge`]).
     pub edge: Edge,
     /// Token buckets per API token (`--rate-limit`, `--rate-burst`).
@@ -152,7 +160,12 @@ pub struct App {
 impl App {
     /// Builds the shared state for a store that is already open.
     pub fn new(store: Store, limits: Limits) -> Result<App> {
-        let auth = Authenticator::new(store.path())?;
+        let throttle = std::sync::Arc::new(crate::auth::throttle::Throttle::new());
+        let auth = Authenticator::new(
+            store.path(),
+            throttle.clone(),
+            crate::auth::bearer::throttle_policy(limits.auth_free_failures),
+        )?;
         let key = store.write_blocking(|conn| {
             crate::store::settings::get_or_init(conn, "cursor_key", || {
                 crate::auth::secret::random_hex(32)
@@ -164,7 +177,7 @@ impl App {
             oauth,
             store,
             auth,
-            throttle: crate::auth::throttle::Throttle::new(limits.auth_free_failures),
+            throttle,
             rate: crate::auth::ratelimit::RateLimiter::new(limits.rate_limit, limits.rate_burst),
             limits,
             cursor_key: key.into_bytes(),

@@ -20,6 +20,7 @@ pub(crate) fn cli_actor(what: &str) -> Actor {
     Actor {
         who: "cli".into(),
         why: format!("scimbox {what}"),
+        ..Actor::default()
     }
 }
 
@@ -86,6 +87,26 @@ pub fn org(db: &Path, cmd: &OrgCommand) -> CliResult {
                 );
             }
         }
+        Ok::<(), crate::error::Error>(())
+    });
+    store.close();
+    result.map_err(|e| e.to_string())
+}
+
+pub fn audit(db: &Path, cmd: &crate::config::AuditCommand) -> CliResult {
+    let crate::config::AuditCommand::Export { org, format } = cmd;
+    let store = open(db)?;
+    let result = runtime()?.block_on(async {
+        let org = directory::orgs::find(&store, org.clone()).await?;
+        let format = match format {
+            crate::config::AuditFormat::Ndjson => "ndjson",
+            crate::config::AuditFormat::Csv => "csv",
+        };
+        let text = directory::history::export(&store, org.pk, Default::default(), format).await?;
+        use std::io::Write;
+        std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| crate::error::Error::Internal(format!("cannot write: {e}")))?;
         Ok::<(), crate::error::Error>(())
     });
     store.close();
@@ -200,7 +221,11 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async {
-        let store = open_with(db, &StoreOptions::default())?;
+        let options = StoreOptions {
+            external_checkpoints: args.litestream,
+            ..StoreOptions::default()
+        };
+        let store = open_with(db, &options)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| {
@@ -240,7 +265,13 @@ pub fn serve(db: &Path, args: &ServeArgs) -> CliResult {
         };
         let options = crate::server::Options {
             limits: args.limits(),
-            admin: crate::admin::AdminState::new(lifetimes, args.request_log_size as usize),
+            admin: crate::admin::AdminState::with_inspector(
+                lifetimes,
+                crate::admin::inspector::Inspector::with_days(
+                    args.request_log_size as usize,
+                    args.request_log_days,
+                ),
+            ),
             edge,
             certs,
             metrics_listener,

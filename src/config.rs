@@ -88,6 +88,9 @@ pub enum Command {
     /// pushed per RFC 8935 or polled per RFC 8936).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Read an organization's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Write an organization's users, Teams, Workspaces and memberships to standard output
     /// (or --out): JSON that `scimbox import` reads, or CSV for people.
     Export {
@@ -177,6 +180,25 @@ fn metrics_token(s: &str) -> Result<String, String> {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write an organization's audit log (newest first) to standard output: one JSON object
+    /// a line (ndjson), or CSV, with the names of the users and Teams each entry touches.
+    Export {
+        /// The organization's id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_enum, default_value_t = AuditFormat::Ndjson)]
+        format: AuditFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Set a new password for the admin page (creating the account if needed) and end every
     /// session of the account. Prints a generated password unless --stdin gives one.
@@ -253,10 +275,15 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
 
     /// How many of the latest SCIM requests the admin page's request inspector keeps (in
-    /// memory; 0 turns it off).
-    #[arg(long, env = "SCIMBOX_REQUEST_LOG_SIZE", default_value_t = 500,
-          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    /// the database; 0 turns it off).
+    #[arg(long, env = "SCIMBOX_REQUEST_LOG_SIZE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub request_log_size: u32,
+
+    /// Days the request inspector keeps a request (0: only --request-log-size bounds it).
+    #[arg(long, env = "SCIMBOX_REQUEST_LOG_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub request_log_days: u32,
 
     /// Days the audit log keeps an entry; older ones are deleted hourly (0 keeps them forever).
     #[arg(long, env = "SCIMBOX_AUDIT_RETENTION_DAYS", default_value_t = 365)]
@@ -288,6 +315,18 @@ pub struct ServeArgs {
     /// Seconds a client may take to send its body (slower gets 408).
     #[arg(long, env = "SCIMBOX_BODY_TIMEOUT", default_value_t = 30)]
     pub body_timeout: u64,
+
+    /// Seconds a response may wait for the client to read it; a client that does not read
+    /// (pipelined requests, never reading) has its connection closed after that.
+    #[arg(long, env = "SCIMBOX_WRITE_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout: u64,
+
+    /// Seconds a connection may neither send nor receive a byte (a request being worked on
+    /// included) before it is closed.
+    #[arg(long, env = "SCIMBOX_IDLE_TIMEOUT", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
 
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key). Reloaded on SIGHUP and
     /// when the file changes.
@@ -349,6 +388,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMBOX_EVENTS_CA_FILE")]
     pub events_ca_file: Option<PathBuf>,
 
+    /// Leave WAL checkpoints to Litestream, which replicates the database file continuously:
+    /// scimbox then runs none (as Litestream's documentation asks of applications), and the
+    /// write-ahead log is copied back into the file by Litestream alone.
+    #[arg(long, env = "SCIMBOX_LITESTREAM")]
+    pub litestream: bool,
+
     /// Seed the first organization with demo data when it is empty (see `scimbox demo`).
     #[arg(long, env = "SCIMBOX_DEMO")]
     pub demo: bool,
@@ -369,6 +414,8 @@ impl ServeArgs {
             max_connections: self.max_connections,
             header_read_timeout: Duration::from_secs(self.header_timeout.max(1)),
             body_read_timeout: Duration::from_secs(self.body_timeout.max(1)),
+            write_timeout: Duration::from_secs(self.write_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
             rate_limit: self.rate_limit,
             rate_burst: self.rate_burst,
             ..crate::app::Limits::default()

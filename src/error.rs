@@ -36,12 +36,52 @@ pub enum Error {
         retry_after: u64,
         detail: String,
     },
+    /// The database cannot take writes now (disk full, read-only, I/O errors); reads still
+    /// work, and writes succeed again once the cause is gone, without a restart.
+    Storage(StorageFault),
     /// A SCIM feature scimbox does not offer (RFC 7644 §3.11 `/Me`, for instance).
     NotImplemented(String),
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why the database refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// The filesystem is full (`SQLITE_FULL`).
+    Full,
+    /// The file or its filesystem became read-only (`SQLITE_READONLY`).
+    ReadOnly,
+    /// The disk reported an I/O error (`SQLITE_IOERR`).
+    Io,
+}
+
+impl StorageFault {
+    /// The name `/healthz` and `/metrics` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageFault::Full => "full",
+            StorageFault::ReadOnly => "read-only",
+            StorageFault::Io => "io-error",
+        }
+    }
+
+    /// What the client is told.
+    pub fn detail(self) -> &'static str {
+        match self {
+            StorageFault::Full => {
+                "storage is full: the change was not saved; retry once space is freed"
+            }
+            StorageFault::ReadOnly => {
+                "storage is read-only: the change was not saved; retry once it is writable"
+            }
+            StorageFault::Io => {
+                "storage failed with an I/O error: the change was not saved; retry later"
+            }
+        }
+    }
+}
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +108,7 @@ impl std::fmt::Display for Error {
             Error::Busy => f.write_str("database busy"),
             Error::RequestTimeout => f.write_str("request timeout"),
             Error::RateLimited { detail, .. } => f.write_str(detail),
+            Error::Storage(fault) => f.write_str(fault.detail()),
         }
     }
 }

@@ -23,7 +23,8 @@
 //!   8414 metadata.
 //! - `http`: hyper, routing, body limits, responses; `http::State` adds request ids, metrics
 //!   and the admin state to `app`. `server`: `start` (the one start-up, for the binary and the
-//!   tests), the accept loop and graceful shutdown. `tls`: certificates, reloaded live.
+//!   tests), the accept loop and graceful shutdown; `deadline`: write and idle timeouts
+//!   under hyper. `tls`: certificates, reloaded live.
 //!   `metrics`: Prometheus counters and the `/metrics` exposition.
 //! - `outbound`: HTTPS GET and POST to other servers (certificate checks, a timeout, a size
 //!   cap, no redirects elsewhere); a leaf any layer may use.
@@ -45,6 +46,7 @@ pub mod cli_access;
 pub mod clock;
 pub mod config;
 pub mod config_access;
+pub mod deadline;
 pub mod demo;
 pub mod directory;
 pub mod error;

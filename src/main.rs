@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
         Command::Events(cmd) => scimbox::cli::events::run(&cli.db, cmd),
+        Command::Audit(cmd) => scimbox::cli::audit(&cli.db, cmd),
         Command::Export { org, format, out } => {
             scimbox::cli::export(&cli.db, org, *format, out.as_deref())
         }

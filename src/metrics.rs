@@ -272,6 +272,30 @@ impl Metrics {
                 escape(name)
             )?;
         }
+        gauge_header(
+            out,
+            "scimbox_storage_degraded",
+            "1 while writes fail (disk full, read-only, I/O errors); reads still work.",
+            "gauge",
+        )?;
+        writeln!(
+            out,
+            "scimbox_storage_degraded {}",
+            u8::from(g.storage.fault.is_some())
+        )?;
+        gauge_header(
+            out,
+            "scimbox_storage_refused_writes_total",
+            "Writes refused by the storage, by fault.",
+            "counter",
+        )?;
+        for (fault, n) in g.storage.counts() {
+            writeln!(
+                out,
+                "scimbox_storage_refused_writes_total{{fault=\"{}\"}} {n}",
+                fault.name()
+            )?;
+        }
         gauge_header(out, "scimbox_users", "Users per organization.", "gauge")?;
         for org in &g.orgs {
             writeln!(
@@ -401,6 +425,7 @@ pub struct Gauges {
     pub expiring: Vec<(String, String, String, String)>,
     /// The event outbox and its receivers.
     pub events: crate::store::outbox::Gauges,
+    pub storage: crate::store::StorageHealth,
 }
 
 /// Tokens expiring within this many days are warned about (here and on the admin page).
@@ -427,6 +452,7 @@ impl Gauges {
             wal_bytes,
             writer: store.writer_stats(),
             events: store.read(|c| crate::store::outbox::gauges(c)).await?,
+            storage: store.health(),
         })
     }
 }
@@ -484,6 +510,7 @@ mod tests {
                 depth: 4,
                 ..Default::default()
             },
+            storage: crate::store::StorageHealth::default(),
         });
         assert!(
             text.contains("scimbox_token_source_refused_total 3"),

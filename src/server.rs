@@ -5,6 +5,7 @@
 
 use crate::admin::AdminState;
 use crate::app::{App, Edge, Limits};
+use crate::deadline::{Deadlines, Guarded};
 use crate::http::State;
 use crate::store::Store;
 use hyper::server::conn::http1;
@@ -117,7 +118,11 @@ pub async fn start(
     let done = tokio::spawn({
         let state = state.clone();
         async move {
-            let housekeeping = tokio::spawn(housekeeping(store, audit_retention_days));
+            let housekeeping = tokio::spawn(housekeeping(store.clone(), audit_retention_days));
+            let inspector = tokio::spawn({
+                let (state, store) = (state.clone(), store.clone());
+                async move { state.admin.inspector.run(store).await }
+            });
             let reloader = certs.clone().map(|c| tokio::spawn(c.watch()));
             let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
             let metrics = metrics_listener.map(|l| {
@@ -127,7 +132,7 @@ pub async fn start(
                     let _ = metrics_stopped.await;
                 }))
             });
-            run_with(listener, state, certs, shutdown).await;
+            run_with(listener, state.clone(), certs, shutdown).await;
             let _ = stop_metrics.send(());
             if let Some(m) = metrics {
                 let _ = m.await;
@@ -137,6 +142,11 @@ pub async fn start(
             }
             housekeeping.abort();
             deliverer.abort();
+            // What the inspector still holds is written before the store closes.
+            inspector.abort();
+            if let Err(e) = state.admin.inspector.flush(&store).await {
+                tracing::warn!(error = %e, "request inspector: cannot store the last requests");
+            }
         }
     });
     Ok(Running { state, done })
@@ -177,6 +187,14 @@ async fn housekeeping(store: Store, retention_days: u32) {
     }
 }
 
+/// The write and idle timeouts of every connection.
+fn deadlines(limits: &Limits) -> Deadlines {
+    Deadlines {
+        write: limits.write_timeout,
+        idle: limits.idle_timeout,
+    }
+}
+
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -210,6 +228,8 @@ pub async fn run_with(
         shutdown,
         |stream, peer, permit| {
             let _ = stream.set_nodelay(true);
+            // A client that stops reading, or goes quiet, loses its slot (see deadline).
+            let stream = Guarded::new(stream, deadlines(&limits));
             let state = state.clone();
             let ip = peer.ip();
             let service = service_fn(move |req| crate::http::handle(state.clone(), ip, req));
@@ -269,7 +289,9 @@ pub async fn run_metrics(
         .timer(TokioTimer::new())
         .header_read_timeout(state.app.limits.header_read_timeout)
         .keep_alive(true);
+    let limits = deadlines(&state.app.limits);
     accept_until(&listener, 16, shutdown, |stream, _, permit| {
+        let stream = Guarded::new(stream, limits);
         let state = state.clone();
         let service = service_fn(move |req| crate::http::handle_metrics_port(state.clone(), req));
         let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));

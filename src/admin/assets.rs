@@ -61,7 +61,21 @@ mod tests {
 
     #[test]
     fn the_page_and_its_files_are_embedded() {
-        for f in ["index.html", "app.js", "app.css", "clients.js"] {
+        for f in [
+            "index.html",
+            "app.js",
+            "app.css",
+            "api.js",
+            "dom.js",
+            "views.js",
+            "org.js",
+            "users.js",
+            "teams.js",
+            "activity.js",
+            "clients.js",
+            "access.js",
+            "events.js",
+        ] {
             assert!(Assets::get(f).is_some(), "{f} is not embedded");
         }
         assert_eq!(content_type("app.js"), "text/javascript; charset=utf-8");

@@ -1,19 +1,35 @@
-//! The request inspector: the latest SCIM requests in a bounded in-memory ring, so a failing
-//! IdP call can be found from the admin page in seconds.
+//! The request inspector: the latest SCIM requests, kept in the database (bounded by count and
+//! age) so a failing IdP call can be found from the admin page in seconds, also after a
+//! restart.
 //!
-//! Recording is on the hot path, so it costs a copy of at most [`BODY_HEAD`] bytes of each
-//! body, a redaction pass over them and a short lock; nothing touches the database. The
-//! `Authorization` header is never kept, and `password` values are replaced by `***` before a
-//! body is stored.
+//! Recording is on the hot path, so it costs a redaction pass over each body, a copy of at
+//! most [`BODY_HEAD`] bytes of it and a short lock; the database write happens later, in
+//! batches: [`Inspector::run`] hands what piled up to the store's writer a few times a second
+//! (one savepoint in whatever transaction the writer is committing), so a GET never waits for
+//! a write and adds no fsync of its own. The `Authorization` header is never kept. Bodies are
+//! redacted on the parsed JSON document, so a password is found in any spelling (any case,
+//! URN-qualified, JSON-escaped key), at any depth (PATCH values, Bulk data); credential-like
+//! query parameters are replaced by `***`; a body that is not JSON is kept only when nothing
+//! in it looks like a secret.
 
+use crate::store::Store;
+use crate::store::requests::{RequestRow, Search};
 use serde_json::Value;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// How much of each request and response body is kept.
 pub const BODY_HEAD: usize = 8 * 1024;
 /// The default number of requests kept (`--request-log-size`).
-pub const DEFAULT_SIZE: usize = 500;
+pub const DEFAULT_SIZE: usize = 10_000;
+/// The default number of days a request is kept (`--request-log-days`).
+pub const DEFAULT_DAYS: u32 = 7;
+/// Requests waiting for the database past this many wake the flusher at once.
+const FLUSH_AT: usize = 256;
+/// At most this many wait; past it the newest are dropped rather than memory growing.
+const PENDING_MAX: usize = 20_000;
+/// How often the flusher writes what is pending.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
 
 /// One SCIM request as the inspector shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +51,10 @@ pub struct Record {
     pub request_body: String,
     pub request_bytes: usize,
     pub response_body: String,
+    /// The caller's address.
+    pub source: Option<String>,
+    /// The resource the request named or created.
+    pub resource_id: Option<String>,
 }
 
 /// What the SCIM edge hands over after answering a request.
@@ -43,34 +63,43 @@ pub struct Seen<'a> {
     pub request_id: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// The query string, already through [`redact_query`].
     pub query: &'a str,
     pub status: u16,
     pub latency_us: u64,
     pub token: Option<&'a str>,
     pub user_agent: Option<&'a str>,
-    /// The first bytes of the request body, and the body's full length.
-    pub request_head: &'a [u8],
+    /// The request body as shown (see [`show_body`]), and the body's full length.
+    pub request_shown: &'a str,
     pub request_bytes: usize,
     pub response: Option<&'a str>,
+    /// The caller's address.
+    pub source: Option<&'a str>,
 }
 
-/// The ring of the latest requests. `size` 0 turns recording off.
+/// The requests on their way to the database. `size` 0 turns recording off.
 pub struct Inspector {
     size: usize,
-    ring: Mutex<Ring>,
-}
-
-#[derive(Default)]
-struct Ring {
-    next: u64,
-    records: VecDeque<Arc<Record>>,
+    days: u32,
+    pending: Mutex<Vec<Record>>,
+    wake: tokio::sync::Notify,
+    /// Serializes flushes, so rows reach the table in the order they were seen.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl Inspector {
     pub fn new(size: usize) -> Inspector {
+        Inspector::with_days(size, DEFAULT_DAYS)
+    }
+
+    /// An inspector that keeps `size` requests, none older than `days` (0: no age limit).
+    pub fn with_days(size: usize, days: u32) -> Inspector {
         Inspector {
             size,
-            ring: Mutex::new(Ring::default()),
+            days,
+            pending: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -78,7 +107,11 @@ impl Inspector {
         self.size
     }
 
-    /// Keeps a request, dropping the oldest when the ring is full.
+    pub fn days(&self) -> u32 {
+        self.days
+    }
+
+    /// Keeps a request: queues it for the next batch write.
     pub fn record(&self, seen: &Seen<'_>) {
         if self.size == 0 {
             return;
@@ -90,7 +123,6 @@ impl Inspector {
             .nth(2)
             .unwrap_or("")
             .to_string();
-        let truncated = seen.request_bytes > seen.request_head.len();
         let mut record = Record {
             seq: 0,
             at: seen.at.clone(),
@@ -103,46 +135,125 @@ impl Inspector {
             latency_us: seen.latency_us,
             token: seen.token.map(str::to_string),
             user_agent: seen.user_agent.map(|u| clip(u, 256)),
-            request_body: redact(&String::from_utf8_lossy(seen.request_head), truncated),
+            request_body: seen.request_shown.to_string(),
             request_bytes: seen.request_bytes,
-            response_body: seen.response.map_or_else(String::new, |r| {
-                let head = clip(r, BODY_HEAD);
-                redact(&head, head.len() < r.len())
-            }),
+            response_body: seen
+                .response
+                .map_or_else(String::new, |r| show_body(r.as_bytes())),
+            source: None,
+            resource_id: None,
         };
-        let Ok(mut ring) = self.ring.lock() else {
-            return;
-        };
-        ring.next += 1;
-        record.seq = ring.next;
-        if ring.records.len() >= self.size {
-            ring.records.pop_front();
-        }
-        ring.records.push_back(Arc::new(record));
+        record.source = seen.source.map(str::to_string);
+        record.resource_id = resource_of(seen);
+        self.keep(record);
     }
 
-    /// The newest requests of an organization first, those whose status starts with
-    /// `status` ("4", "40", "401"...; empty for all) and older than `before` when given.
-    pub fn list(
-        &self,
-        org_id: &str,
-        status: &str,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Vec<Arc<Record>> {
-        let Ok(ring) = self.ring.lock() else {
-            return Vec::new();
+    fn keep(&self, record: Record) {
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
         };
-        ring.records
-            .iter()
-            .rev()
-            .filter(|r| r.org_id == org_id)
-            .filter(|r| before.is_none_or(|b| r.seq < b))
-            .filter(|r| r.status.to_string().starts_with(status))
-            .take(limit)
-            .cloned()
-            .collect()
+        if pending.len() >= PENDING_MAX {
+            return;
+        }
+        pending.push(record);
+        if pending.len() >= FLUSH_AT {
+            self.wake.notify_one();
+        }
     }
+
+    /// Writes what is pending, in one write through the store's writer, and drops what is
+    /// past the count or age bound.
+    pub async fn flush(&self, store: &Store) -> crate::error::Result<()> {
+        if self.size == 0 {
+            return Ok(());
+        }
+        let _turn = self.flushing.lock().await;
+        let batch: Vec<Record> = match self.pending.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return Ok(()),
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<RequestRow> = batch.into_iter().map(to_row).collect();
+        let keep = self.size;
+        let cutoff = (self.days > 0).then(|| {
+            crate::clock::format(crate::clock::now() - time::Duration::days(i64::from(self.days)))
+        });
+        store
+            .write(move |conn| {
+                crate::store::requests::insert_batch(conn, &rows, keep, cutoff.as_deref())
+            })
+            .await
+    }
+
+    /// Flushes every [`FLUSH_EVERY`], or sooner when many requests wait; runs until aborted.
+    pub async fn run(&self, store: Store) {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(FLUSH_EVERY) => {}
+            }
+            if let Err(e) = self.flush(&store).await {
+                tracing::warn!(error = %e, "request inspector: cannot store requests");
+            }
+        }
+    }
+
+    /// The newest requests of an organization first that match `search`, and how many match
+    /// in all. What is still pending is written first, so a request just answered is found.
+    pub async fn list(
+        &self,
+        store: &Store,
+        org_id: &str,
+        search: Search,
+    ) -> crate::error::Result<(i64, Vec<RequestRow>)> {
+        self.flush(store).await?;
+        let org_id = org_id.to_string();
+        store
+            .read(move |conn| crate::store::requests::search(conn, &org_id, &search))
+            .await
+    }
+}
+
+fn to_row(r: Record) -> RequestRow {
+    RequestRow {
+        pk: 0,
+        org_id: r.org_id,
+        at: r.at,
+        request_id: r.request_id,
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        status: r.status,
+        latency_us: r.latency_us,
+        token: r.token,
+        user_agent: r.user_agent,
+        source: r.source,
+        resource_id: r.resource_id,
+        request_body: r.request_body,
+        request_bytes: r.request_bytes,
+        response_body: r.response_body,
+    }
+}
+
+/// The resource a request is about: the id in its path (`/Users/{id}`), or the id of what a
+/// successful POST created.
+fn resource_of(seen: &Seen<'_>) -> Option<String> {
+    let id = seen
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .nth(4)
+        .map(|s| clip(s, 128));
+    if id.is_some() {
+        return id;
+    }
+    if seen.method == "POST" && seen.status == 201 {
+        let created: Value = serde_json::from_str(seen.response?).ok()?;
+        return created.get("id")?.as_str().map(|s| clip(s, 128));
+    }
+    None
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -158,49 +269,109 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 const REDACTED: &str = "***";
+/// Bodies up to this size are parsed for redaction; larger ones are treated as unparsable.
+const PARSE_MAX: usize = 1024 * 1024;
 
-/// A body with every password value replaced by `***`: the value of any `password` member,
-/// and the `value` of a PATCH operation whose `path` is `password`. A body that is not whole
-/// JSON (cut at [`BODY_HEAD`], or malformed) is cut before the first mention of a password,
-/// since its values cannot be found reliably.
-pub fn redact(body: &str, truncated: bool) -> String {
+/// What the inspector keeps of a body: the JSON document with every secret replaced by `***`
+/// (see [`redact_value`]), cut to [`BODY_HEAD`] bytes. A body that is not JSON (or is over
+/// 1 MiB) is kept as text only when nothing in its first bytes looks like a secret; otherwise
+/// a placeholder says it was withheld.
+pub fn show_body(body: &[u8]) -> String {
     if body.is_empty() {
         return String::new();
     }
-    // Most bodies never mention a password: one scan, no parse.
-    let Some(at) = password_at(body) else {
-        return if truncated {
-            format!("{body} … [truncated]")
-        } else {
-            body.to_string()
-        };
-    };
-    if !truncated && let Ok(mut v) = serde_json::from_str::<Value>(body) {
+    if body.len() <= PARSE_MAX
+        && let Ok(mut v) = serde_json::from_slice::<Value>(body)
+    {
         redact_value(&mut v);
-        return v.to_string();
+        return cut(&v.to_string());
     }
-    // Not whole JSON: its values cannot be found reliably, so cut before the mention.
-    format!("{}… [cut: the rest mentions a password]", clip(body, at))
+    let head = String::from_utf8_lossy(&body[..body.len().min(BODY_HEAD)]);
+    if looks_secret(&head) {
+        return format!(
+            "[withheld: the {} byte body is not JSON that could be checked, and it may hold a \
+             secret]",
+            body.len()
+        );
+    }
+    cut(&String::from_utf8_lossy(body))
 }
 
-/// Where the first "password" (any case) starts.
-fn password_at(s: &str) -> Option<usize> {
-    const WORD: &[u8] = b"password";
-    s.as_bytes()
-        .windows(WORD.len())
-        .position(|w| w.eq_ignore_ascii_case(WORD))
+fn cut(text: &str) -> String {
+    if text.len() <= BODY_HEAD {
+        text.to_string()
+    } else {
+        format!("{} … [truncated]", clip(text, BODY_HEAD))
+    }
 }
 
+/// Whether unparsed text may hold a credential: a secret-like word, our token prefix, or an
+/// escape that could spell one.
+fn looks_secret(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "bearer",
+        "assertion",
+        "credential",
+        "sbx_",
+        "\\u",
+        "%",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+}
+
+/// Whether a JSON member or query parameter with this name holds a credential. The name is
+/// compared as the attribute it names: the part after a schema URN (`urn:...:User:password`)
+/// and after a parent (`name.password`), any case.
+fn is_secret_name(name: &str) -> bool {
+    let attr = name.rsplit(':').next().unwrap_or(name);
+    let attr = attr.rsplit('.').next().unwrap_or(attr).to_ascii_lowercase();
+    attr.contains("password")
+        || attr.contains("secret")
+        || attr.contains("token")
+        || attr.contains("assertion")
+        || matches!(
+            attr.as_str(),
+            "pwd"
+                | "passwd"
+                | "code"
+                | "code_verifier"
+                | "apikey"
+                | "api_key"
+                | "key"
+                | "sig"
+                | "signature"
+                | "authorization"
+                | "credentials"
+        )
+}
+
+/// Whether a PATCH operation's `path` targets a password (`password`,
+/// `urn:...:User:password`, any case; a value filter `[...]` is ignored).
+fn path_is_secret(path: &str) -> bool {
+    let path = path.split('[').next().unwrap_or(path).trim();
+    is_secret_name(path)
+}
+
+/// Replaces the value of every secret member at any depth, and the `value` of a PATCH
+/// operation whose `path` names a secret (RFC 7644 §3.5.2), with `***`. Keys are compared
+/// after JSON unescaping, since this runs on the parsed document.
 fn redact_value(v: &mut Value) {
     match v {
         Value::Object(map) => {
             let path_is_password = map
-                .get("path")
-                .and_then(Value::as_str)
-                .is_some_and(|p| p.to_ascii_lowercase().ends_with("password"));
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .and_then(|(_, p)| p.as_str())
+                .is_some_and(path_is_secret);
             for (k, val) in map.iter_mut() {
-                let key_is_secret = k.eq_ignore_ascii_case("password")
-                    || (path_is_password && k.eq_ignore_ascii_case("value"));
+                let key_is_secret =
+                    is_secret_name(k) || (path_is_password && k.eq_ignore_ascii_case("value"));
                 if key_is_secret {
                     *val = Value::String(REDACTED.into());
                 } else {
@@ -211,6 +382,30 @@ fn redact_value(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(redact_value),
         _ => {}
     }
+}
+
+/// A query string with the value of every credential-like parameter (`access_token`,
+/// `client_secret`, `password`, `code`...) replaced by `***`, and any value that mentions a
+/// password (a filter on it) too. Names and values are compared after `decode` (the HTTP
+/// edge's percent-decoding, passed in so this module stays below it).
+pub fn redact_query(query: &str, decode: impl Fn(&str) -> String) -> String {
+    if query.is_empty() {
+        return String::new();
+    }
+    query
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(k);
+            let value = decode(v).to_ascii_lowercase();
+            if is_secret_name(&name) || value.contains("password") || value.contains("sbx_") {
+                format!("{k}={REDACTED}")
+            } else {
+                pair.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]
@@ -228,42 +423,77 @@ mod tests {
             latency_us: 5,
             token: Some("idp"),
             user_agent: None,
-            request_head: body,
+            request_shown: std::str::from_utf8(body).unwrap(),
             request_bytes: body.len(),
             response: Some("{\"id\":\"1\"}"),
+            source: None,
         }
+    }
+
+    fn shown(body: &str) -> String {
+        show_body(body.as_bytes())
     }
 
     #[test]
     fn passwords_never_reach_the_ring() {
         let okta = r#"{"userName":"a@x.io","password":"1mz050nq","name":{"password":"x"}}"#;
-        let r = redact(okta, false);
+        let r = shown(okta);
         assert!(!r.contains("1mz050nq") && r.contains("a@x.io"), "{r}");
         let patch = r#"{"Operations":[{"op":"replace","path":"password","value":"s3cret"},
             {"op":"replace","value":{"Password":"other"}}]}"#;
-        let r = redact(patch, false);
+        let r = shown(patch);
         assert!(!r.contains("s3cret") && !r.contains("other"), "{r}");
-        let cut = redact(r#"{"userName":"a","password":"s3cr"#, true);
-        assert!(!cut.contains("s3cr") && cut.contains("userName"), "{cut}");
-        let bad = redact(r#"{"password": "x" oops"#, false);
-        assert!(!bad.contains("oops"), "{bad}");
-        assert_eq!(redact(r#"{"a":1}"#, false), r#"{"a":1}"#);
+        let urn = r#"{"urn:ietf:params:scim:schemas:core:2.0:User:password":"u1",
+            "pass\u0077ord":"e2","Operations":[{"op":"add","path":
+            "urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD","value":"p3"}]}"#;
+        let r = shown(urn);
+        assert!(
+            !r.contains("u1") && !r.contains("e2") && !r.contains("p3"),
+            "{r}"
+        );
+        // Cut JSON cannot be checked: it mentions a password, so it is withheld.
+        let cut = shown(r#"{"userName":"a","password":"s3cr"#);
+        assert!(!cut.contains("s3cr") && cut.contains("withheld"), "{cut}");
+        let bad = shown(r#"{"pa\u0073s": "x" oops"#);
+        assert!(bad.contains("withheld"), "{bad}");
+        // Broken JSON with nothing secret-looking is kept, to show what the IdP sent.
+        assert_eq!(shown(r#"{"a":1"#), r#"{"a":1"#);
+        assert_eq!(shown(r#"{"a":1}"#), r#"{"a":1}"#);
+        // A big document is cut after redaction.
+        let big = format!(
+            r#"{{"password":"zz9","x":"{}"}}"#,
+            "y".repeat(3 * BODY_HEAD)
+        );
+        let r = shown(&big);
+        assert!(
+            !r.contains("zz9") && r.ends_with("[truncated]"),
+            "{}",
+            r.len()
+        );
     }
 
     #[test]
-    fn the_ring_keeps_the_latest_and_filters_by_status() {
-        let i = Inspector::new(3);
-        for status in [201, 401, 409, 200] {
-            i.record(&seen("/scim/v2/org1/Users", status, b"{}"));
-        }
-        i.record(&seen("/scim/v2/org2/Users", 500, b""));
-        let all = i.list("org1", "", None, 10);
-        assert_eq!(all.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 409]);
-        assert_eq!(i.list("org1", "4", None, 10).len(), 1);
-        assert_eq!(i.list("org1", "", Some(all[0].seq), 10)[0].status, 409);
-        assert_eq!(i.list("org2", "5", None, 10)[0].org_id, "org2");
-        let off = Inspector::new(0);
-        off.record(&seen("/scim/v2/o/Users", 200, b""));
-        assert!(off.list("o", "", None, 10).is_empty());
+    fn credential_query_parameters_are_redacted() {
+        let redact_query = |q| super::redact_query(q, |s| crate::http::query::decode(s, true));
+        assert_eq!(
+            redact_query("access_token=abc&count=2&Client_Secret=x&acc%65ss_token=y"),
+            "access_token=***&count=2&Client_Secret=***&acc%65ss_token=***"
+        );
+        assert_eq!(
+            redact_query("filter=password%20eq%20%22x%22&code=1&startIndex=1"),
+            "filter=***&code=***&startIndex=1"
+        );
+        assert_eq!(redact_query(""), "");
+    }
+
+    #[test]
+    fn a_request_names_its_resource() {
+        let mut s = seen("/scim/v2/org1/Users/u1", 200, b"");
+        assert_eq!(resource_of(&s).as_deref(), Some("u1"));
+        s.path = "/scim/v2/org1/Users";
+        s.status = 201;
+        assert_eq!(resource_of(&s).as_deref(), Some("1"));
+        s.status = 409;
+        assert_eq!(resource_of(&s), None);
     }
 }

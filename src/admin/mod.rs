@@ -19,7 +19,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// What the admin edge keeps between requests.
 pub struct AdminState {
     pub lifetimes: session::Lifetimes,
-    pub throttle: session::Throttle,
     pub inspector: inspector::Inspector,
 }
 
@@ -27,8 +26,17 @@ impl AdminState {
     pub fn new(lifetimes: session::Lifetimes, request_log_size: usize) -> AdminState {
         AdminState {
             lifetimes,
-            throttle: session::Throttle::default(),
             inspector: inspector::Inspector::new(request_log_size),
+        }
+    }
+
+    pub fn with_inspector(
+        lifetimes: session::Lifetimes,
+        inspector: inspector::Inspector,
+    ) -> AdminState {
+        AdminState {
+            lifetimes,
+            inspector,
         }
     }
 }
@@ -62,6 +70,11 @@ pub struct Request {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub now: OffsetDateTime,
+    /// The client's address (sign-in attempts are counted per address too; the audit record
+    /// names it), its `X-Request-Id` and user agent.
+    pub peer: std::net::IpAddr,
+    pub request_id: String,
+    pub user_agent: Option<String>,
 }
 
 impl Request {

@@ -6,13 +6,13 @@
 //! change. Sessions end after a period without use and, in any case, after a maximum age.
 
 use crate::auth::secret::{self, Secret};
+use crate::auth::throttle::{Key, Policy};
 use crate::error::Result;
 use crate::store::Store;
 use crate::store::admins::{self, NewSession};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -177,81 +177,32 @@ pub fn clear_cookie(secure: bool) -> String {
 
 // ---- Sign-in throttling -------------------------------------------------------------------
 
-/// Failed sign-ins allowed in a row before each further attempt must wait.
-const FREE_FAILURES: u32 = 3;
-/// The longest wait between attempts.
-const MAX_WAIT: Duration = Duration::from_secs(60);
-/// Failures older than this are forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
-/// Names tracked at once; beyond it the oldest are dropped, so random names cannot fill memory.
-const MAX_TRACKED: usize = 10_000;
+/// Sign-ins per account name: three checks in flight or failed in a row, then one at a time,
+/// each 1, 2, 4 … up to 60 seconds after the previous failure, even with the right password.
+/// A success clears the name's record.
+pub const NAME_POLICY: Policy = Policy {
+    free: 3,
+    base_wait: Duration::from_secs(1),
+    max_wait: Duration::from_secs(60),
+    forget_after: Duration::from_secs(15 * 60),
+    forgive_on_success: true,
+};
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-}
+/// Sign-ins per client address, whatever the names: ten, then spaced out like a name, and a
+/// success does not clear the record (one good account must not reset a guesser's budget).
+pub const ADDR_POLICY: Policy = Policy {
+    free: 10,
+    forgive_on_success: false,
+    ..NAME_POLICY
+};
 
-/// Slows down repeated failed sign-ins per account name: after three failures in a row, each
-/// further attempt must wait 1, 2, 4 … up to 60 seconds after the previous failure, even with
-/// the right password. A success clears the record.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, Failures>>,
-}
-
-impl Throttle {
-    fn key(name: &str) -> String {
-        name.trim().to_lowercase()
-    }
-
-    fn wait_for(f: &Failures) -> Duration {
-        if f.count < FREE_FAILURES {
-            return Duration::ZERO;
-        }
-        let exp = (f.count - FREE_FAILURES).min(6);
-        Duration::from_secs(1u64 << exp).min(MAX_WAIT)
-    }
-
-    /// How long this name must still wait before it may try again (`None`: it may now).
-    pub fn must_wait(&self, name: &str, now: Instant) -> Option<Duration> {
-        let map = self.failures.lock().ok()?;
-        let f = map.get(&Self::key(name))?;
-        if now.duration_since(f.last) > FORGET_AFTER {
-            return None;
-        }
-        let left = Self::wait_for(f).checked_sub(now.duration_since(f.last))?;
-        (!left.is_zero()).then_some(left)
-    }
-
-    /// Records a failed sign-in; returns how long the next attempt must wait.
-    pub fn failed(&self, name: &str, now: Instant) -> Duration {
-        let Ok(mut map) = self.failures.lock() else {
-            return MAX_WAIT;
-        };
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, f| now.duration_since(f.last) <= FORGET_AFTER);
-            if map.len() >= MAX_TRACKED {
-                map.clear();
-            }
-        }
-        let f = map.entry(Self::key(name)).or_insert(Failures {
-            count: 0,
-            last: now,
-        });
-        if now.duration_since(f.last) > FORGET_AFTER {
-            f.count = 0;
-        }
-        f.count += 1;
-        f.last = now;
-        Self::wait_for(f)
-    }
-
-    pub fn succeeded(&self, name: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&Self::key(name));
-        }
-    }
+/// What a sign-in attempt is counted against: the account name (trimmed, any case) and the
+/// client address.
+pub fn throttle_keys(name: &str, peer: IpAddr) -> [Key; 2] {
+    [
+        Key::new("admin-name", &name.trim().to_lowercase(), NAME_POLICY),
+        Key::addr("admin-addr", peer, ADDR_POLICY),
+    ]
 }
 
 #[cfg(test)]
@@ -270,31 +221,6 @@ mod tests {
         assert!(!set.contains("Secure"));
         assert!(set_cookie("abc", true, Lifetimes::default()).ends_with("; Secure"));
         assert!(clear_cookie(false).contains("Max-Age=0"));
-    }
-
-    #[test]
-    fn repeated_failures_must_wait_longer_each_time() {
-        let t = Throttle::default();
-        let t0 = Instant::now();
-        for _ in 0..FREE_FAILURES - 1 {
-            assert_eq!(t.failed("Admin", t0), Duration::ZERO);
-        }
-        assert_eq!(t.must_wait("admin", t0), None);
-        assert_eq!(t.failed("admin", t0), Duration::from_secs(1));
-        assert!(t.must_wait("ADMIN", t0).is_some());
-        assert_eq!(t.must_wait("admin", t0 + Duration::from_secs(2)), None);
-        assert_eq!(
-            t.failed("admin", t0 + Duration::from_secs(2)),
-            Duration::from_secs(2)
-        );
-        assert_eq!(t.must_wait("someone else", t0), None);
-        t.succeeded("admin");
-        assert_eq!(t.must_wait("admin", t0), None);
-        let t1 = t0 + Duration::from_secs(1000);
-        for _ in 0..20 {
-            t.failed("x", t1);
-        }
-        assert_eq!(t.must_wait("x", t1), Some(MAX_WAIT));
     }
 
     #[test]

@@ -8,14 +8,16 @@
 //! then does it read the epoch, and if it moved it forgets every cached token.
 
 use super::secret;
+use super::throttle::{Key, Policy, Throttle};
 use super::token::{SECRET_HEX, token_id};
 use crate::error::{Error, Result};
 use crate::store::{self, Store, tokens};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
@@ -69,6 +71,24 @@ struct Cached {
 /// Watches to check with: several, so concurrent requests do not queue on one mutex.
 const WATCHES: usize = 4;
 
+/// The throttle scope of token checks, per client address.
+pub const THROTTLE_SCOPE: &str = "scim-addr";
+/// How long a request waits for other token checks from its address to finish (an IdP opens
+/// many connections at once after a restart, before its token is cached) before a 429.
+const THROTTLE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The throttle policy of token checks per address: `free` checks in flight or failed in a
+/// minute, then one at a time, 1 s after the last failure, doubling up to 30 s.
+pub fn throttle_policy(free: u32) -> Policy {
+    Policy {
+        free: free.max(1),
+        base_wait: Duration::from_secs(1),
+        max_wait: Duration::from_secs(30),
+        forget_after: Duration::from_secs(60),
+        forgive_on_success: false,
+    }
+}
+
 /// Verifies bearer tokens for the SCIM API.
 pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
@@ -82,6 +102,9 @@ pub struct Authenticator {
     /// A real hash to verify against when the token id is unknown, so the answer takes the
     /// same time whether or not the id exists.
     decoy_hash: String,
+    /// Every check of a token not in the cache takes a reservation here first.
+    throttle: Arc<Throttle>,
+    policy: Policy,
     /// Requests refused because they came from outside their token's address ranges.
     refused_by_source: std::sync::atomic::AtomicU64,
 }
@@ -95,7 +118,9 @@ pub struct Touch {
 }
 
 impl Authenticator {
-    pub fn new(db: &Path) -> Result<Authenticator> {
+    /// An authenticator for the database at `db`, counting token checks in `throttle` with
+    /// `policy` per client address.
+    pub fn new(db: &Path, throttle: Arc<Throttle>, policy: Policy) -> Result<Authenticator> {
         let mut watches = Vec::with_capacity(WATCHES);
         let mut epoch = 0;
         for _ in 0..WATCHES {
@@ -111,6 +136,8 @@ impl Authenticator {
             verify_slots: Semaphore::new(2),
             decoy_hash: secret::hash_token(&secret::random_hex(SECRET_HEX)?)?,
             refused_by_source: std::sync::atomic::AtomicU64::new(0),
+            throttle,
+            policy,
         })
     }
 
@@ -156,7 +183,9 @@ impl Authenticator {
     /// Checks an `Authorization` header value for the organization named in the URL, from
     /// the client address `peer`. Every failure is the same `Unauthorized`, so nothing can be
     /// learned from the answer (a request from outside the token's address ranges too, which
-    /// is counted). Returns the principal and whether its last use is due a write.
+    /// is counted). A token that must be verified (not cached) is counted against `peer`
+    /// first; an address past its allowance gets `RateLimited` without a check. Returns the
+    /// principal and whether its last use is due a write.
     pub async fn authenticate(
         &self,
         store: &Store,
@@ -174,17 +203,58 @@ impl Authenticator {
             .ok_or(Error::Unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
         self.refresh()?;
-        let cached = self
-            .cache
-            .lock()
-            .map_err(|_| Error::Internal("token cache poisoned".into()))?
-            .get(&digest)
-            .cloned();
-        let entry = match cached {
-            // The map lookup is by digest; the constant-time compare keeps the final check
-            // free of early exits.
-            Some(c) if bool::from(c.digest.ct_eq(&digest)) => c,
-            _ => self.verify_slow(store, bearer, digest, now).await?,
+        let entry = match self.cached(&digest)? {
+            Some(c) => c,
+            None => {
+                // Counted per address, and per (address, token) when the id is a real token's:
+                // guesses with made-up ids cannot lock a real token out, while guessing one
+                // token's secret is limited like any other guessing.
+                let epoch = self.epoch.load(Ordering::SeqCst);
+                let row = match token_id(bearer) {
+                    Some(id) => {
+                        let id = id.to_string();
+                        store.read(move |conn| tokens::by_id(conn, &id)).await?
+                    }
+                    None => None,
+                };
+                let who = match &row {
+                    Some(r) => format!("{peer} {}", r.pk),
+                    None => peer.to_string(),
+                };
+                let keys = [Key::new(THROTTLE_SCOPE, &who, self.policy)];
+                let attempt = self
+                    .throttle
+                    .begin_waiting(&keys, THROTTLE_PATIENCE)
+                    .await
+                    .map_err(|r| Error::RateLimited {
+                        retry_after: r.retry_after_secs(),
+                        detail: format!(
+                            "too many failed token checks from this address; retry in {} \
+                             seconds",
+                            r.retry_after_secs()
+                        ),
+                    })?;
+                // While this request waited, another may have verified the same token.
+                match self.cached(&digest)? {
+                    Some(c) => {
+                        attempt.succeeded();
+                        c
+                    }
+                    None => match self.verify_slow(row, epoch, bearer, digest, now).await {
+                        Ok(c) => {
+                            attempt.succeeded();
+                            c
+                        }
+                        Err(e) => {
+                            if e == Error::Unauthorized {
+                                attempt.failed();
+                            }
+                            // Other errors (the store) drop the attempt: a failure too.
+                            return Err(e);
+                        }
+                    },
+                }
+            }
         };
         if entry.principal.org_id != org_id || entry.expires.as_deref().is_some_and(|e| e <= now) {
             return Err(Error::Unauthorized);
@@ -218,21 +288,28 @@ impl Authenticator {
         Ok((entry.principal, Touch { due, source }))
     }
 
+    fn cached(&self, digest: &[u8; 32]) -> Result<Option<Cached>> {
+        let cached = self
+            .cache
+            .lock()
+            .map_err(|_| Error::Internal("token cache poisoned".into()))?
+            .get(digest)
+            .cloned();
+        // The map lookup is by digest; the constant-time compare keeps the final check free of
+        // early exits.
+        Ok(cached.filter(|c| bool::from(c.digest.ct_eq(digest))))
+    }
+
+    /// Verifies a bearer value against its stored row (or the decoy hash when there is none),
+    /// `epoch` being the one seen before the row was read.
     async fn verify_slow(
         &self,
-        store: &Store,
+        row: Option<tokens::TokenRow>,
+        epoch: i64,
         bearer: &str,
         digest: [u8; 32],
         now: &str,
     ) -> Result<Cached> {
-        let epoch = self.epoch.load(Ordering::SeqCst);
-        let row = match token_id(bearer) {
-            Some(id) => {
-                let id = id.to_string();
-                store.read(move |conn| tokens::by_id(conn, &id)).await?
-            }
-            None => None,
-        };
         let _slot = self
             .verify_slots
             .acquire()

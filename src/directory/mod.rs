@@ -6,6 +6,7 @@ pub mod access;
 pub mod clients;
 pub mod events;
 pub mod guard;
+pub mod history;
 pub mod orgs;
 pub mod rules;
 pub mod teams;
@@ -16,12 +17,23 @@ pub mod users;
 use crate::error::{Error, Result};
 
 /// Who made a change and why, as the audit log records it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Actor {
     /// `token:<name>`, `admin:<name>` or `cli`.
     pub who: String,
     /// What the change was made through, e.g. `SCIM PATCH /Users/…` or an admin's reason.
     pub why: String,
+    /// The request the change came with, when it came over HTTP.
+    pub via: Via,
+}
+
+/// The HTTP request behind a change: its id (`X-Request-Id`, which the request inspector
+/// shows too), the caller's address and user agent.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Via {
+    pub request_id: Option<String>,
+    pub source: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 impl Actor {
@@ -48,6 +60,9 @@ impl Actor {
                 reason: Some(&self.why),
                 before,
                 after,
+                request_id: self.via.request_id.as_deref(),
+                source: self.via.source.as_deref(),
+                user_agent: self.via.user_agent.as_deref(),
             },
             now,
         )

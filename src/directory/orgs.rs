@@ -42,15 +42,132 @@ pub async fn contents(store: &Store, org_pk: i64) -> Result<(i64, i64, i64)> {
 
 /// One page of an organization's audit log, newest first: entries of one resource type
 /// when `kind` is set, older than entry `before` when that is set.
+/// One page of an organization's audit log with how many entries pass the filter, and the
+/// users and Teams the page names (its resources and the members it adds or removes).
 pub async fn audit_page(
     store: &Store,
     org_pk: i64,
-    kind: Option<String>,
+    filter: crate::store::audit::Filter,
     before: Option<i64>,
     limit: i64,
-) -> Result<Vec<crate::store::audit::AuditRow>> {
+) -> Result<AuditPage> {
     store
-        .read(move |conn| crate::store::audit::page(conn, org_pk, kind.as_deref(), before, limit))
+        .read_snapshot(move |conn| {
+            let (total, rows) = crate::store::audit::page(conn, org_pk, &filter, before, limit)?;
+            let mut ids: Vec<String> = Vec::new();
+            for r in &rows {
+                ids.push(r.resource_id.clone());
+                if r.action == "members"
+                    && let Some(after) = &r.after
+                    && let Ok(change) = serde_json::from_str::<serde_json::Value>(after)
+                {
+                    for side in ["added", "removed"] {
+                        if let Some(list) = change.get(side).and_then(|v| v.as_array()) {
+                            ids.extend(list.iter().filter_map(|v| v.as_str().map(String::from)));
+                        }
+                    }
+                }
+            }
+            ids.sort();
+            ids.dedup();
+            let names = crate::store::audit::names(conn, org_pk, &ids)?;
+            Ok(AuditPage { total, rows, names })
+        })
+        .await
+}
+
+pub struct AuditPage {
+    pub total: i64,
+    pub rows: Vec<crate::store::audit::AuditRow>,
+    pub names: Vec<crate::store::audit::Named>,
+}
+
+/// How many audit entries each request caused.
+pub async fn audit_counts(
+    store: &Store,
+    org_pk: i64,
+    request_ids: Vec<String>,
+) -> Result<Vec<(String, i64)>> {
+    store
+        .read(move |conn| crate::store::audit::counts_by_request(conn, org_pk, &request_ids))
+        .await
+}
+
+/// What the sync health view reads: per token, (token, requests, failures, last) over the
+/// last hour and the last day; the users and Teams changed here since the IdP last wrote
+/// them (with names); and the latest failing IdP requests.
+pub async fn sync_health(
+    store: &Store,
+    org: &Org,
+    now: time::OffsetDateTime,
+) -> Result<SyncHealth> {
+    let (org_pk, org_id) = (org.pk, org.id.clone());
+    let hour = crate::clock::format(now - time::Duration::hours(1));
+    let day = crate::clock::format(now - time::Duration::days(1));
+    store
+        .read_snapshot(move |conn| {
+            let tokens = crate::store::tokens::list(conn, org_pk)?;
+            let last_hour = crate::store::requests::token_health(conn, &org_id, &hour)?;
+            let last_day = crate::store::requests::token_health(conn, &org_id, &day)?;
+            let drift = crate::store::audit::drift(conn, org_pk, 50)?;
+            let ids: Vec<String> = drift.iter().map(|d| d.1.clone()).collect();
+            let names = crate::store::audit::names(conn, org_pk, &ids)?;
+            let (_, failing) = crate::store::requests::search(
+                conn,
+                &org_id,
+                &crate::store::requests::Search {
+                    status: Some("4".into()),
+                    since: Some(day.clone()),
+                    limit: 200,
+                    ..Default::default()
+                },
+            )?;
+            let (_, failing5) = crate::store::requests::search(
+                conn,
+                &org_id,
+                &crate::store::requests::Search {
+                    status: Some("5".into()),
+                    since: Some(day),
+                    limit: 20,
+                    ..Default::default()
+                },
+            )?;
+            let mut failing: Vec<_> = failing
+                .into_iter()
+                .filter(|r| !matches!(r.status, 404 | 409 | 412))
+                .chain(failing5)
+                .collect();
+            failing.sort_by_key(|r| std::cmp::Reverse(r.pk));
+            failing.truncate(20);
+            Ok(SyncHealth {
+                tokens,
+                last_hour,
+                last_day,
+                drift,
+                names,
+                failing,
+            })
+        })
+        .await
+}
+
+pub struct SyncHealth {
+    pub tokens: Vec<crate::store::tokens::TokenRow>,
+    pub last_hour: Vec<crate::store::requests::TokenRate>,
+    pub last_day: Vec<crate::store::requests::TokenRate>,
+    pub drift: Vec<crate::store::audit::Drift>,
+    pub names: Vec<crate::store::audit::Named>,
+    pub failing: Vec<crate::store::requests::RequestRow>,
+}
+
+/// When the IdP and anyone else last changed one user or Team.
+pub async fn sync_of(
+    store: &Store,
+    org_pk: i64,
+    id: String,
+) -> Result<(Option<String>, Option<String>)> {
+    store
+        .read(move |conn| crate::store::audit::sync_of(conn, org_pk, &id))
         .await
 }
 

@@ -246,6 +246,7 @@ pub(crate) fn apply(
     Actor {
         who: actor.who.clone(),
         why,
+        via: actor.via.clone(),
     }
     .record(
         conn,

@@ -703,6 +703,13 @@ pub async fn show(store: &Store, org_pk: i64, id_or_name: String) -> Result<(Tea
         .await
 }
 
+/// A Team's members with userName, displayName and active, for the admin page.
+pub async fn member_details(store: &Store, team_pk: i64) -> Result<Vec<teams::MemberDetail>> {
+    store
+        .read(move |conn| teams::member_details(conn, team_pk))
+        .await
+}
+
 /// Each Workspace with the Teams that have a role in it: (workspace, [(team name, role)]).
 pub async fn workspace_teams(
     store: &Store,

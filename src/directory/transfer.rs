@@ -195,6 +195,7 @@ pub async fn import(
                             reason: Some(&actor.why),
                             before: None,
                             after: Some(&org.name),
+                            ..Entry::default()
                         },
                         &now,
                     )?;
@@ -238,6 +239,7 @@ pub async fn import(
                         reason: Some(&actor.why),
                         before: None,
                         after: Some(after),
+                        ..Entry::default()
                     },
                     &now,
                 )

@@ -120,7 +120,7 @@ pub async fn replace(
     let data = resource::normalize(&USER_TYPE, &resource.into())?;
     update_with(store, actor, org_pk, id, pre, now, move |mut before| {
         let active = before.remove("active");
-        let mut after = data;
+        let mut after = data.clone();
         if let Some(active) = active {
             after.entry("active").or_insert(active);
         }
@@ -131,9 +131,15 @@ pub async fn replace(
 
 /// Changes a user: `change` gets the stored resource and returns the new one, built from
 /// canonical values (`model::resource::normalize_value`, as PATCH does); its required
-/// attributes are checked and its `schemas` recomputed here (see `directory::revise`). Runs
-/// inside the writer, so concurrent changes to one user apply one after the other and none is
-/// lost. A change that changes nothing writes nothing and keeps the version.
+/// attributes are checked and its `schemas` recomputed here (see `directory::revise`).
+///
+/// The change is first worked out beside the writer, on a snapshot: one heavy request (a
+/// PATCH of a thousand values) must not hold every organization's writes. Inside the writer,
+/// that result is used if the user is still the version it was worked out from, else `change`
+/// runs again on the current row; so concurrent changes to one user still apply one after the
+/// other and none is lost. A change that fails on the snapshot fails without entering the
+/// writer (as if it had run just then). A change that changes nothing writes nothing and
+/// keeps the version.
 pub async fn update_with<F>(
     store: &Store,
     actor: &Actor,
@@ -144,18 +150,37 @@ pub async fn update_with<F>(
     change: F,
 ) -> Result<User>
 where
-    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+    F: Fn(Map<String, Value>) -> Result<Map<String, Value>> + Send + Sync + 'static,
 {
+    let change = std::sync::Arc::new(change);
+    let snapshot = {
+        let id = id.clone();
+        store.read(move |conn| current(conn, org_pk, &id)).await?
+    };
+    Precondition::check(pre.as_ref(), snapshot.version)?;
+    let worked_out = {
+        let (change, id) = (change.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let before = super::parse_stored(&snapshot.data, "user", &id)?;
+            change(before).map(|after| (snapshot.version, after))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("change task: {e}")))??
+    };
     let actor = actor.clone();
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
+            let version = row.version;
             let revised = super::revise(
                 &USER_TYPE,
                 ("user", &id),
                 (row.version, &row.data),
                 pre.as_ref(),
-                change,
+                move |before| match worked_out {
+                    (v, after) if v == version => Ok(after),
+                    _ => change(before),
+                },
             )?;
             let teams = users::teams_of(conn, row.pk)?;
             let Some((after, text)) = revised else {

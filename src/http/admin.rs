@@ -22,6 +22,7 @@ pub async fn serve(
     state: &AdminState,
     req: Request<Incoming>,
     request_id: &str,
+    peer: std::net::IpAddr,
 ) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let text = |name: &str| {
@@ -59,6 +60,9 @@ pub async fn serve(
         content_type: header_str(headers, header::CONTENT_TYPE).map(str::to_string),
         body: Vec::new(),
         now: crate::clock::now(),
+        peer,
+        request_id: request_id.to_string(),
+        user_agent: text("user-agent").map(|u| u.chars().take(256).collect()),
     };
     let reply = match Limited::new(req.into_body(), admin::MAX_BODY_BYTES)
         .collect()
@@ -88,7 +92,7 @@ pub async fn serve(
     resp
 }
 
-/// Hands a finished SCIM request to the request inspector (a bounded ring in memory).
+/// Hands a finished SCIM request to the request inspector (stored in batches).
 pub fn record(
     state: &AdminState,
     method: &hyper::Method,
@@ -111,9 +115,10 @@ pub fn record(
         latency_us: started.elapsed().as_micros() as u64,
         token: caller.token.as_deref(),
         user_agent: caller.user_agent.as_deref(),
-        request_head: &caller.body_head,
+        request_shown: &caller.body_shown,
         request_bytes: caller.body_len,
         response: reply.body.as_deref(),
+        source: caller.source.as_deref(),
     });
 }
 
@@ -123,15 +128,17 @@ pub fn note(state: &AdminState, caller: &mut Caller, req: &Request<Incoming>) {
     if state.inspector.size() == 0 {
         return;
     }
-    caller.query = req.uri().query().unwrap_or("").to_string();
+    caller.query = admin::inspector::redact_query(req.uri().query().unwrap_or(""), |s| {
+        super::query::decode(s, true)
+    });
     caller.user_agent = header_str(req.headers(), header::USER_AGENT).map(str::to_string);
 }
 
-/// Keeps the first bytes of a request body for the inspector.
+/// Keeps what the inspector shows of a request body: redacted, then cut.
 pub fn keep_body(state: &AdminState, caller: &mut Caller, body: &[u8]) {
     if state.inspector.size() == 0 {
         return;
     }
-    caller.body_head = body[..body.len().min(admin::inspector::BODY_HEAD)].to_vec();
+    caller.body_shown = admin::inspector::show_body(body);
     caller.body_len = body.len();
 }

@@ -45,13 +45,13 @@ impl State {
 struct Caller {
     org: Option<String>,
     token: Option<String>,
-    /// A bearer value was sent (a miss then may be a guess, which is slowed down).
-    presented_token: bool,
     // For the admin page's request inspector (see admin.rs).
     query: String,
     user_agent: Option<String>,
-    body_head: Vec<u8>,
+    body_shown: String,
     body_len: usize,
+    /// The caller's address, for the inspector and the audit record.
+    source: Option<String>,
 }
 
 /// Serves one request. Never fails: every error becomes a SCIM error response.
@@ -66,9 +66,17 @@ pub async fn handle(
     let route = crate::metrics::route_of(&path);
     let request_id = request_id(&state.request_ids, req.headers());
     let app = &state.app;
+    if let Err(err) = check_host(&req) {
+        state
+            .metrics
+            .request(route, method.as_str(), 400, started.elapsed());
+        let mut resp = to_response(scim::error::reply(&err));
+        set_request_id(&mut resp, &request_id);
+        return Ok(resp);
+    }
     // ---- admin page hook: /admin is served by src/admin (see admin.rs) ----
     if admin::owns(&path) {
-        let mut resp = admin::serve(app, &state.admin, req, &request_id).await;
+        let mut resp = admin::serve(app, &state.admin, req, &request_id, peer).await;
         let status = resp.status().as_u16();
         state
             .metrics
@@ -106,19 +114,15 @@ pub async fn handle(
         set_request_id(&mut resp, &request_id);
         return Ok(resp);
     }
-    let mut caller = Caller::default();
-    let reply = match dispatch(&state, req, &mut caller, peer).await {
+    let mut caller = Caller {
+        source: Some(peer.to_string()),
+        ..Caller::default()
+    };
+    let reply = match dispatch(&state, req, &mut caller, &request_id, peer).await {
         Ok(reply) => reply,
         Err(err) => {
             if let Error::Internal(cause) = &err {
                 tracing::error!(%method, %path, %cause, request_id = %request_id, "internal error");
-            }
-            if err == Error::Unauthorized && caller.presented_token {
-                // Guessing tokens from one address gets slower with every miss.
-                let delay = app.throttle.failure(peer);
-                if !delay.is_zero() {
-                    tokio::time::sleep(delay).await;
-                }
             }
             let (status, scim_type, _) = scim::error::classify(&err);
             state.metrics.error(scim_type, status);
@@ -221,15 +225,32 @@ pub async fn handle_metrics_port(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Err(err) = check_host(&req) {
+        return Ok(to_response(scim::error::reply(&err)));
+    }
     let reply = match req.uri().path() {
         "/metrics" if state.app.edge.metrics_token.is_some() => {
             metrics_on_main_port(&state, req.headers()).await
         }
         "/metrics" => metrics_reply(&state).await,
-        "/healthz" => Reply::json(200, "{\"status\":\"ok\"}".into()),
+        "/healthz" => health_reply(&state.app),
         other => scim::error::reply(&Error::NotFound(format!("nothing at {other}"))),
     };
     Ok(to_response(reply))
+}
+
+/// `/healthz`: `ok`, or `degraded` with the storage fault while writes fail. Still 200 then:
+/// reads are served, and a restart (what a failing liveness probe brings) cannot free a disk.
+fn health_reply(app: &App) -> Reply {
+    let body = match app.store.health().fault {
+        None => serde_json::json!({"status": "ok"}),
+        Some(fault) => serde_json::json!({
+            "status": "degraded",
+            "storage": fault.name(),
+            "detail": fault.detail(),
+        }),
+    };
+    Reply::json(200, body.to_string())
 }
 
 /// `/metrics` on the SCIM port: absent (404) unless `--metrics-token` is set, and then only
@@ -314,6 +335,36 @@ fn method_of(m: &hyper::Method) -> Method {
     }
 }
 
+/// RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without a `Host`, and to
+/// any request with several `Host` lines or one whose value is not a host (an empty value is
+/// allowed: the target has no authority then).
+fn check_host<B>(req: &Request<B>) -> Result<(), Error> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    let fail = |why: &str| Err(Error::InvalidSyntax(format!("{why} (RFC 9112 §3.2)")));
+    if hosts.next().is_some() {
+        return fail("a request may carry only one Host header");
+    }
+    match first {
+        None if req.version() == hyper::Version::HTTP_11 => {
+            fail("an HTTP/1.1 request must carry a Host header")
+        }
+        None => Ok(()),
+        Some(v) => {
+            // uri-host [ ":" port ]: reg-name, IP literal or IPv4 characters.
+            let ok = v
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(b));
+            if ok {
+                Ok(())
+            } else {
+                fail("the Host header is not a host name")
+            }
+        }
+    }
+}
+
 /// Host names go into `Location` headers and `$ref`s: keep only characters a host may have.
 fn host_of(headers: &HeaderMap) -> String {
     let host = header_str(headers, header::HOST).unwrap_or("localhost");
@@ -342,6 +393,7 @@ async fn dispatch(
     state: &State,
     req: Request<Incoming>,
     caller: &mut Caller,
+    request_id: &str,
     peer: IpAddr,
 ) -> Result<Reply, Error> {
     let app = &state.app;
@@ -352,7 +404,7 @@ async fn dispatch(
         .map(|s| query::decode(s, false))
         .collect();
     match segments.first().map(String::as_str) {
-        Some("healthz") => return Ok(Reply::json(200, "{\"status\":\"ok\"}".into())),
+        Some("healthz") => return Ok(health_reply(app)),
         Some("scim")
             if segments
                 .get(1)
@@ -367,8 +419,6 @@ async fn dispatch(
     let clock = crate::clock::now();
     let now = crate::clock::format(clock);
     let headers = req.headers();
-    caller.presented_token = header_str(headers, header::AUTHORIZATION)
-        .is_some_and(|h| h.trim().len() > "bearer ".len());
     admin::note(&state.admin, caller, &req); // admin page hook: the request inspector
     let authorization = header_str(headers, header::AUTHORIZATION);
     // ---- OAuth hook: access tokens from /oauth/token (see auth::clients) ----
@@ -439,6 +489,11 @@ async fn dispatch(
         .scim_base(&host_of(headers), forwarded_https(headers), &org_id);
     let query = req.uri().query().map(query::parse).unwrap_or_default();
     let if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
+    let via = crate::directory::Via {
+        request_id: Some(request_id.to_string()),
+        source: caller.source.clone(),
+        user_agent: header_str(headers, header::USER_AGENT).map(|u| u.chars().take(256).collect()),
+    };
     let if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);
     let read = Limited::new(req.into_body(), app.limits.max_body_bytes).collect();
     let body = tokio::time::timeout(app.limits.body_read_timeout, read)
@@ -469,6 +524,7 @@ async fn dispatch(
         body,
         principal,
         now,
+        via,
     };
     scim::router::route(app, &request).await
 }

@@ -1,10 +1,12 @@
 //! The OAuth edge's side of HTTP: turns a request to `/oauth/token` or the RFC 8414 metadata
-//! path into an `oauth::token::TokenRequest`, and slows down failed client authentications
+//! path into an `oauth::token::TokenRequest`, and throttles failed client authentications
 //! like failed API tokens. Never logs the body, the `Authorization` header or the answer.
 
 use super::{forwarded_https, header_str, host_of, method_of};
 use crate::app::App;
+use crate::auth::bearer::throttle_policy;
 use crate::auth::clients::METADATA_PATH;
+use crate::auth::throttle::Key;
 use crate::oauth::{metadata, token};
 use crate::scim::{Method, Reply};
 use http_body_util::{BodyExt, Limited};
@@ -12,6 +14,10 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper::header;
 use std::net::IpAddr;
+use std::time::Instant;
+
+/// Failed client authentications are counted per address, apart from API tokens' counts.
+const THROTTLE_SCOPE: &str = "oauth-addr";
 
 /// Serves a request on a path [`crate::oauth::owns`].
 pub async fn serve(app: &App, peer: IpAddr, req: Request<Incoming>, request_id: &str) -> Reply {
@@ -40,6 +46,18 @@ pub async fn serve(app: &App, peer: IpAddr, req: Request<Incoming>, request_id: 
     };
     let form = super::query::parse(&String::from_utf8_lossy(&body));
     let asked = presented || form.iter().any(|(k, _)| k.starts_with("client_"));
+    // A reservation before the credentials are checked, so a burst of concurrent guesses
+    // gets no more checks than the allowance (the same table and policy as API tokens).
+    let policy = throttle_policy(app.limits.auth_free_failures);
+    let keys = [Key::addr(THROTTLE_SCOPE, peer, policy)];
+    let attempt = if asked {
+        match app.throttle.begin(&keys, Instant::now()) {
+            Ok(attempt) => Some(attempt),
+            Err(refused) => return token::throttled(refused.retry_after_secs()),
+        }
+    } else {
+        None
+    };
     let outcome = token::serve(
         app,
         token::TokenRequest {
@@ -51,11 +69,11 @@ pub async fn serve(app: &App, peer: IpAddr, req: Request<Incoming>, request_id: 
         },
     )
     .await;
-    if outcome.auth_failed && asked {
-        // Guessing client secrets from one address gets slower with every miss.
-        let delay = app.throttle.failure(peer);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+    if let Some(attempt) = attempt {
+        if outcome.auth_failed {
+            attempt.failed();
+        } else {
+            attempt.succeeded();
         }
     }
     tracing::info!(

@@ -87,6 +87,22 @@ pub fn finish(rt: &'static ResourceType, out: &mut Map<String, Value>) -> Result
     Ok(())
 }
 
+/// The most values one multi-valued attribute of a resource may hold (`emails`, `roles`...;
+/// a Group's `members` live in their own table and have their own limits). IdPs send a
+/// handful; the cap bounds the work one request does on the shared writer and the size of a
+/// stored resource.
+pub const MAX_VALUES: usize = 1000;
+
+/// `InvalidValue` when a multi-valued attribute would hold more than [`MAX_VALUES`] values.
+pub fn check_value_count(attr: &Attr, count: usize, path: &str) -> Result<()> {
+    if attr.multi && count > MAX_VALUES {
+        return Err(Error::InvalidValue(format!(
+            "{path} would hold {count} values; at most {MAX_VALUES} are allowed per attribute"
+        )));
+    }
+    Ok(())
+}
+
 /// `externalId` is the one writable common attribute.
 fn common_writable(key: &str) -> Option<&'static Attr> {
     crate::model::schema::common_attr(key).filter(|a| a.mutability != Mutability::ReadOnly)
@@ -132,6 +148,7 @@ pub fn normalize_value(attr: &'static Attr, value: &Value, path: &str) -> Result
             Value::Array(a) => a.iter().collect(),
             other => vec![other],
         };
+        check_value_count(attr, items.len(), path)?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let Some(v) = normalize_single(attr, item, path)? {

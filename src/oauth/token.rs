@@ -50,6 +50,8 @@ enum Refusal {
     InvalidScope,
     MethodNotAllowed,
     TooLarge,
+    /// Too many failed client authentications from one address: 429 with `Retry-After`.
+    Throttled(u64),
     Server,
 }
 
@@ -84,6 +86,16 @@ fn error_reply(r: &Refusal) -> Reply {
             "invalid_request",
             format!("the request body is over {MAX_BODY_BYTES} bytes"),
         ),
+        // RFC 6749 has no code for this; invalid_request is the §5.2 code that fits, and the
+        // status and Retry-After say when to come back.
+        Refusal::Throttled(secs) => (
+            429,
+            "invalid_request",
+            format!(
+                "too many failed client authentications from this address; retry in {secs} \
+                 seconds"
+            ),
+        ),
         Refusal::Server => (500, "server_error", "internal error".into()),
     };
     let description: String = description
@@ -105,6 +117,7 @@ fn error_reply(r: &Refusal) -> Reply {
             reply = reply.header("www-authenticate", "Basic realm=\"scimbox\"".into());
         }
         Refusal::MethodNotAllowed => reply = reply.header("allow", "POST".into()),
+        Refusal::Throttled(secs) => reply = reply.header("retry-after", secs.to_string()),
         _ => {}
     }
     reply
@@ -116,6 +129,11 @@ fn json_reply(status: u16, body: &serde_json::Value) -> Reply {
         .header("content-type", "application/json;charset=UTF-8".into())
         .header("cache-control", "no-store".into())
         .header("pragma", "no-cache".into())
+}
+
+/// The reply to an address past its allowance of failed client authentications.
+pub fn throttled(retry_after_secs: u64) -> Reply {
+    error_reply(&Refusal::Throttled(retry_after_secs))
 }
 
 /// The reply to a body over [`MAX_BODY_BYTES`].

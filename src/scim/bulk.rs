@@ -218,6 +218,7 @@ async fn run_one(
         },
         principal: req.principal.clone(),
         now: req.now.clone(),
+        via: req.via.clone(),
     };
     // Boxed: a route can be a Bulk request, which routes again.
     let reply = match Box::pin(router::route(app, &sub)).await {

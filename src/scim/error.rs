@@ -40,6 +40,7 @@ pub fn classify(err: &Error) -> (u16, Option<&'static str>, String) {
         Error::UnsupportedMediaType(d) => (415, None, d.clone()),
         Error::Busy => (503, None, "the database is busy; retry in a moment".into()),
         Error::RateLimited { detail, .. } => (429, None, detail.clone()),
+        Error::Storage(fault) => (503, None, fault.detail().into()),
         Error::RequestTimeout => (408, None, "the request body did not arrive in time".into()),
         Error::NotImplemented(d) => (501, None, d.clone()),
         // The cause is logged by the caller; SQL text and paths never reach a client.
@@ -61,7 +62,15 @@ pub fn reply(err: &Error) -> Reply {
     let mut reply = Reply::json(status, body.to_string());
     match status {
         401 => reply = reply.header("www-authenticate", "Bearer realm=\"scimbox\"".into()),
-        503 => reply = reply.header("retry-after", "1".into()),
+        // A full or read-only disk takes longer to clear than a busy database.
+        503 => {
+            let wait = if matches!(err, Error::Storage(_)) {
+                10
+            } else {
+                1
+            };
+            reply = reply.header("retry-after", wait.to_string());
+        }
         // RFC 6585 §4: how long to wait, in seconds.
         429 => {
             let wait = match err {

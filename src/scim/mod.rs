@@ -58,6 +58,8 @@ pub struct Request {
     pub principal: Principal,
     /// The request's clock reading, in the stored format.
     pub now: String,
+    /// The HTTP request it came with, for the audit record.
+    pub via: crate::directory::Via,
 }
 
 impl Request {
@@ -81,6 +83,7 @@ impl Request {
         Actor {
             who: self.principal.actor(),
             why,
+            via: self.via.clone(),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::model::matcher::matches_element;
 use crate::model::resource;
 use crate::model::schema::{Attr, GROUP_SCHEMA, Mutability, Resolved, ResourceType, Schema};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// The most operations one PATCH may carry.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -64,10 +65,32 @@ pub fn parse_request(body: &Value) -> Result<Vec<Operation>> {
             "a PATCH may carry at most {MAX_OPERATIONS} operations"
         )));
     }
+    let values: usize = ops.iter().map(count_values).sum();
+    if values > MAX_VALUES_PER_REQUEST {
+        return Err(Error::TooLarge(format!(
+            "a PATCH may carry at most {MAX_VALUES_PER_REQUEST} values in all, not {values}; \
+             send them in several requests"
+        )));
+    }
     ops.iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op))
         .collect()
+}
+
+/// Values in multi-valued attributes (array elements, at any depth) a PATCH may carry in all:
+/// a Team's members per request ([`crate::directory::teams::MAX_MEMBERS_PER_REQUEST`]), and
+/// ten times a user's [`resource::MAX_VALUES`]. With the operation cap it bounds the work one
+/// PATCH can ask for.
+pub const MAX_VALUES_PER_REQUEST: usize = 10_000;
+
+/// Array elements in a JSON value, at any depth.
+fn count_values(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => a.len() + a.iter().map(count_values).sum::<usize>(),
+        Value::Object(o) => o.values().map(count_values).sum(),
+        _ => 0,
+    }
 }
 
 fn parse_operation(i: usize, op: &Value) -> Result<Operation> {
@@ -401,9 +424,12 @@ fn apply_target(
     } else {
         change_simple
     };
-    let after = change(t, kind, value, before.clone())?;
+    // Only an immutable attribute needs the old value afterwards; copying a long list for
+    // every operation would make a many-operation PATCH quadratic.
+    let kept = if t.immutable() { before.clone() } else { None };
+    let after = change(t, kind, value, before)?;
     check_required(t, after.as_ref())?;
-    if t.immutable() && after != before {
+    if t.immutable() && after != kept {
         // RFC 7644 §3.5.2: a client may echo an immutable value, not change it.
         return Err(Error::Mutability(format!("{} is immutable", t.path)));
     }
@@ -580,8 +606,9 @@ fn change_multi(
     match (&t.filter, t.sub) {
         (None, None) => match kind {
             OpKind::Add => {
+                let mut index = ValueIndex::of(attr, &list);
                 for item in items(attr, value, &t.path)? {
-                    touched.push(merge_in(attr, &mut list, item));
+                    touched.push(index.merge_in(attr, &mut list, item));
                 }
             }
             // RFC 7644 §3.5.2.3: without a filter the whole list is replaced.
@@ -594,7 +621,7 @@ fn change_multi(
                 // with values removes those values, not the whole attribute.
                 Some(v) => {
                     let gone = items(attr, Some(v), &t.path)?;
-                    list.retain(|e| !gone.iter().any(|g| covers(attr, e, g)));
+                    remove_covered(attr, &mut list, &gone);
                 }
                 // RFC 7644 §3.5.2.2: no filter, no value: the attribute is removed.
                 None => list.clear(),
@@ -636,10 +663,11 @@ fn change_multi(
             match (kind, sub) {
                 (OpKind::Remove, None) => {
                     // Q23: a filter that matches nothing removes nothing and succeeds.
+                    // `matched` is in ascending order.
                     let mut i = 0;
                     list.retain(|_| {
                         i += 1;
-                        !matched.contains(&(i - 1))
+                        matched.binary_search(&(i - 1)).is_err()
                     });
                 }
                 (OpKind::Remove, Some(sub)) => {
@@ -697,6 +725,8 @@ fn change_multi(
         Value::Object(o) => !o.is_empty(),
         _ => true,
     });
+    // Checked after every operation, so many operations cannot add up past the cap either.
+    resource::check_value_count(attr, list.len(), &t.path)?;
     Ok((!list.is_empty()).then_some(Value::Array(list)))
 }
 
@@ -736,23 +766,107 @@ fn one_primary(list: &mut [Value], touched: &[usize], path: &str) -> Result<()> 
     Ok(())
 }
 
-/// Adds one value to a list unless it is already there (RFC 7644 §3.5.2.1; Q23). A value with
-/// the same `value` and `type` as an existing one is the same value: what was sent is merged
-/// into it (so a re-add can set `primary`). Returns the index written.
-fn merge_in(attr: &Attr, list: &mut Vec<Value>, item: Value) -> usize {
-    if let Some(i) = list.iter().position(|e| same_value(attr, e, &item)) {
-        if let (Some(have), Value::Object(new)) = (list[i].as_object_mut(), item) {
-            have.extend(new);
+/// What [`same_value`] compares, as a hash key: the `value` and `type` with the catalogue's
+/// `caseExact` applied, or the whole JSON of a value without `value`. Two values are the same
+/// value exactly when their keys are equal, so a list can be searched in constant time.
+fn value_key(attr: &Attr, v: &Value) -> String {
+    let Some(value) = v.get("value") else {
+        return format!("j{v}");
+    };
+    let part = |x: Option<&Value>, name: &str| match x {
+        Some(Value::String(s)) if attr.sub_attr(name).is_some_and(|a| !a.case_exact) => {
+            format!("s{}", fold(s))
         }
-        return i;
+        Some(other) => format!("j{other}"),
+        None => "-".into(),
+    };
+    // JSON text cannot hold a raw NUL, so it separates the parts unambiguously.
+    format!(
+        "v{}\0{}",
+        part(Some(value), "value"),
+        part(v.get("type"), "type")
+    )
+}
+
+/// The values of a list by [`value_key`], each to its first index.
+struct ValueIndex(HashMap<String, usize>);
+
+impl ValueIndex {
+    fn of(attr: &Attr, list: &[Value]) -> ValueIndex {
+        let mut map = HashMap::with_capacity(list.len());
+        for (i, v) in list.iter().enumerate() {
+            map.entry(value_key(attr, v)).or_insert(i);
+        }
+        ValueIndex(map)
     }
-    list.push(item);
-    list.len() - 1
+
+    /// Adds one value to a list unless it is already there (RFC 7644 §3.5.2.1; Q23). A value
+    /// with the same `value` and `type` as an existing one is the same value: what was sent is
+    /// merged into it (so a re-add can set `primary`). Returns the index written.
+    fn merge_in(&mut self, attr: &Attr, list: &mut Vec<Value>, item: Value) -> usize {
+        let key = value_key(attr, &item);
+        if let Some(&i) = self.0.get(&key) {
+            if let (Some(have), Value::Object(new)) = (list[i].as_object_mut(), item) {
+                have.extend(new);
+            }
+            return i;
+        }
+        list.push(item);
+        self.0.insert(key, list.len() - 1);
+        list.len() - 1
+    }
+}
+
+/// Removes every value that one of `gone` covers (see [`covers`]). Values sent with a `value`
+/// are looked up by it; only the rare ones without are compared with every value.
+fn remove_covered(attr: &Attr, list: &mut Vec<Value>, gone: &[Value]) {
+    let by_value = |v: &Value| {
+        let x = v.get("value")?;
+        Some(match x {
+            Value::String(s) if attr.sub_attr("value").is_some_and(|a| !a.case_exact) => {
+                format!("s{}", fold(s))
+            }
+            other => format!("j{other}"),
+        })
+    };
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in list.iter().enumerate() {
+        if let Some(k) = by_value(e) {
+            index.entry(k).or_default().push(i);
+        }
+    }
+    let mut remove = vec![false; list.len()];
+    for g in gone {
+        let candidates = match (g.as_object(), by_value(g)) {
+            (Some(_), Some(k)) => index.get(&k).map(Vec::as_slice).unwrap_or(&[]),
+            // Without a `value`, any element may be covered.
+            _ => {
+                for (i, e) in list.iter().enumerate() {
+                    if covers(attr, e, g) {
+                        remove[i] = true;
+                    }
+                }
+                continue;
+            }
+        };
+        for &i in candidates {
+            if covers(attr, &list[i], g) {
+                remove[i] = true;
+            }
+        }
+    }
+    let mut i = 0;
+    list.retain(|_| {
+        i += 1;
+        !remove[i - 1]
+    });
 }
 
 /// Equal JSON, or (for complex values) equal `value` and `type`, compared with the catalogue's
 /// `caseExact` (RFC 7643 §2.2, by the Unicode case folding filters use); an absent `type`
-/// equals an absent one.
+/// equals an absent one. The definition [`value_key`] must agree with (a differential test
+/// checks it).
+#[cfg(test)]
 fn same_value(attr: &Attr, a: &Value, b: &Value) -> bool {
     if a == b {
         return true;
@@ -985,6 +1099,67 @@ mod tests {
         for p in ["displayName", "membersx", "urn:x:y:members", "members[", ""] {
             assert!(!is_members_path(p), "{p}");
         }
+    }
+
+    #[test]
+    fn the_value_index_agrees_with_same_value_and_adds_in_linear_work() {
+        let emails = USER_TYPE.core.attr("emails").unwrap();
+        let mut rng = Rng(7);
+        let pick = |rng: &mut Rng, xs: &[&str]| xs[rng.below(xs.len())].to_string();
+        let make = |rng: &mut Rng| {
+            let mut o = Map::new();
+            if rng.below(8) > 0 {
+                o.insert(
+                    "value".into(),
+                    json!(pick(rng, &["a@x.io", "A@X.io", "b@x.io", "B@x.IO"])),
+                );
+            }
+            match rng.below(3) {
+                0 => {}
+                1 => {
+                    o.insert("type".into(), json!(pick(rng, &["work", "Work", "home"])));
+                }
+                _ => {
+                    o.insert("type".into(), json!(1));
+                }
+            }
+            if rng.below(4) == 0 {
+                o.insert("primary".into(), json!(true));
+            }
+            Value::Object(o)
+        };
+        for _ in 0..300 {
+            let list: Vec<Value> = (0..rng.below(6)).map(|_| make(&mut rng)).collect();
+            let items: Vec<Value> = (0..rng.below(6)).map(|_| make(&mut rng)).collect();
+            // The reference: the first equal value by a linear search, as before.
+            let mut want = list.clone();
+            for item in items.clone() {
+                match want.iter().position(|e| same_value(emails, e, &item)) {
+                    Some(i) => {
+                        if let (Some(have), Value::Object(new)) = (want[i].as_object_mut(), item) {
+                            have.extend(new);
+                        }
+                    }
+                    None => want.push(item),
+                }
+            }
+            let mut got = list.clone();
+            let mut index = ValueIndex::of(emails, &got);
+            for item in items {
+                index.merge_in(emails, &mut got, item);
+            }
+            assert_eq!(got, want);
+        }
+        // The work is one key per value: 16,000 distinct values make 16,000 entries.
+        let many: Vec<Value> = (0..16_000)
+            .map(|i| json!({"value": format!("e{i}@x.io")}))
+            .collect();
+        let mut list = Vec::new();
+        let mut index = ValueIndex::of(emails, &list);
+        for v in many {
+            index.merge_in(emails, &mut list, v);
+        }
+        assert_eq!((list.len(), index.0.len()), (16_000, 16_000));
     }
 
     #[test]

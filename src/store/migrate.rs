@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -222,6 +222,34 @@ const STEPS: &[&str] = &[
          seq         INTEGER NOT NULL,
          PRIMARY KEY (receiver_pk, seq)
      ) WITHOUT ROWID;",
+    // 7: the request inspector's requests, kept in the database so they outlast a restart
+    // (bounded by --request-log-size and --request-log-days), and on each audit entry the
+    // request that caused it and who sent it, so the two link both ways.
+    "CREATE TABLE requests (
+         pk            INTEGER PRIMARY KEY,
+         org_id        TEXT NOT NULL,
+         at            TEXT NOT NULL,
+         request_id    TEXT NOT NULL,
+         method        TEXT NOT NULL,
+         path          TEXT NOT NULL,
+         query         TEXT NOT NULL,
+         status        INTEGER NOT NULL,
+         latency_us    INTEGER NOT NULL,
+         token         TEXT,
+         user_agent    TEXT,
+         source        TEXT,
+         resource_id   TEXT,
+         request_body  TEXT NOT NULL,
+         request_bytes INTEGER NOT NULL,
+         response_body TEXT NOT NULL
+     );
+     CREATE INDEX requests_org ON requests(org_id, pk);
+     CREATE INDEX requests_request_id ON requests(request_id);
+     CREATE INDEX requests_at ON requests(at);
+     ALTER TABLE audit ADD COLUMN request_id TEXT;
+     ALTER TABLE audit ADD COLUMN source TEXT;
+     ALTER TABLE audit ADD COLUMN user_agent TEXT;
+     CREATE INDEX audit_request_id ON audit(request_id);",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

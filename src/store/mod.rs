@@ -16,6 +16,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod postgres;
 mod readers;
+pub mod requests;
 pub mod settings;
 pub mod target;
 pub mod teams;
@@ -23,7 +24,7 @@ pub mod tokens;
 pub mod users;
 mod writer;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageFault};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,6 +149,9 @@ pub struct StoreOptions {
     pub readers: usize,
     /// How many queued writes one transaction may take (group commit).
     pub max_batch: usize,
+    /// Leave WAL checkpoints to another process (Litestream, `--litestream`): scimbox runs
+    /// none, not even on close, so the replicator sees every frame before it is copied back.
+    pub external_checkpoints: bool,
 }
 
 impl Default for StoreOptions {
@@ -158,6 +162,7 @@ impl Default for StoreOptions {
                 .unwrap_or(2)
                 .clamp(2, 8),
             max_batch: 512,
+            external_checkpoints: false,
         }
     }
 }
@@ -227,6 +232,70 @@ struct Inner {
     outbox: writer::OutboxSignal,
     writer: writer::Writer,
     readers: readers::Readers,
+    health: Health,
+    external_checkpoints: bool,
+}
+
+/// Whether writes reach the disk: the fault of the latest failed write, until a write
+/// commits again, and how many writes each fault refused.
+#[derive(Default)]
+struct Health {
+    /// 0: healthy, else 1 + the index of the fault in [`FAULTS`].
+    fault: std::sync::atomic::AtomicUsize,
+    refused: [std::sync::atomic::AtomicU64; 3],
+}
+
+const FAULTS: [StorageFault; 3] = [StorageFault::Full, StorageFault::ReadOnly, StorageFault::Io];
+
+/// What `/healthz` and `/metrics` say about the storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StorageHealth {
+    /// Set while writes fail; reads still work.
+    pub fault: Option<StorageFault>,
+    /// Writes refused by each fault since start, in the order full, read-only, io-error.
+    pub refused: [u64; 3],
+}
+
+impl StorageHealth {
+    /// Each fault with its count of refused writes.
+    pub fn counts(&self) -> impl Iterator<Item = (StorageFault, u64)> + '_ {
+        FAULTS.iter().copied().zip(self.refused.iter().copied())
+    }
+}
+
+impl Health {
+    fn observe<T>(&self, result: &Result<T>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(_) => {
+                // Space came back (or the disk recovered): writes work again.
+                if self.fault.load(Relaxed) != 0 {
+                    self.fault.store(0, Relaxed);
+                    tracing::info!("storage: writes succeed again");
+                }
+            }
+            Err(Error::Storage(f)) => {
+                let i = FAULTS.iter().position(|x| x == f).unwrap_or(2);
+                self.refused[i].fetch_add(1, Relaxed);
+                if self.fault.swap(i + 1, Relaxed) != i + 1 {
+                    tracing::error!(fault = f.name(), "storage: writes fail; reads go on");
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn snapshot(&self) -> StorageHealth {
+        use std::sync::atomic::Ordering::Relaxed;
+        StorageHealth {
+            fault: self
+                .fault
+                .load(Relaxed)
+                .checked_sub(1)
+                .and_then(|i| FAULTS.get(i).copied()),
+            refused: std::array::from_fn(|i| self.refused[i].load(Relaxed)),
+        }
+    }
 }
 
 impl Store {
@@ -236,7 +305,12 @@ impl Store {
         migrate::migrate(&conn)?;
         drop(conn);
         let outbox = Arc::new(tokio::sync::watch::Sender::new(0));
-        let writer = writer::Writer::start(path, options.max_batch, outbox.clone())?;
+        let writer = writer::Writer::start(
+            path,
+            options.max_batch,
+            outbox.clone(),
+            !options.external_checkpoints,
+        )?;
         let readers = readers::Readers::start(path, options.readers)?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -244,6 +318,8 @@ impl Store {
                 outbox,
                 writer,
                 readers,
+                health: Health::default(),
+                external_checkpoints: options.external_checkpoints,
             }),
         })
     }
@@ -298,7 +374,30 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.writer.run(|c| f(&Conn { sqlite: c })).await
+        let result = self.refine(self.inner.writer.run(|c| f(&Conn { sqlite: c })).await);
+        self.inner.health.observe(&result);
+        result
+    }
+
+    /// SQLite reports a filesystem turned read-only under it as an I/O error: say read-only
+    /// when the file can no longer be opened for writing for that reason.
+    fn refine<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Err(Error::Storage(StorageFault::Io))
+                if std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.inner.path)
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ReadOnlyFilesystem) =>
+            {
+                Err(Error::Storage(StorageFault::ReadOnly))
+            }
+            other => other,
+        }
+    }
+
+    /// Whether writes currently reach the disk, and how many were refused.
+    pub fn health(&self) -> StorageHealth {
+        self.inner.health.snapshot()
     }
 
     /// The same as [`Store::write`], for code outside the async runtime (the CLI, tests).
@@ -307,7 +406,9 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Conn<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.writer.run_blocking(|c| f(&Conn { sqlite: c }))
+        let result = self.refine(self.inner.writer.run_blocking(|c| f(&Conn { sqlite: c })));
+        self.inner.health.observe(&result);
+        result
     }
 
     /// The same as [`Store::read`], for code outside the async runtime.
@@ -344,6 +445,9 @@ impl Store {
     pub fn close(&self) {
         self.inner.writer.stop();
         self.inner.readers.stop();
+        if self.inner.external_checkpoints {
+            return;
+        }
         if let Ok(conn) = open_connection(&self.inner.path) {
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
         }
@@ -411,6 +515,9 @@ impl From<rusqlite::Error> for Error {
             Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
                 Error::Busy
             }
+            Some(rusqlite::ErrorCode::DiskFull) => Error::Storage(StorageFault::Full),
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::Storage(StorageFault::ReadOnly),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => Error::Storage(StorageFault::Io),
             _ => Error::Internal(format!("database: {e}")),
         }
     }

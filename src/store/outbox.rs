@@ -534,6 +534,9 @@ mod tests {
                 reason: None,
                 before: Some(before),
                 after: Some(after),
+                request_id: None,
+                source: None,
+                user_agent: None,
             },
             "2026-01-01T00:00:00Z",
         )

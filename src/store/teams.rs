@@ -156,6 +156,21 @@ pub fn members(conn: &Connection, team_pk: i64) -> Result<Vec<(String, String)>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A member as the admin page lists it: (id, userName, displayName, active).
+pub type MemberDetail = (String, String, Option<String>, bool);
+
+/// A Team's members as the admin page lists them.
+pub fn member_details(conn: &Connection, team_pk: i64) -> Result<Vec<MemberDetail>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.user_name, u.display_name, u.active FROM memberships m
+         JOIN users u ON u.pk = m.user_pk WHERE m.team_pk = ? ORDER BY m.user_pk",
+    )?;
+    let rows = stmt.query_map([team_pk], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The pks of a Team's members.
 pub fn member_pks(conn: &Connection, team_pk: i64) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached("SELECT user_pk FROM memberships WHERE team_pk = ?")?;

@@ -61,7 +61,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(path: &Path, max_batch: usize, outbox: OutboxSignal) -> Result<Writer> {
+    /// Starts the writer thread, and the checkpoint thread unless `checkpoints` is false (WAL
+    /// checkpoints are then left to another process, such as Litestream).
+    pub fn start(
+        path: &Path,
+        max_batch: usize,
+        outbox: OutboxSignal,
+        checkpoints: bool,
+    ) -> Result<Writer> {
         let conn = super::open_connection(path)?;
         // Checkpoints happen on their own thread; the commit path never runs one. Once a
         // checkpoint let the log restart, the file is cut back to 64 MiB.
@@ -74,11 +81,15 @@ impl Writer {
             .spawn(move || run_writer(conn, rx, max_batch.max(1), &thread_counters, &outbox))
             .map_err(|e| Error::Internal(format!("cannot start writer thread: {e}")))?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let checkpointer = start_checkpointer(path, stopping.clone())?;
+        let checkpointer = if checkpoints {
+            Some(start_checkpointer(path, stopping.clone())?)
+        } else {
+            None
+        };
         Ok(Writer {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
-            checkpointer: Mutex::new(Some(checkpointer)),
+            checkpointer: Mutex::new(checkpointer),
             stopping,
             counters,
         })

@@ -61,7 +61,7 @@ const profile = mkdtempSync(join(tmpdir(), 'scimbox-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath,
   headless: true,
-  viewport: { width: 1280, height: 800 },
+  viewport: { width: 1366, height: 800 },
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -72,6 +72,18 @@ page.setDefaultTimeout(10_000);
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
 page.on('dialog', (d) => d.accept());
+
+/** Answers the page's confirmation dialog (a <dialog>, not window.confirm): checks that it
+ *  states the consequence, then confirms. */
+async function confirmDialog(mustSay) {
+  const dialog = page.locator('dialog.confirm');
+  await dialog.waitFor();
+  const text = await dialog.textContent();
+  check(text.includes(mustSay), `the confirmation does not say ${JSON.stringify(mustSay)}: ${text}`);
+  await shot(`confirm-${mustSay.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
+  await page.click('#confirm-ok');
+  await dialog.waitFor({ state: 'detached' });
+}
 // Nothing may be fetched from anywhere but scimbox: the page must work offline.
 const foreign = [];
 page.on('request', (r) => {
@@ -83,7 +95,7 @@ let shotNo = 0;
 async function shot(name) {
   shotNo += 1;
   const file = join(shots, `${String(shotNo).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: true, timeout: 30_000 });
 }
 
 async function go(hash) {
@@ -238,7 +250,7 @@ await step('see the user (HTML in the name shown as text) and the Team on the pa
 
 await step('see the SCIM requests in the inspector, filter the failing one', async () => {
   await go('#/activity');
-  const rows = page.locator('#requests tbody tr');
+  const rows = page.locator('#requests tbody tr[data-status]');
   await rows.first().waitFor();
   const texts = await rows.allTextContents();
   check(texts.some((t) => t.includes('POST') && t.includes('/Users') && t.includes('201')), 'no POST /Users 201');
@@ -246,27 +258,46 @@ await step('see the SCIM requests in the inspector, filter the failing one', asy
   await page.selectOption('#request-status', '4');
   // The filtered list replaces the whole one: wait until only 4xx rows are left.
   await page.waitForFunction(() => {
-    const rows = [...document.querySelectorAll('#requests tbody tr')];
+    const rows = [...document.querySelectorAll('#requests tbody tr[data-status]')];
     return rows.length > 0 && rows.every((r) => r.dataset.status.startsWith('4'));
   });
+  check(page.url().includes('status=4'), `the filter is not in the URL: ${page.url()}`);
   const failing = page.locator('#requests tbody tr[data-status="409"]').first();
-  await failing.locator('summary').click();
-  await waitText(failing.locator('pre'), 'uniqueness');
-  await page.selectOption('#request-status', '');
+  await failing.getByRole('button', { name: 'Bodies' }).click();
+  const bodies = page.locator('#requests tbody tr.bodies:not([hidden])').first();
+  await waitText(bodies.locator('pre'), 'uniqueness');
+  // Reload keeps the filter; back goes to the unfiltered list.
+  await page.reload();
+  await page.locator('#requests tbody tr[data-status="409"]').first().waitFor();
+  check((await page.inputValue('#request-status')) === '4', 'the status filter was lost on reload');
+  await page.goBack();
   await page.locator('#requests tbody tr[data-status="201"]').first().waitFor();
   const body = await page.locator('main').textContent();
   check(!body.includes('hunter2-secret'), 'a password is visible in the inspector');
   check(!body.includes(token), 'the bearer token is visible in the inspector');
-  await waitText(page.locator('#audit tbody tr'), `token:okta-${stamp}`);
   await shot('activity');
+  await page.click('#tab-audit');
+  await waitText(page.locator('#audit tbody tr'), `token:okta-${stamp}`);
+  await shot('activity-audit');
 });
 
 await step('switch SCIM off, create a local Team, switch SCIM on and see Team creation refused', async () => {
   await go('#/org');
   check(await page.isChecked('#scim-switch'), 'SCIM should start on');
+  // Cancelling changes nothing.
   await page.click('#scim-switch');
+  await page.locator('dialog.confirm').waitFor();
+  await page.click('#confirm-cancel');
+  check(await page.isChecked('#scim-switch'), 'cancelled, SCIM should still be on');
+  await page.click('#scim-switch');
+  await confirmDialog('403');
   await waitText(page.locator('#scim-explain'), 'Off:');
   await go('#/teams');
+  // Every page says that SCIM is off.
+  await waitText(page.locator('#scim-banner'), 'SCIM provisioning is off');
+  const off = await scim('GET', '/Users');
+  check(off.status === 403, `SCIM answered ${off.status} while off`);
+  await shot('teams-scim-off-banner');
   check(await page.isEnabled('#team-create'), 'Create Team should be open while SCIM is off');
   await page.fill('#team-name', `Local ${stamp}`);
   await page.click('#team-create');
@@ -275,6 +306,7 @@ await step('switch SCIM off, create a local Team, switch SCIM on and see Team cr
   await page.locator('#scim-switch').focus();
   await page.keyboard.press('Space');
   await waitText(page.locator('#scim-explain'), 'On:');
+  check(await page.locator('#scim-banner').isHidden(), 'the SCIM-off banner stays after SCIM is on');
   await go('#/teams');
   check(await page.isDisabled('#team-create'), 'Create Team should be disabled while SCIM is on');
   const why = await page.locator('#team-create + .why').textContent();
@@ -304,6 +336,8 @@ await step("change a Team's Workspace role and see the member's effective role c
   const role = page.locator(`#effective-access tr[data-workspace="Production ${stamp}"] .role`);
   await role.waitFor();
   check((await role.textContent()) === 'WORKSPACE_OPERATOR', 'the effective role did not change');
+  const from = await page.locator(`#effective-access tr[data-workspace="Production ${stamp}"] .role-source`).textContent();
+  check(from.includes(`Team ${teamName}`), `the role's source reads ${JSON.stringify(from)}`);
   await shot('user-effective-role');
 });
 
@@ -337,21 +371,219 @@ await step('give a Team a Deployment role, see it explained, rotate the token', 
   await shot('tokens-rotated');
 });
 
+// ---- The console tasks: an hour of IdP traffic, then find things in it ------------------
+
+let bigTeamId = '';
+let reviewersId = '';
+let failingToken = '';
+let patchAt = { from: '', until: '' };
+const bobName = 'Bob Okafor';
+
+async function many(n, fn, width = 25) {
+  for (let i = 0; i < n; i += width) {
+    await Promise.all(Array.from({ length: Math.min(width, n - i) }, (_, j) => fn(i + j)));
+  }
+}
+
+await step('generate an hour of IdP traffic: 1,000 users in a Team, a PATCH among hundreds of GETs, a failing token', async () => {
+  const ops = Array.from({ length: 1000 }, (_, i) => ({
+    method: 'POST', path: '/Users', bulkId: `u${i}`,
+    data: {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: `m${String(i).padStart(4, '0')}.${stamp}@example.com`,
+      // Several members share a display name, as in the demo: userName tells them apart.
+      displayName: `Member ${i % 500}`, active: i % 97 !== 0,
+    },
+  }));
+  const bulk = await scim('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: ops });
+  check(bulk.status === 200, `Bulk answered ${bulk.status}`);
+  const ids = bulk.json.Operations.map((o) => o.location.split('/').pop());
+  check(ids.length === 1000, `Bulk made ${ids.length} users`);
+  const big = await scim('POST', '/Groups', { displayName: `Everyone ${stamp}`, members: ids.map((value) => ({ value })) });
+  check(big.status === 201, `the 1,000-member group answered ${big.status}`);
+  bigTeamId = big.json.id;
+  const bob = await scim('POST', '/Users', { userName: `bob.${stamp}@example.com`, displayName: bobName, active: true });
+  check(bob.status === 201, `POST Bob answered ${bob.status}`);
+  const reviewers = await scim('POST', '/Groups', { displayName: `Reviewers ${stamp}`, members: [{ value: bob.json.id }] });
+  reviewersId = reviewers.json.id;
+  await many(200, async (i) => {
+    const r = await scim('GET', `/Users?count=10&startIndex=${1 + (i % 50) * 10}`);
+    check(r.status === 200, `GET answered ${r.status}`);
+  });
+  await new Promise((r) => setTimeout(r, 1100));
+  patchAt.from = new Date().toISOString();
+  const patch = await scim('PATCH', `/Groups/${reviewersId}`, {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+    Operations: [
+      { op: 'add', path: 'members', value: [{ value: userId }] },
+      { op: 'remove', path: `members[value eq "${bob.json.id}"]` },
+    ],
+  });
+  check(patch.status === 204 || patch.status === 200, `PATCH answered ${patch.status}`);
+  await new Promise((r) => setTimeout(r, 1100));
+  patchAt.until = new Date().toISOString();
+  await many(200, async () => { await scim('GET', `/Groups?filter=${encodeURIComponent(`displayName eq "Reviewers ${stamp}"`)}`); });
+  // A second IdP whose every call fails: a filter scimbox cannot read.
+  await go('#/tokens');
+  await page.fill('#token-name', `entra-${stamp}`);
+  await page.click('#new-token-title ~ form button[type=submit]');
+  await page.locator('#token-value').waitFor();
+  failingToken = await page.inputValue('#token-value');
+  await many(12, async () => {
+    const r = await scim('GET', '/Users?filter=userName%20zz%20%22x%22', null, failingToken);
+    check(r.status === 400, `the bad filter answered ${r.status}`);
+  });
+});
+
+/** The local `datetime-local` value of a UTC time, as the browser would show it. */
+async function localValue(iso) {
+  return page.evaluate((t) => {
+    const d = new Date(t);
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  }, iso);
+}
+
+async function noOverflow(what) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `${what} is ${overflow}px wider than the window`);
+  // Nor may a table hide part of itself behind a scroll bar.
+  const hidden = await page.evaluate(() => [...document.querySelectorAll('.table-wrap')]
+    .filter((w) => w.scrollWidth - w.clientWidth > 1).length);
+  check(hidden === 0, `${what}: ${hidden} tables are wider than their box`);
+}
+
+async function consoleTasks(label) {
+  await step(`${label}: find the PATCH among an hour of requests (method and time range), then its audit entry by name`, async () => {
+    await go('#/activity?tab=requests');
+    const total = await page.locator('#requests-count').textContent();
+    check(/^\d+ requests kept/.test(total) && Number(total.split(' ')[0]) > 400, `the inspector shows ${total}`);
+    await page.fill('#req-since', await localValue(patchAt.from));
+    await page.fill('#req-until', await localValue(patchAt.until));
+    await page.selectOption('#req-method', 'PATCH');
+    await page.waitForFunction(() => location.hash.includes('method=PATCH') && location.hash.includes('since=')
+      && document.querySelector('#requests-count')?.textContent.includes('match'));
+    const rows = page.locator('#requests tbody tr[data-status]');
+    await rows.first().waitFor();
+    check((await rows.count()) === 1, `${await rows.count()} requests match, expected the one PATCH`);
+    check((await rows.first().getAttribute('data-method')) === 'PATCH', 'the match is not the PATCH');
+    await noOverflow(`${label} requests`);
+    await shot(`${label}-found-patch`);
+    await rows.first().locator('.audit-link').click();
+    await page.locator('#audit tbody tr[data-action="members"]').waitFor();
+    const entry = (await page.locator('#audit tbody tr[data-action="members"]').first().textContent());
+    check(entry.includes(`Reviewers ${stamp}`), `the entry does not name the Team: ${entry}`);
+    check(entry.includes('added') && entry.includes(userName), `the entry does not name the added member: ${entry}`);
+    check(entry.includes(`removed ${bobName}`), `the entry does not say "removed ${bobName}": ${entry}`);
+    check(entry.includes('token:okta-') && entry.includes('SCIM PATCH'), `the entry lacks actor or reason: ${entry}`);
+    await noOverflow(`${label} audit`);
+    await shot(`${label}-audit-entry`);
+    // And back from the entry to its request.
+    await page.locator('#audit tbody tr[data-action="members"] .request-link').first().click();
+    await page.locator('#requests tbody tr[data-method="PATCH"]').waitFor();
+    // The Team's own history tab shows the same change.
+    await go(`#/teams/${reviewersId}`);
+    await waitText(page.locator('#history tbody tr'), `removed ${bobName}`);
+  });
+
+  await step(`${label}: sync health flags the failing token and says what to change`, async () => {
+    await go('#/activity?tab=health');
+    const row = page.locator(`tr[data-token="entra-${stamp}"]`);
+    await row.waitFor();
+    check((await row.getAttribute('data-warning')) === 'quarantine', `the failing token is marked ${await row.getAttribute('data-warning')}`);
+    await waitText(page.locator('#quarantine-warning'), `entra-${stamp}`);
+    check((await page.locator(`tr[data-token="okta-${stamp}"]`).getAttribute('data-warning')) === '', 'the healthy token is flagged');
+    await waitText(page.locator('.failing-table tbody tr'), 'invalidFilter');
+    await waitText(page.locator('.failing-table .advice'), 'filter');
+    await noOverflow(`${label} sync health`);
+    await shot(`${label}-sync-health`);
+  });
+
+  await step(`${label}: page, search and sort a 1,000-member Team`, async () => {
+    await go(`#/teams/${bigTeamId}`);
+    await waitText(page.locator('#members-title'), 'Members (1000)');
+    await waitText(page.locator('#members-box .pager-count'), '1–25 of 1000');
+    const first = await page.locator('#members-box tbody tr').first().getAttribute('data-username');
+    check(first.startsWith('m0000.'), `the first member is ${first}`);
+    await page.click('#members-box .pager-next');
+    await waitText(page.locator('#members-box .pager-count'), '26–50 of 1000');
+    check(page.url().includes('mstart=25'), 'the member page is not in the URL');
+    check((await page.locator('#members-box tbody tr').count()) === 25, 'a page shows 25 members');
+    // The disabled reason is said once, not on every row.
+    check((await page.locator('#members-box .why').count()) <= 1, 'the disabled reason is repeated');
+    await page.fill('#members-q', `m0999.${stamp}`);
+    await page.press('#members-q', 'Enter');
+    await waitText(page.locator('#members-box .pager-count'), '1–1 of 1');
+    check((await page.locator('#members-box tbody tr').first().textContent()).includes(`m0999.${stamp}@example.com`), 'userName is not shown');
+    await page.fill('#members-q', 'Member 7');
+    await page.press('#members-q', 'Enter');
+    await page.waitForFunction(() => location.hash.includes('mq=Member')
+      && !document.querySelector('#members-box .pager-count').textContent.endsWith(' of 1'));
+    await page.selectOption('#members-sort', 'display');
+    await page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('#members-box tbody tr td:nth-child(2)')].map((c) => c.textContent.toLowerCase());
+      return location.hash.includes('sort=display') && cells.length > 1 && cells[0] === cells[1];
+    });
+    const names = await page.locator('#members-box tbody tr td:nth-child(2)').allTextContents();
+    check(names.length > 1 && names.every((n, i) => i === 0 || names[i - 1].toLowerCase() <= n.toLowerCase()), `not sorted by name: ${names}`);
+    await page.reload();
+    await page.locator('#members-box').waitFor();
+    check((await page.inputValue('#members-q')) === 'Member 7', 'the member search was lost on reload');
+    const roleSelect = await page.locator('#org-role').boundingBox();
+    const width = await page.evaluate(() => window.innerWidth);
+    check(roleSelect.x + roleSelect.width <= width, 'the Organization-role select is cut off');
+    await noOverflow(`${label} Team`);
+    await shot(`${label}-big-team`);
+    await page.locator('#members-box').screenshot({ path: join(shots, `${label}-big-team-members.png`), timeout: 30_000 });
+  });
+}
+
+await step("raise a Team's Organization role only after a confirmation that names the consequence", async () => {
+  await go(`#/teams/${bigTeamId}`);
+  await page.selectOption('#org-role', 'ORGANIZATION_OWNER');
+  await page.click('#org-role-save');
+  await confirmDialog('1000 members');
+  await waitText(page.locator('#toast'), 'Organization role saved');
+  check((await page.evaluate(() => document.activeElement.id)) === 'org-role', 'focus did not go back to the role');
+});
+
+await step('users at 1366 px: no email or status broken over two lines', async () => {
+  await go(`#/users?q=${encodeURIComponent(`${stamp}`)}`);
+  await page.locator('.users-table tbody tr').first().waitFor();
+  // A cell's text is broken when its line boxes sit at more than one height.
+  const broken = await page.evaluate(() => [...document.querySelectorAll('.users-table td:nth-child(1), .users-table td:nth-child(3), .users-table .badge')]
+    .filter((el) => {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+      return tops.size > 1;
+    })
+    .map((el) => el.textContent));
+  check(broken.length === 0, `broken over lines: ${broken.slice(0, 5).join(', ')}`);
+  await shot('desktop-users');
+});
+
+await consoleTasks('desktop');
+await page.setViewportSize({ width: 390, height: 844 });
+await consoleTasks('phone');
+await page.setViewportSize({ width: 1366, height: 800 });
+
 await step('read well on a phone', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
-  for (const [hash, name] of [['#/org', 'phone-organization'], ['#/users', 'phone-users'], ['#/activity', 'phone-activity']]) {
+  for (const [hash, name] of [['#/org', 'phone-organization'], ['#/users', 'phone-users'], ['#/activity', 'phone-activity'],
+    ['#/activity?tab=audit', 'phone-audit'], ['#/activity?tab=health', 'phone-health'], [`#/teams/${teamId}`, 'phone-team'], [`#/users/${userId}`, 'phone-user']]) {
     await go(hash);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `${hash} is ${overflow}px wider than a phone`);
     await shot(name);
   }
-  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.setViewportSize({ width: 1366, height: 800 });
 });
 
 await step('revoke the token and see the SCIM API answer 401', async () => {
   await go('#/tokens');
   const row = page.locator(`tr[data-token="okta-${stamp}"]`);
   await row.getByRole('button', { name: /Revoke/ }).click();
+  await confirmDialog('refused');
   await waitText(page.locator(`tr[data-token="okta-${stamp}"]`), 'revoked');
   const r = await scim('GET', '/Users');
   check(r.status === 401, `SCIM answered ${r.status} to a revoked token`);

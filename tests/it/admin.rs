@@ -146,23 +146,41 @@ async fn the_admin_page_is_served_from_the_binary() {
     let r = s.raw("GET", &url(&s, "/"), &[], None).await;
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
-    assert!(r.text.contains("<script src=\"app.js\""), "{}", r.text);
+    assert!(
+        r.text.contains("<script type=\"module\" src=\"app.js\""),
+        "{}",
+        r.text
+    );
     // Nothing is loaded from elsewhere: the page works offline.
     assert!(!r.text.contains("src=\"http") && !r.text.contains("href=\"http"));
     let csp = r.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(r.header("x-content-type-options").unwrap(), "nosniff");
-    let js = s.raw("GET", &url(&s, "/app.js"), &[], None).await;
-    assert_eq!(js.status, 200);
-    assert!(
-        js.header("content-type")
-            .unwrap()
-            .starts_with("text/javascript")
-    );
-    assert!(
-        !js.text.contains(".innerHTML"),
-        "data must never become HTML"
-    );
+    // Every module of the page is served as JavaScript, and none turns data into HTML.
+    for module in [
+        "app.js",
+        "api.js",
+        "dom.js",
+        "views.js",
+        "org.js",
+        "users.js",
+        "teams.js",
+        "activity.js",
+    ] {
+        let js = s
+            .raw("GET", &url(&s, &format!("/{module}")), &[], None)
+            .await;
+        assert_eq!(js.status, 200, "{module}");
+        assert!(
+            js.header("content-type")
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        assert!(
+            !js.text.contains(".innerHTML") && !js.text.contains("insertAdjacentHTML"),
+            "{module}: data must never become HTML"
+        );
+    }
     let css = s.raw("GET", &url(&s, "/app.css"), &[], None).await;
     assert!(css.header("content-type").unwrap().starts_with("text/css"));
     let bare = s.raw("GET", &url(&s, ""), &[], None).await;
@@ -809,4 +827,288 @@ fn serve_prints_a_one_time_admin_password_after_the_scim_lines() {
     );
     assert!(at("Bearer token:").is_some());
     assert!(at("Admin page:").is_some_and(|i| seen[i].contains("/admin/")));
+}
+
+#[tokio::test]
+async fn requests_are_searched_and_linked_to_the_audit_entries_they_caused() {
+    let s = Server::start().await;
+    let a = sign_in(&s).await;
+    let ada = s
+        .post(
+            "/Users",
+            &json!({"userName": "ada@x.io", "displayName": "Ada Lovelace"}),
+        )
+        .await
+        .json();
+    let bob = s
+        .post(
+            "/Users",
+            &json!({"userName": "bob@x.io", "displayName": "Bob Okafor"}),
+        )
+        .await
+        .json();
+    let team = s
+        .post(
+            "/Groups",
+            &json!({"displayName": "Eng", "members": [{"value": bob["id"]}]}),
+        )
+        .await
+        .json();
+    let team_id = team["id"].as_str().unwrap();
+    for _ in 0..30 {
+        assert_eq!(s.get("/Users?count=1").await.status, 200);
+    }
+    let patch = crate::common::patch_op(json!([
+        {"op": "add", "path": "members", "value": [{"value": ada["id"]}]},
+        {"op": "remove", "path": format!("members[value eq \"{}\"]", bob["id"].as_str().unwrap())}
+    ]));
+    assert_eq!(
+        s.patch(&format!("/Groups/{team_id}"), &patch).await.status,
+        204
+    );
+    // Found among the GETs by method, by resource and by time.
+    let v = a.get(&a.org("/requests?method=patch")).await.json();
+    assert_eq!(v["total"], 1, "{v}");
+    let found = &v["requests"][0];
+    assert_eq!(found["resourceId"], team_id);
+    assert_eq!(found["auditEntries"], 1);
+    let by_member = a
+        .get(&a.org(&format!(
+            "/requests?resource={}",
+            bob["id"].as_str().unwrap()
+        )))
+        .await
+        .json();
+    assert!(by_member["total"].as_i64().unwrap() >= 2, "{by_member}");
+    let at = found["at"].as_str().unwrap();
+    let timed = a
+        .get(&a.org(&format!("/requests?since={at}&path=groups")))
+        .await
+        .json();
+    assert_eq!(timed["requests"][0]["method"], "PATCH", "{timed}");
+    let gets = a.get(&a.org("/requests?method=GET&limit=10")).await.json();
+    assert_eq!(gets["total"], 30);
+    let next = gets["next"].as_i64().unwrap();
+    let older = a
+        .get(&a.org(&format!("/requests?method=GET&limit=10&before={next}")))
+        .await
+        .json();
+    assert!(older["requests"][0]["id"].as_i64().unwrap() < next);
+    // The entry reads as names: added Ada Lovelace, removed Bob Okafor.
+    let rid = found["requestId"].as_str().unwrap();
+    let audit = a
+        .get(&a.org(&format!("/audit?requestId={rid}")))
+        .await
+        .json();
+    let e = &audit["entries"][0];
+    assert_eq!(e["action"], "members", "{audit}");
+    assert_eq!(e["resourceName"], "Eng");
+    assert_eq!(e["members"]["added"][0]["display"], "Ada Lovelace");
+    assert_eq!(e["members"]["removed"][0]["name"], "bob@x.io");
+    assert_eq!(e["actor"], "token:idp");
+    assert!(e["reason"].as_str().unwrap().contains("PATCH"), "{e}");
+    // Filters by actor, action, resource and date.
+    for (q, n) in [
+        ("action=members".to_string(), 2),
+        (format!("resource={team_id}"), 3),
+        ("actor=admin".into(), 0),
+        ("actor=token:idp&type=Team".into(), 3),
+        ("since=2999-01-01".into(), 0),
+    ] {
+        let v = a.get(&a.org(&format!("/audit?{q}"))).await.json();
+        assert_eq!(v["total"], n, "{q}: {v}");
+    }
+    // Export, from the page: NDJSON and CSV.
+    let csv = a.get(&a.org("/audit/export?format=csv")).await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv.text.contains("Ada Lovelace") || csv.text.contains("ada@x.io"));
+    let nd = a.get(&a.org("/audit/export")).await;
+    assert_eq!(nd.text.lines().count(), 7, "{}", nd.text);
+    // Bad input gets a clear 400.
+    assert_fail(
+        &a.get(&a.org("/requests?method=BREW")).await,
+        400,
+        "invalid",
+    );
+    assert_fail(
+        &a.get(&a.org("/requests?since=yesterday")).await,
+        400,
+        "invalid",
+    );
+    assert_fail(&a.get(&a.org("/requests?before=x")).await, 400, "invalid");
+    assert_fail(
+        &a.get(&a.org("/audit/export?format=xml")).await,
+        400,
+        "invalid",
+    );
+    let long = "x".repeat(201);
+    assert_fail(
+        &a.get(&a.org(&format!("/audit?actor={long}"))).await,
+        400,
+        "invalid",
+    );
+}
+
+#[tokio::test]
+async fn sync_health_flags_a_failing_token_and_local_changes() {
+    let s = Server::start().await;
+    let a = sign_in(&s).await;
+    let user = s.create_user("drift@x.io").await;
+    let id = user["id"].as_str().unwrap();
+    let r = a
+        .send(
+            "PUT",
+            &a.org(&format!("/users/{id}/active")),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Most of the token's calls fail: a bad filter, again and again.
+    for _ in 0..8 {
+        assert_eq!(
+            s.get("/Users?filter=userName%20zz%20%22a%22").await.status,
+            400
+        );
+    }
+    let v = a.get(&a.org("/health")).await.json();
+    let token = &v["tokens"][0];
+    assert_eq!(token["name"], "idp", "{v}");
+    assert_eq!(token["hour"]["failures"], 8);
+    assert_eq!(token["warning"], "quarantine", "{v}");
+    assert!(token["lastUsed"].is_string() || token["lastRequest"].is_string());
+    let failing = &v["failing"][0];
+    assert_eq!(failing["status"], 400);
+    assert_eq!(failing["scimType"], "invalidFilter");
+    assert!(failing["advice"].as_str().unwrap().len() > 10);
+    let drift = &v["drift"][0];
+    assert_eq!(drift["id"], id, "{v}");
+    assert_eq!(drift["name"], "drift@x.io");
+    assert_eq!(drift["changedBy"], "admin:admin");
+}
+
+#[tokio::test]
+async fn a_burst_of_concurrent_sign_ins_gets_at_most_three_password_checks() {
+    // 39 wrong passwords and the right one, all at once: the count is taken before each
+    // check, so only three passwords are checked and the rest are told to slow down.
+    let s = std::sync::Arc::new(Server::start().await);
+    make_admin(&s).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let password = if i == 39 {
+                PASSWORD.to_string()
+            } else {
+                format!("wrong {i}")
+            };
+            login(&s, "admin", &password).await
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            200 | 401 => checked += 1,
+            429 => {
+                assert_fail(&r, 429, "slow-down");
+                assert!(r.header("retry-after").is_some());
+            }
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    assert!(checked <= 3, "{checked} passwords were checked");
+    // Another address's allowance for another name is untouched: a clean name still gets a
+    // real answer (the address has 10 checks).
+    assert_fail(&login(&s, "someone", "x").await, 401, "wrong-password");
+}
+
+#[tokio::test]
+async fn the_inspector_redacts_passwords_in_every_form_and_credential_query_parameters() {
+    let s = Server::start().await;
+    let a = sign_in(&s).await;
+    let secrets = [
+        "urnSecret1",
+        "escSecret2",
+        "patchSecret3",
+        "pathless4",
+        "bulkSecret5",
+        "upperSecret6",
+        "queryToken7",
+        "rawSecret8",
+        "clientSecret9",
+    ];
+    let auth = format!("Bearer {}", s.token);
+    let send = |path: String, body: String| {
+        let (s, auth) = (&s, auth.clone());
+        async move {
+            s.raw(
+                "POST",
+                &format!("{}{path}", s.base()),
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/scim+json"),
+                ],
+                Some(body.into_bytes()),
+            )
+            .await
+        }
+    };
+    // A URN-qualified password, and a key with a JSON escape in it.
+    send(
+        "/Users".into(),
+        r#"{"userName":"urn@x.io","urn:ietf:params:scim:schemas:core:2.0:User:password":"urnSecret1"}"#
+            .into(),
+    )
+    .await;
+    send(
+        "/Users".into(),
+        r#"{"userName":"esc@x.io","pass\u0077ord":"escSecret2","PASSWORD":"upperSecret6"}"#.into(),
+    )
+    .await;
+    // PATCH: an op with a password path, and a path-less op whose value holds one.
+    let id = s.create_user("patched@x.io").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:password","value":"patchSecret3"},
+                      {"op":"replace","value":{"Password":"pathless4"}}]});
+    s.patch(&format!("/Users/{id}"), &patch).await;
+    // Bulk: a password in an operation's data.
+    send(
+        "/Bulk".into(),
+        json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations":[{"method":"POST","path":"/Users","bulkId":"b1",
+                "data":{"userName":"bulk@x.io","password":"bulkSecret5"}}]})
+        .to_string(),
+    )
+    .await;
+    // Credentials in the query string.
+    s.raw(
+        "GET",
+        &format!(
+            "{}/Users?access_token=queryToken7&count=1&client_secret=clientSecret9",
+            s.base()
+        ),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await;
+    // Not JSON, with a secret in it: withheld.
+    send("/Users".into(), "password=rawSecret8&user=x".into()).await;
+    // Not JSON and nothing secret-looking: kept, so a broken IdP body can be seen.
+    send("/Users".into(), "{\"userName\": oops".into()).await;
+    let v = a.get(&a.org("/requests?limit=100")).await.json();
+    let text = v.to_string();
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(
+        text.contains("urn@x.io") && text.contains("bulk@x.io"),
+        "{text}"
+    );
+    assert!(text.contains("count=1"), "{text}");
+    assert!(text.contains("oops"), "{text}");
+    assert!(text.contains("withheld"), "{text}");
 }

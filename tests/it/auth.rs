@@ -139,28 +139,20 @@ async fn every_route_refuses_missing_wrong_foreign_revoked_and_expired_tokens() 
 }
 
 #[tokio::test]
-async fn repeated_failures_from_one_address_are_slowed_down() {
+async fn repeated_failures_from_one_address_are_refused_but_a_real_token_is_not() {
     let s = Server::start().await;
     let url = format!("{}/Users", s.base());
-    let started = std::time::Instant::now();
     for _ in 0..10 {
         s.raw("GET", &url, &[("authorization", "Bearer nope")], None)
             .await
             .assert_error(401, None);
     }
-    let free = started.elapsed();
-    let started = std::time::Instant::now();
-    for _ in 0..3 {
-        s.raw("GET", &url, &[("authorization", "Bearer nope")], None)
-            .await
-            .assert_error(401, None);
-    }
-    // 100 + 200 + 300 ms of added delay for the 11th to 13th failures.
-    assert!(
-        started.elapsed() >= std::time::Duration::from_millis(550),
-        "{free:?} then {:?}",
-        started.elapsed()
-    );
-    // A good token from the same address is not slowed.
+    // Past the free checks, a guess is refused without being checked.
+    let r = s
+        .raw("GET", &url, &[("authorization", "Bearer nope")], None)
+        .await;
+    let v = r.assert_error(429, None);
+    assert!(r.header("retry-after").is_some(), "{v}");
+    // A real token from the same address is counted apart, so it is not locked out.
     assert_eq!(s.get("/Users").await.status, 200);
 }

@@ -27,6 +27,7 @@ pub fn actor() -> Actor {
     Actor {
         who: "test".into(),
         why: "test setup".into(),
+        ..Actor::default()
     }
 }
 

@@ -378,6 +378,7 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
         &scimbox::directory::Actor {
             who: "admin:root".into(),
             why: "admin page: rename".into(),
+            via: Default::default(),
         },
         org_pk(&s).await,
         id.clone(),

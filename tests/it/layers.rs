@@ -56,13 +56,16 @@ fn module_of(path: &str) -> String {
     }
 }
 
-/// The file's code without comments and without what follows its first `#[cfg(test)]`.
+/// The file's code without comments and without the items marked `#[cfg(test)]` (a
+/// `mod x;` line, or a whole `mod tests { … }` block, counted by its braces).
 fn code_of(text: &str) -> String {
     let mut out = String::new();
-    for line in text.lines() {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
         let t = line.trim_start();
         if t.starts_with("#[cfg(test)]") {
-            break;
+            skip_item(&mut lines);
+            continue;
         }
         if t.starts_with("//") {
             continue;
@@ -71,6 +74,18 @@ fn code_of(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Skips the item that follows an attribute: up to its `;`, or to the brace that closes it.
+fn skip_item<'a>(lines: &mut impl Iterator<Item = &'a str>) {
+    let mut depth = 0i32;
+    for line in lines.by_ref() {
+        let code = line.split("//").next().unwrap_or("");
+        depth += code.matches('{').count() as i32 - code.matches('}').count() as i32;
+        if depth <= 0 && (code.contains('}') || code.trim_end().ends_with(';')) {
+            return;
+        }
+    }
 }
 
 /// Every `crate::a::b` path in the code (also the names inside `crate::{a, b::c}`).
@@ -220,11 +235,22 @@ fn no_file_outside_the_store_names_the_engine_or_the_sql_compiler() {
 fn the_checks_see_a_crossing_when_there_is_one() {
     // The scanner itself: a path in a group, a nested path, comments and test code.
     let code = code_of(
-        "use crate::{admin::AdminState, store};\n// crate::http in a comment\n\
-         fn f() { crate::http::query::decode(\"\", false); }\n#[cfg(test)]\nuse crate::cli;\n",
+        "#[cfg(test)]\nmod cases;\nuse crate::{admin::AdminState, store};\n\
+         // crate::http in a comment\n\
+         fn f() { crate::http::query::decode(\"\", false); }\n\
+         #[cfg(test)]\nmod tests {\n    fn g() {\n        crate::cli::run();\n    }\n}\n\
+         use crate::server;\n",
     );
     let paths = crate_paths(&code);
-    assert_eq!(paths, ["admin::AdminState", "store", "http::query::decode"]);
+    assert_eq!(
+        paths,
+        [
+            "admin::AdminState",
+            "store",
+            "http::query::decode",
+            "server"
+        ]
+    );
     assert_eq!(module_of("auth::token::generate"), "auth::token");
     assert_eq!(module_of("auth::bearer::Principal"), "auth");
     assert_eq!(layer_of(Path::new("scim/users.rs")), "scim");

@@ -383,7 +383,18 @@ async fn changes_made_with_an_access_token_name_the_client_in_audit_and_inspecto
         .await
         .unwrap();
     assert_eq!(audit[0].actor, "client:entra-prod");
-    let seen = s.app.admin.inspector.list(&s.org_id, "201", None, 1);
+    let search = scimbox::store::requests::Search {
+        status: Some("201".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let (_, seen) = s
+        .app
+        .admin
+        .inspector
+        .list(&s.store, &s.org_id, search)
+        .await
+        .unwrap();
     assert_eq!(seen[0].token.as_deref(), Some("client:entra-prod"));
     assert!(!seen[0].request_body.contains(&token));
 }
@@ -532,9 +543,20 @@ async fn failed_client_authentications_are_throttled_like_failed_tokens() {
         .await;
         assert_oauth_error(&r, 401, "invalid_client", FAILED);
     }
-    // Both misses were counted: the next failure from this address is slowed down.
-    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-    assert_eq!(s.app.app.throttle.failure(ip), Duration::from_millis(100));
+    // Both misses were counted: the next check from this address must wait, and is refused
+    // before the secret is looked at (the right secret too).
+    for secret in ["wrong", "also wrong"] {
+        let r = token_request(
+            &s,
+            &form(&[("grant_type", "client_credentials")]),
+            &[("authorization", &basic(&id, secret))],
+        )
+        .await;
+        assert_eq!(r.status, 429, "{}", r.text);
+        assert_eq!(r.json()["error"], "invalid_request");
+        let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=30).contains(&wait), "{wait}");
+    }
 }
 
 #[tokio::test]

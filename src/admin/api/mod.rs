@@ -202,6 +202,11 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
     let actor = |what: &str| Actor {
         who: format!("admin:{}", session.admin),
         why: format!("admin page: {what}"),
+        via: directory::Via {
+            request_id: Some(req.request_id.clone()),
+            source: Some(req.peer.to_string()),
+            user_agent: req.user_agent.clone(),
+        },
     };
     let now = crate::clock::format(req.now);
     let store = &app.store;
@@ -237,7 +242,7 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 Some("users") => users::route(&cx, method, rest).await,
                 Some("teams") => teams::route(&cx, method, rest).await,
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
-                Some("audit" | "requests") => activity::route(&cx, method, rest).await,
+                Some("audit" | "requests" | "health") => activity::route(&cx, method, rest).await,
                 Some("receivers") => events::route(&cx, method, rest).await,
                 Some(_) => Err(cx.not_found(method)),
             }

@@ -15,19 +15,29 @@ pub(super) async fn login(app: &App, state: &AdminState, req: &Request) -> Resul
     let Some(password) = body.get("password").and_then(Value::as_str) else {
         return Err(Fail::new(400, "invalid", "enter the password"));
     };
-    let throttle = &state.throttle;
-    if let Some(wait) = throttle.must_wait(&name, Instant::now()) {
-        let secs = wait.as_secs().max(1);
-        let mut f = Fail::new(
-            429,
-            "slow-down",
-            format!("too many failed sign-ins; wait {secs} seconds and try again"),
-        );
-        f.retry_after = Some(secs);
-        return Err(f);
-    }
+    // The reservation comes before the password check, so concurrent attempts cannot get
+    // past the count (see auth::throttle).
+    let keys = session::throttle_keys(&name, req.peer);
+    let attempt = match app.throttle.begin(&keys, Instant::now()) {
+        Ok(a) => a,
+        Err(refused) => {
+            let secs = refused.retry_after_secs();
+            let why = if refused.busy {
+                "other sign-ins for this name are being checked"
+            } else {
+                "too many failed sign-ins"
+            };
+            let mut f = Fail::new(
+                429,
+                "slow-down",
+                format!("{why}; wait {secs} seconds and try again"),
+            );
+            f.retry_after = Some(secs);
+            return Err(f);
+        }
+    };
     let Some(admin) = crate::auth::password::verify(&app.store, &name, password).await? else {
-        let wait = throttle.failed(&name, Instant::now());
+        let wait = attempt.failed();
         // Every failure is answered slowly, so guessing is slow even below the lockout.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         tracing::warn!(admin = %name, "admin sign-in failed");
@@ -42,7 +52,7 @@ pub(super) async fn login(app: &App, state: &AdminState, req: &Request) -> Resul
         f.retry_after = (!wait.is_zero()).then(|| wait.as_secs().max(1));
         return Err(f);
     };
-    throttle.succeeded(&name);
+    attempt.succeeded();
     let (id, s) = session::start(&app.store, &admin, state.lifetimes, req.now).await?;
     tracing::info!(admin = %admin.name, "admin signed in");
     Ok(Reply::json(200, &session_json(&s)).header(

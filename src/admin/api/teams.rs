@@ -174,12 +174,16 @@ async fn team_detail(app: &App, org: &Org, id: &str, status: u16) -> Result<Repl
     let scim_on = dteams::org_scim_enabled(&app.store, org.pk).await?;
     let (team, access) = dteams::show(&app.store, org.pk, id.to_string()).await?;
     let mut v = team_json(&team.row, &access, scim_on);
-    v["members"] = team
-        .members
-        .unwrap_or_default()
+    let members = dteams::member_details(&app.store, team.row.pk).await?;
+    v["members"] = members
         .iter()
-        .map(|(id, display)| json!({"id": id, "display": display}))
+        .map(|(id, user_name, display_name, active)| {
+            json!({"id": id, "display": display_name.as_deref().unwrap_or(user_name),
+                   "userName": user_name, "displayName": display_name, "active": active})
+        })
         .collect();
+    let (idp, local) = directory::orgs::sync_of(&app.store, org.pk, team.row.id.clone()).await?;
+    v["sync"] = json!({"idpWrote": idp, "changedHere": local});
     Ok(Reply::json(status, &v))
 }
 

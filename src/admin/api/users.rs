@@ -144,6 +144,7 @@ async fn user_detail(app: &App, req: &Request, org: &Org, id: &str) -> Result<Re
         ));
     };
     let (_, access) = directory::users::access(&app.store, org.pk, user.row.id.clone()).await?;
+    let sync = directory::orgs::sync_of(&app.store, org.pk, user.row.id.clone()).await?;
     let base = req.scim_base(&org.id);
     let scim: Value =
         serde_json::from_str(&crate::scim::users::render(&user, &base)).unwrap_or(Value::Null);
@@ -165,6 +166,7 @@ async fn user_detail(app: &App, req: &Request, org: &Org, id: &str) -> Result<Re
                 .collect::<Vec<_>>(),
             "access": access.to_json(),
             "effective": access.to_detail_json(),
+            "sync": {"idpWrote": sync.0, "changedHere": sync.1},
             "scim": scim,
         }),
     ))
