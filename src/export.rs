@@ -8,7 +8,8 @@
 //!             "scimbox": {"origin": "scim", "organizationRole": "ORGANIZATION_MEMBER",
 //!                         "workspaceRoles": [{"workspace": "…id…", "role": "WORKSPACE_MEMBER"}]}}],
 //!  "workspaces": [{"id": "…", "name": "…"}],
-//!  "memberships": [{"team": "…team id…", "user": "…user id…"}]}
+//!  "memberships": [{"team": "…team id…", "user": "…user id…"}],
+//!  "schemas": [{"resourceType": "User", "schema": {…RFC 7643 §7 schema…}}]}
 //! ```
 //!
 //! or CSV for people (three sections, see [`csv`]). `import` reads the JSON form back.
@@ -70,6 +71,12 @@ pub fn to_json(org: &Org, snap: &Snapshot, now: &str) -> Value {
             .map(|w| json!({"id": w.id, "name": w.name}))
             .collect::<Vec<_>>(),
         "memberships": memberships,
+        "schemas": snap.schemas.iter()
+            .map(|d| json!({
+                "resourceType": d.resource_type,
+                "schema": serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
+            }))
+            .collect::<Vec<_>>(),
     })
 }
 

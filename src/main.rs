@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Team(cmd) => scimbox::cli::team(&cli.db, cmd),
         Command::Workspace(cmd) => scimbox::cli::workspace(&cli.db, cmd),
         Command::User(cmd) => scimbox::cli::user(&cli.db, cmd),
+        Command::Schema(cmd) => scimbox::cli::schema(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
         Command::Export { org, format, out } => {

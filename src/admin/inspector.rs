@@ -7,7 +7,7 @@
 //! body is stored.
 
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 /// How much of each request and response body is kept.
@@ -35,6 +35,9 @@ pub struct Record {
     pub request_body: String,
     pub request_bytes: usize,
     pub response_body: String,
+    /// Attributes under extension URNs the organization does not declare, which the request
+    /// sent and scimbox dropped.
+    pub dropped: Vec<String>,
 }
 
 /// What the SCIM edge hands over after answering a request.
@@ -52,12 +55,28 @@ pub struct Seen<'a> {
     pub request_head: &'a [u8],
     pub request_bytes: usize,
     pub response: Option<&'a str>,
+    pub dropped: &'a [String],
 }
 
 /// The ring of the latest requests. `size` 0 turns recording off.
 pub struct Inspector {
     size: usize,
     ring: Mutex<Ring>,
+    undeclared: Mutex<Undeclared>,
+}
+
+/// Per organization id: each dropped attribute path with how often and when it was last sent.
+type Undeclared = HashMap<String, BTreeMap<String, (u64, String)>>;
+
+/// Most distinct dropped paths counted per organization (a client could invent endless ones).
+const MAX_UNDECLARED: usize = 200;
+
+/// One dropped attribute as the admin API reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedCount {
+    pub path: String,
+    pub count: u64,
+    pub last_seen: String,
 }
 
 #[derive(Default)]
@@ -71,11 +90,53 @@ impl Inspector {
         Inspector {
             size,
             ring: Mutex::new(Ring::default()),
+            undeclared: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Counts the undeclared attributes an organization's clients sent (since the server
+    /// started), whether or not the ring is on.
+    pub fn count_undeclared(&self, org_id: &str, dropped: &[String], at: &str) {
+        if dropped.is_empty() {
+            return;
+        }
+        let Ok(mut all) = self.undeclared.lock() else {
+            return;
+        };
+        let counts = all.entry(org_id.to_string()).or_default();
+        for path in dropped {
+            if let Some((n, last)) = counts.get_mut(path) {
+                *n += 1;
+                *last = at.to_string();
+            } else if counts.len() < MAX_UNDECLARED {
+                counts.insert(clip(path, 512), (1, at.to_string()));
+            }
+        }
+    }
+
+    /// The undeclared attributes an organization's clients sent, most frequent first.
+    pub fn undeclared(&self, org_id: &str) -> Vec<DroppedCount> {
+        let Ok(all) = self.undeclared.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<DroppedCount> = all
+            .get(org_id)
+            .map(|m| {
+                m.iter()
+                    .map(|(path, (count, last))| DroppedCount {
+                        path: path.clone(),
+                        count: *count,
+                        last_seen: last.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+        out
     }
 
     /// Keeps a request, dropping the oldest when the ring is full.
@@ -109,6 +170,7 @@ impl Inspector {
                 let head = clip(r, BODY_HEAD);
                 redact(&head, head.len() < r.len())
             }),
+            dropped: seen.dropped.to_vec(),
         };
         let Ok(mut ring) = self.ring.lock() else {
             return;
@@ -231,6 +293,7 @@ mod tests {
             request_head: body,
             request_bytes: body.len(),
             response: Some("{\"id\":\"1\"}"),
+            dropped: &[],
         }
     }
 
@@ -262,6 +325,12 @@ mod tests {
         assert_eq!(i.list("org1", "4", None, 10).len(), 1);
         assert_eq!(i.list("org1", "", Some(all[0].seq), 10)[0].status, 409);
         assert_eq!(i.list("org2", "5", None, 10)[0].org_id, "org2");
+        let dropped = ["urn:x:2.0:User:costCenter".to_string()];
+        i.count_undeclared("org1", &dropped, "t1");
+        i.count_undeclared("org1", &dropped, "t2");
+        let counted = i.undeclared("org1");
+        assert_eq!((counted[0].count, counted[0].last_seen.as_str()), (2, "t2"));
+        assert!(i.undeclared("org2").is_empty());
         let off = Inspector::new(0);
         off.record(&seen("/scim/v2/o/Users", 200, b""));
         assert!(off.list("o", "", None, 10).is_empty());

@@ -3,6 +3,7 @@
 //! Teams, the audit record) live here, so no edge can bypass them.
 
 pub mod orgs;
+pub mod schemas;
 pub mod teams;
 pub mod transfer;
 pub mod users;

@@ -12,7 +12,7 @@ use crate::model::filter::Filter;
 use crate::model::query::ListQuery;
 use crate::model::resource;
 use crate::model::roles;
-use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
+use crate::model::schema::{GROUP_TYPE, ResourceType, TEAM_GROUP_SCHEMA};
 use crate::store::Conn;
 use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
 use crate::store::{Store, orgs};
@@ -257,12 +257,14 @@ pub async fn create(
     origin: Origin,
     now: String,
 ) -> Result<Team> {
-    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
-    let cols = columns(&data);
-    let text = super::to_text(&data)?;
+    let body = resource.into();
     let actor = actor.clone();
     store
         .write(move |conn| {
+            let rt = crate::store::schemas::extended(conn, org_pk, &GROUP_TYPE)?;
+            let data = resource::normalize(rt, &body)?;
+            let cols = columns(&data);
+            let text = super::to_text(&data)?;
             if origin == Origin::Local && scim_enabled(conn, org_pk)? {
                 return Err(Error::Forbidden(
                     "SCIM provisioning is on: Teams are created by the IdP, not here".into(),
@@ -339,7 +341,9 @@ pub async fn update<F>(
     change: F,
 ) -> Result<Team>
 where
-    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+    F: FnOnce(&'static ResourceType, Map<String, Value>) -> Result<Map<String, Value>>
+        + Send
+        + 'static,
 {
     let actor = actor.clone();
     store
@@ -347,8 +351,10 @@ where
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
             let before = super::parse_stored(&row.data, "team", &id)?;
-            let mut after = change(before.clone())?;
-            resource::finish(&GROUP_TYPE, &mut after)?;
+            let rt = crate::store::schemas::extended(conn, org_pk, &GROUP_TYPE)?;
+            let mut after = change(rt, before.clone())?;
+            resource::finish(rt, &mut after)?;
+            crate::model::declared::check_immutable(rt, &before, &after)?;
             let mut changed = false;
             if after != before {
                 let text = super::to_text(&after)?;
@@ -394,7 +400,7 @@ pub async fn replace(
     with_members: bool,
     now: String,
 ) -> Result<Team> {
-    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
+    let body = resource.into();
     update(
         store,
         actor,
@@ -405,7 +411,7 @@ pub async fn replace(
         origin,
         with_members,
         now,
-        move |_| Ok(data),
+        move |rt, _| resource::normalize(rt, &body),
     )
     .await
 }

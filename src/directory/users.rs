@@ -5,9 +5,10 @@ use super::{Actor, Precondition};
 use crate::error::{Error, Result};
 use crate::model::query::ListQuery;
 use crate::model::resource;
-use crate::model::schema::USER_TYPE;
+use crate::model::schema::{ResourceType, USER_TYPE};
 use crate::store::Conn;
 use crate::store::Store;
+use crate::store::schemas;
 use crate::store::users::{self, Email, UserColumns, UserRow};
 use serde_json::{Map, Value};
 
@@ -18,8 +19,8 @@ pub struct User {
     pub teams: Vec<(String, String)>,
 }
 
-/// Pulls the indexed columns out of a canonical resource.
-pub fn columns(data: &Map<String, Value>) -> UserColumns {
+/// Pulls the indexed columns out of a canonical resource of the organization's User type.
+pub fn columns(rt: &'static ResourceType, data: &Map<String, Value>) -> UserColumns {
     let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
     let emails = data
         .get("emails")
@@ -42,6 +43,7 @@ pub fn columns(data: &Map<String, Value>) -> UserColumns {
         display_name: text("displayName"),
         active: data.get("active").and_then(Value::as_bool).unwrap_or(true),
         emails,
+        declared: crate::model::declared::indexed_values(rt, data),
     }
 }
 
@@ -55,13 +57,15 @@ pub async fn create(
     resource: impl Into<Value>,
     now: String,
 ) -> Result<User> {
-    let mut data = resource::normalize(&USER_TYPE, &resource.into())?;
-    data.entry("active").or_insert(Value::Bool(true));
-    let cols = columns(&data);
-    let text = super::to_text(&data)?;
+    let body = resource.into();
     let actor = actor.clone();
     store
         .write(move |conn| {
+            let rt = schemas::extended(conn, org_pk, &USER_TYPE)?;
+            let mut data = resource::normalize(rt, &body)?;
+            data.entry("active").or_insert(Value::Bool(true));
+            let cols = columns(rt, &data);
+            let text = super::to_text(&data)?;
             let id = super::new_id();
             let pk = users::insert(conn, org_pk, &id, &cols, &text, &now)?;
             actor.record(
@@ -117,10 +121,10 @@ pub async fn replace(
     resource: impl Into<Value>,
     now: String,
 ) -> Result<User> {
-    let data = resource::normalize(&USER_TYPE, &resource.into())?;
-    update_with(store, actor, org_pk, id, pre, now, move |mut before| {
+    let body = resource.into();
+    update_with(store, actor, org_pk, id, pre, now, move |rt, mut before| {
         let active = before.remove("active");
-        let mut after = data;
+        let mut after = resource::normalize(rt, &body)?;
         if let Some(active) = active {
             after.entry("active").or_insert(active);
         }
@@ -129,7 +133,8 @@ pub async fn replace(
     .await
 }
 
-/// Changes a user: `change` gets the stored resource and returns the new one, built from
+/// Changes a user: `change` gets the organization's User type (its declared extensions
+/// included) and the stored resource, and returns the new one, built from
 /// canonical values (`model::resource::normalize_value`, as PATCH does); its required
 /// attributes are checked and its `schemas` recomputed here. Runs inside the writer, so concurrent changes to one user apply one after the
 /// other and none is lost. A change that changes nothing writes nothing and keeps the version.
@@ -143,7 +148,9 @@ pub async fn update_with<F>(
     change: F,
 ) -> Result<User>
 where
-    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+    F: FnOnce(&'static ResourceType, Map<String, Value>) -> Result<Map<String, Value>>
+        + Send
+        + 'static,
 {
     let actor = actor.clone();
     store
@@ -151,13 +158,15 @@ where
             let row = current(conn, org_pk, &id)?;
             Precondition::check(pre.as_ref(), row.version)?;
             let before = super::parse_stored(&row.data, "user", &id)?;
-            let mut after = change(before.clone())?;
-            resource::finish(&USER_TYPE, &mut after)?;
+            let rt = schemas::extended(conn, org_pk, &USER_TYPE)?;
+            let mut after = change(rt, before.clone())?;
+            resource::finish(rt, &mut after)?;
+            crate::model::declared::check_immutable(rt, &before, &after)?;
             let teams = users::teams_of(conn, row.pk)?;
             if after == before {
                 return Ok(User { row, teams });
             }
-            let cols = columns(&after);
+            let cols = columns(rt, &after);
             let text = super::to_text(&after)?;
             let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
             actor.record(

@@ -246,6 +246,7 @@ pub async fn metrics_reply(state: &State) -> Reply {
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
             body: Some(state.metrics.render(&gauges)),
+            dropped: Vec::new(),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");

@@ -1,6 +1,7 @@
 //! The ground floor: the attribute catalogue, the filter AST and list queries, shared by
 //! `scim` and `store`, and the canonical form of a resource.
 
+pub mod declared;
 pub mod filter;
 pub mod matcher;
 pub mod query;

@@ -13,7 +13,7 @@ use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
 use crate::model::resource;
-use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
+use crate::model::schema::{GROUP_TYPE, ResourceType, TEAM_GROUP};
 use serde_json::{Map, Value};
 
 pub fn location(base: &str, id: &str) -> String {
@@ -66,11 +66,12 @@ pub fn render(team: &Team, base: &str, access: Option<&Value>) -> String {
 }
 
 fn projection(req: &Request) -> Projection {
-    Projection::parse(
-        &GROUP_TYPE,
-        req.param("attributes"),
-        req.param("excludedAttributes"),
-    )
+    projection_in(req, &GROUP_TYPE)
+}
+
+/// The projection by the organization's Group type (its declared extensions included).
+pub(crate) fn projection_in(req: &Request, rt: &'static ResourceType) -> Projection {
+    Projection::parse(rt, req.param("attributes"), req.param("excludedAttributes"))
 }
 
 fn project(team: &Team, base: &str, p: &Projection, access: Option<&Value>) -> Result<String> {
@@ -93,7 +94,7 @@ async fn access_if_requested(app: &App, team: &Team, p: &Projection) -> Result<O
 }
 
 async fn resource_reply(app: &App, status: u16, team: &Team, req: &Request) -> Result<Reply> {
-    let p = projection(req);
+    let p = projection_in(req, super::types(app, req).await?.group);
     let access = access_if_requested(app, team, &p).await?;
     let body = project(team, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(team.row.version));
@@ -278,11 +279,11 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         Origin::Scim,
         wants_body && projection(req).returns("members"),
         req.now.clone(),
-        move |before| {
+        move |rt, before| {
             if attr_ops.is_empty() {
                 Ok(before)
             } else {
-                patch::apply(&GROUP_TYPE, before, &attr_ops)
+                patch::apply(rt, before, &attr_ops)
             }
         },
     )
@@ -311,7 +312,8 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    search(app, req, params, projection(req)).await
+    let rt = super::types(app, req).await?.group;
+    search(app, req, params, projection_in(req, rt)).await
 }
 
 pub async fn search(

@@ -105,6 +105,9 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// A SCIM JSON body; `None` for 204 and 304.
     pub body: Option<String>,
+    /// Attributes of the request no schema of the organization declares, which were
+    /// dropped (`urn:…:User:costCenter`); the request inspector shows them.
+    pub dropped: Vec<String>,
 }
 
 impl Reply {
@@ -113,6 +116,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Some(body),
+            dropped: Vec::new(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            dropped: Vec::new(),
         }
     }
 
@@ -128,6 +133,17 @@ impl Reply {
         self.headers.push((name, value));
         self
     }
+
+    /// Notes the attributes of the request that were dropped as undeclared.
+    pub fn dropping(mut self, dropped: Vec<String>) -> Reply {
+        self.dropped = dropped;
+        self
+    }
+}
+
+/// The organization's resource types, its declared schema extensions included.
+pub async fn types(app: &crate::app::App, req: &Request) -> Result<crate::store::schemas::Types> {
+    crate::directory::schemas::types(&app.store, req.principal.org_pk).await
 }
 
 pub use crate::model::resource::field;

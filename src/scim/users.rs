@@ -6,7 +6,7 @@ use super::{Reply, Request, json_string, patch};
 use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
-use crate::model::schema::{ACCESS_USER, USER_TYPE};
+use crate::model::schema::{ACCESS_USER, ResourceType};
 use serde_json::{Map, Value};
 
 /// The default representation, written without re-parsing the stored JSON: the stored text
@@ -72,12 +72,8 @@ fn project(
     Ok(Value::Object(projection.apply(map)).to_string())
 }
 
-fn projection(req: &Request) -> Projection {
-    Projection::parse(
-        &USER_TYPE,
-        req.param("attributes"),
-        req.param("excludedAttributes"),
-    )
+pub(crate) fn projection(req: &Request, rt: &'static ResourceType) -> Projection {
+    Projection::parse(rt, req.param("attributes"), req.param("excludedAttributes"))
 }
 
 /// The user's effective access when the request asked for the access extension (it is
@@ -92,7 +88,8 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
 
 /// A resource reply with its ETag (and `Location` when created).
 async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> Result<Reply> {
-    let p = projection(req);
+    let rt = super::types(app, req).await?.user;
+    let p = projection(req, rt);
     let access = access_if_requested(app, user, &p).await?;
     let body = project(user, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(user.row.version));
@@ -102,8 +99,19 @@ async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> R
     Ok(reply)
 }
 
+/// The attributes of a body under extension URNs the organization does not declare.
+async fn undeclared(app: &App, req: &Request, body: &Value) -> Result<Vec<String>> {
+    let rt = super::types(app, req).await?.user;
+    Ok(if req.method == super::Method::Patch {
+        crate::model::declared::undeclared_in_patch(rt, body)
+    } else {
+        crate::model::declared::undeclared(rt, body)
+    })
+}
+
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
+    let dropped = undeclared(app, req, &body).await?;
     let actor = req.actor("SCIM POST /Users".into());
     let user = directory::users::create(
         &app.store,
@@ -113,7 +121,9 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    resource_reply(app, 201, &user, req).await
+    Ok(resource_reply(app, 201, &user, req)
+        .await?
+        .dropping(dropped))
 }
 
 fn not_found(id: &str) -> Error {
@@ -134,6 +144,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
+    let dropped = undeclared(app, req, &body).await?;
     let actor = req.actor(format!("SCIM PUT /Users/{id}"));
     let user = directory::users::replace(
         &app.store,
@@ -145,11 +156,15 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    resource_reply(app, 200, &user, req).await
+    Ok(resource_reply(app, 200, &user, req)
+        .await?
+        .dropping(dropped))
 }
 
 pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
-    let ops = patch::parse_request(&req.json()?)?;
+    let body = req.json()?;
+    let dropped = undeclared(app, req, &body).await?;
+    let ops = patch::parse_request(&body)?;
     let actor = req.actor(format!("SCIM PATCH /Users/{id}"));
     let user = directory::users::update_with(
         &app.store,
@@ -158,10 +173,12 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         id.to_string(),
         req.precondition(),
         req.now.clone(),
-        move |before| patch::apply(&USER_TYPE, before, &ops),
+        move |rt, before| patch::apply(rt, before, &ops),
     )
     .await?;
-    resource_reply(app, 200, &user, req).await
+    Ok(resource_reply(app, 200, &user, req)
+        .await?
+        .dropping(dropped))
 }
 
 pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
@@ -181,7 +198,8 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// `GET /Users` with filter, sort and paging; a filter that matches nothing is an empty list.
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    search(app, req, params, projection(req)).await
+    let rt = super::types(app, req).await?.user;
+    search(app, req, params, projection(req, rt)).await
 }
 
 pub async fn search(

@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -32,6 +32,31 @@ const STEPS: &[&str] = &[
      CREATE INDEX sessions_admin ON sessions(admin_pk);
      CREATE INDEX sessions_expires ON sessions(expires);
      CREATE INDEX audit_at ON audit(at);",
+    // 3: schema extensions an organization declares (RFC 7643 §7 text as checked by
+    // model::declared), and the string values of users' declared attributes, one row each,
+    // so `eq` on a declared attribute (an IdP's lookup) and `uniqueness: server` are one
+    // index seek. `value` is NOCASE; a caseExact comparison adds a BINARY check.
+    "CREATE TABLE declared_schemas (
+         pk            INTEGER PRIMARY KEY,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         urn           TEXT NOT NULL COLLATE NOCASE,
+         resource_type TEXT NOT NULL,
+         required      INTEGER NOT NULL DEFAULT 0,
+         body          TEXT NOT NULL,
+         created       TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX declared_schemas_urn ON declared_schemas(org_pk, urn);
+     CREATE TABLE declared_values (
+         org_pk  INTEGER NOT NULL,
+         user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+         attr    TEXT NOT NULL,
+         value   TEXT NOT NULL COLLATE NOCASE
+     );
+     CREATE INDEX declared_values_value ON declared_values(org_pk, attr, value);
+     CREATE INDEX declared_values_user ON declared_values(user_pk);
+     INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+         ('declared_values', 'declared_values_value', '1000000 100000 100000 1'),
+         ('declared_values', 'declared_values_user', '1000000 2');",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -223,8 +223,9 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<T
         alias: "t",
         columns: COLUMNS,
         counter: "team_count",
-        compile: super::filter_sql::compile_teams,
-        sort_expr: super::filter_sql::teams_sort_expr,
+        base: &crate::model::schema::GROUP_TYPE,
+        compile: super::filter_sql::compile_teams_in,
+        sort_expr: super::filter_sql::teams_sort_expr_in,
         from_row,
     };
     super::page(conn, &listed, org_pk, q)

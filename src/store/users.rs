@@ -23,6 +23,8 @@ pub struct UserColumns {
     pub display_name: Option<String>,
     pub active: bool,
     pub emails: Vec<Email>,
+    /// The string values of declared extension attributes, indexed for `eq` and uniqueness.
+    pub declared: Vec<crate::model::declared::IndexedValue>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +75,9 @@ pub fn insert(
     .map_err(super::unique_as("userName"))?;
     let pk = conn.last_insert_rowid();
     insert_emails(conn, org_pk, pk, &cols.emails)?;
+    if !cols.declared.is_empty() {
+        super::schemas::set_values(conn, org_pk, pk, &cols.declared)?;
+    }
     Ok(pk)
 }
 
@@ -118,6 +123,7 @@ pub fn update(
     conn.prepare_cached("DELETE FROM user_emails WHERE user_pk = ?")?
         .execute([pk])?;
     insert_emails(conn, org_pk, pk, &cols.emails)?;
+    super::schemas::set_values(conn, org_pk, pk, &cols.declared)?;
     Ok(version)
 }
 
@@ -174,8 +180,9 @@ pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<U
         alias: "u",
         columns: COLUMNS,
         counter: "user_count",
-        compile: super::filter_sql::compile_users,
-        sort_expr: super::filter_sql::users_sort_expr,
+        base: &crate::model::schema::USER_TYPE,
+        compile: super::filter_sql::compile_users_in,
+        sort_expr: super::filter_sql::users_sort_expr_in,
         from_row,
     };
     super::page(conn, &listed, org_pk, q)

@@ -21,5 +21,6 @@ mod layers;
 mod limits;
 mod ops;
 mod replays;
+mod schemas;
 mod teams;
 mod users;

@@ -92,6 +92,7 @@ fn list_requests(admin: &AdminState, req: &Request, org: &Org) -> Result<Reply> 
                 "token": r.token, "userAgent": r.user_agent,
                 "requestBody": r.request_body, "requestBytes": r.request_bytes,
                 "responseBody": r.response_body,
+                "dropped": r.dropped,
             })
         })
         .collect();

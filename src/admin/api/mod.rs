@@ -11,6 +11,7 @@
 
 mod activity;
 mod orgs;
+mod schemas;
 mod signin;
 mod teams;
 mod tokens;
@@ -230,6 +231,7 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 Some("teams") => teams::route(&cx, method, rest).await,
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
                 Some("audit" | "requests") => activity::route(&cx, method, rest).await,
+                Some("schemas" | "undeclared") => schemas::route(&cx, method, rest).await,
                 Some(_) => Err(cx.not_found(method)),
             }
         }
