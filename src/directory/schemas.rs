@@ -4,9 +4,10 @@
 use super::Actor;
 use crate::error::{Error, Result};
 use crate::model::declared;
+use crate::model::declared::Types;
 use crate::model::schema::GROUP_TYPE;
 use crate::store::Store;
-use crate::store::schemas::{self, Declared, Types};
+use crate::store::schemas::{self, Declared};
 
 /// The organization's resource types with its declared extensions.
 pub async fn types(store: &Store, org_pk: i64) -> Result<Types> {

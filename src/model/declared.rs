@@ -32,6 +32,24 @@ pub struct Declaration {
     pub required: bool,
 }
 
+/// The resource types of an organization: the built-in ones with its declared extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct Types {
+    pub user: &'static ResourceType,
+    pub group: &'static ResourceType,
+}
+
+impl Types {
+    /// The organization's version of a built-in resource type.
+    pub fn of(&self, base: &'static ResourceType) -> &'static ResourceType {
+        if std::ptr::eq(base, &GROUP_TYPE) {
+            self.group
+        } else {
+            self.user
+        }
+    }
+}
+
 /// The resource type a declaration names on the command line or in the admin API.
 pub fn base_type(name: &str) -> Option<&'static ResourceType> {
     [&USER_TYPE, &GROUP_TYPE]

@@ -4,8 +4,8 @@
 use super::{RESOURCE_TYPE, Reply, Request, SCHEMA, SERVICE_PROVIDER_CONFIG, list};
 use crate::error::{Error, Result};
 use crate::model::declared;
+use crate::model::declared::Types;
 use crate::model::schema::{Attr, ResourceType, SCHEMAS, Schema};
-use crate::store::schemas::Types;
 use serde_json::{Value, json};
 
 pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {

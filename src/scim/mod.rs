@@ -142,7 +142,7 @@ impl Reply {
 }
 
 /// The organization's resource types, its declared schema extensions included.
-pub async fn types(app: &crate::app::App, req: &Request) -> Result<crate::store::schemas::Types> {
+pub async fn types(app: &crate::app::App, req: &Request) -> Result<crate::model::declared::Types> {
     crate::directory::schemas::types(&app.store, req.principal.org_pk).await
 }
 

@@ -2,7 +2,7 @@
 //! declared attributes.
 
 use crate::error::{Error, Result};
-use crate::model::declared::{self, IndexedValue};
+use crate::model::declared::{self, IndexedValue, Types};
 use crate::model::schema::{GROUP_TYPE, ResourceType, USER_TYPE};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -70,23 +70,6 @@ pub fn delete(conn: &Connection, org_pk: i64, urn: &str) -> Result<bool> {
         .prepare_cached("DELETE FROM declared_schemas WHERE org_pk = ? AND urn = ?")?
         .execute(params![org_pk, urn])?;
     Ok(n > 0)
-}
-
-/// The resource types of an organization: the built-in ones with its declared extensions.
-#[derive(Debug, Clone, Copy)]
-pub struct Types {
-    pub user: &'static ResourceType,
-    pub group: &'static ResourceType,
-}
-
-impl Types {
-    pub fn of(&self, base: &'static ResourceType) -> &'static ResourceType {
-        if std::ptr::eq(base, &GROUP_TYPE) {
-            self.group
-        } else {
-            self.user
-        }
-    }
 }
 
 /// The organization's resource types. One indexed read; an organization without declarations
