@@ -158,6 +158,9 @@ async function api(method, path, body) {
 
 const orgPath = (rest) => `/orgs/${encodeURIComponent(state.org.id)}${rest || ''}`;
 
+/** Views other files add (schemas.js: `#/schemas`), by section name. */
+const extraViews = {};
+
 // ---- Routing ------------------------------------------------------------------------------
 
 function route() {
@@ -183,7 +186,7 @@ async function render() {
     else a.removeAttribute('aria-current');
   }
   const views = { org: viewOrg, tokens: viewTokens, users: r.id ? viewUser : viewUsers, teams: r.id ? viewTeam : viewTeams, activity: viewActivity };
-  const view = views[r.section];
+  const view = views[r.section] || extraViews[r.section];
   if (!view) {
     show(h('section', { class: 'card' }, h('h1', { text: 'Not found' }), h('p', { text: 'There is no such page. Pick a section above.' })));
     return;
@@ -734,12 +737,13 @@ async function loadRequests(box) {
       h('summary', { text: 'Bodies' }),
       h('p', { class: 'muted', text: `${r.userAgent || 'no user agent'}${r.query ? ` · ?${r.query}` : ''}` }),
       h('h3', { text: `Request (${r.requestBytes} bytes)` }), h('pre', { class: 'json', text: pretty(r.requestBody) || '(empty)' }),
-      h('h3', { text: 'Response' }), h('pre', { class: 'json', text: pretty(r.responseBody) || '(empty)' }));
+      h('h3', { text: 'Response' }), h('pre', { class: 'json', text: pretty(r.responseBody) || '(empty)' }),
+      droppedNote(r.dropped));
     return h('tr', { 'data-status': r.status },
       h('td', {}, timeEl(r.at)),
       h('td', { class: 'mono', text: r.method }),
       h('td', { class: 'mono path', text: r.path.replace(/^\/scim\/v2\/[^/]+/, '') || '/' }),
-      h('td', {}, badge(String(r.status), cls)),
+      h('td', {}, badge(String(r.status), cls), r.dropped && r.dropped.length ? badge('dropped', 'warn') : null),
       h('td', { text: `${r.latencyMs.toFixed(1)} ms` }),
       h('td', { text: r.token || '—' }),
       h('td', { class: 'mono small', text: r.requestId || '—', title: 'X-Request-Id: also in the response header and the server log' }),
@@ -749,6 +753,13 @@ async function loadRequests(box) {
     ? table(['When', 'Method', 'Path', 'Status', 'Latency', 'Token', 'Request id', ''], rows, 'SCIM requests')
     : h('p', { class: 'muted', text: activity.status ? 'No request with this status.' : 'No SCIM requests since the server started.' }),
   h('p', { class: 'muted', text: `The server keeps the latest ${data.kept} requests in memory (--request-log-size).` }));
+}
+
+/** The attributes a request sent under undeclared extensions (dropped by the server). */
+function droppedNote(dropped) {
+  if (!dropped || !dropped.length) return null;
+  return h('p', { class: 'warn dropped' }, 'Dropped, not declared in this organization (see ',
+    h('a', { href: '#/schemas', text: 'Schemas' }), '): ', h('span', { class: 'mono small', text: dropped.join(', ') }));
 }
 
 function pretty(text) {
