@@ -83,6 +83,16 @@ pub fn parse(text: &str, resource_type: &str) -> Result<Declaration, String> {
         None => return Err("attributes: missing".into()),
     };
     let attributes = attribute_list(attrs, "attributes", true)?;
+    if std::ptr::eq(rt, &GROUP_TYPE)
+        && let Some(i) = attributes
+            .iter()
+            .position(|a| a.get("uniqueness").and_then(Value::as_str) == Some("server"))
+    {
+        // Only users' values have the index that checks it within the organization.
+        return Err(format!(
+            "attributes[{i}].uniqueness: \"server\" is checked for User extensions only"
+        ));
+    }
     let required = attributes
         .iter()
         .any(|a| a.get("required") == Some(&Value::Bool(true)));

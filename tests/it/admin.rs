@@ -80,7 +80,7 @@ impl Admin<'_> {
     }
 
     /// A state change as the page sends it: cookie, CSRF token, same origin, JSON.
-    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
         self.send_with(method, path, body, &[("x-csrf-token", &self.csrf)])
             .await
     }

@@ -637,3 +637,104 @@ async fn export_and_import_carry_declared_schemas_and_their_values() {
     let err = scimbox::import::plan(&bad, true).unwrap_err();
     assert!(err.starts_with("schemas[0]: attributes[0].type"), "{err}");
 }
+
+#[tokio::test]
+async fn the_admin_api_declares_shows_errors_and_counts_undeclared_attributes() {
+    let s = Server::start().await;
+    let a = crate::admin::sign_in(&s).await;
+    let org = format!("/api/orgs/{}", s.org_id);
+    s.post(
+        "/Users",
+        &user("drop@example.com", json!({"costCenter": "1"})),
+    )
+    .await;
+    let v = a.get(&format!("{org}/undeclared")).await.json();
+    assert_eq!(v["undeclared"][0]["path"], format!("{URN}:costCenter"));
+    assert_eq!(v["undeclared"][0]["count"], 1);
+    let bad = json!({"id": URN, "attributes": [{"name": "costCenter", "type": "text"}]});
+    let r = a
+        .send(
+            "POST",
+            &format!("{org}/schemas"),
+            Some(json!({"schema": bad.to_string()})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("attributes[0].type: unknown type")
+    );
+    let r = a
+        .send(
+            "POST",
+            &format!("{org}/schemas"),
+            Some(json!({"schema": custom()})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["id"], URN);
+    let list = a.get(&format!("{org}/schemas")).await.json();
+    assert_eq!(list["schemas"][0]["carriers"], 0);
+    assert_eq!(
+        list["schemas"][0]["schema"]["attributes"][0]["name"],
+        "costCenter"
+    );
+    s.post(
+        "/Users",
+        &user("keep@example.com", json!({"costCenter": "1"})),
+    )
+    .await;
+    let enc = urlencode(URN);
+    let r = a
+        .send("DELETE", &format!("{org}/schemas/{enc}"), None)
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.json()["message"].as_str().unwrap().contains("--force"));
+    let r = a
+        .send("DELETE", &format!("{org}/schemas/{enc}?force=true"), None)
+        .await;
+    assert_eq!(r.json()["droppedFrom"], 1, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_group_extension_is_stored_returned_and_filtered() {
+    let s = Server::start().await;
+    let org = scimbox::directory::orgs::find(&s.store, s.org_id.clone())
+        .await
+        .unwrap();
+    let urn = "urn:example:team:2.0:Group";
+    scimbox::directory::schemas::add(
+        &s.store,
+        &actor(),
+        org.pk,
+        json!({"id": urn, "attributes": [{"name": "costCenter", "type": "string"}]}).to_string(),
+        "Group".into(),
+        now(),
+    )
+    .await
+    .unwrap();
+    let rt = s.get("/ResourceTypes/Group").await.json();
+    assert!(
+        rt["schemaExtensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["schema"] == urn)
+    );
+    let r = s
+        .post(
+            "/Groups",
+            &json!({"displayName": "Finance", urn: {"costCenter": "F1"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()[urn]["costCenter"], "F1");
+    let f = urlencode(&format!("{urn}:costCenter eq \"f1\""));
+    let v = s.get(&format!("/Groups?filter={f}")).await.json();
+    assert_eq!(v["totalResults"], 1, "{v}");
+    // A User extension of that name is not the Group's.
+    let r = s.get(&format!("/Users?filter={f}")).await;
+    r.assert_error(400, Some("invalidFilter"));
+}
