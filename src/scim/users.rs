@@ -87,8 +87,13 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
 }
 
 /// A resource reply with its ETag (and `Location` when created).
-async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> Result<Reply> {
-    let rt = super::types(app, req).await?.user;
+async fn resource_reply(
+    app: &App,
+    status: u16,
+    user: &User,
+    req: &Request,
+    rt: &'static ResourceType,
+) -> Result<Reply> {
     let p = projection(req, rt);
     let access = access_if_requested(app, user, &p).await?;
     let body = project(user, &req.base_url, &p, access.as_ref())?;
@@ -99,19 +104,25 @@ async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> R
     Ok(reply)
 }
 
-/// The attributes of a body under extension URNs the organization does not declare.
-async fn undeclared(app: &App, req: &Request, body: &Value) -> Result<Vec<String>> {
+/// The organization's User type, and the attributes of a body under extension URNs it does
+/// not declare.
+async fn undeclared(
+    app: &App,
+    req: &Request,
+    body: &Value,
+) -> Result<(&'static ResourceType, Vec<String>)> {
     let rt = super::types(app, req).await?.user;
-    Ok(if req.method == super::Method::Patch {
+    let dropped = if req.method == super::Method::Patch {
         crate::model::declared::undeclared_in_patch(rt, body)
     } else {
         crate::model::declared::undeclared(rt, body)
-    })
+    };
+    Ok((rt, dropped))
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
-    let dropped = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(app, req, &body).await?;
     let actor = req.actor("SCIM POST /Users".into());
     let user = directory::users::create(
         &app.store,
@@ -121,7 +132,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    Ok(resource_reply(app, 201, &user, req)
+    Ok(resource_reply(app, 201, &user, req, rt)
         .await?
         .dropping(dropped))
 }
@@ -137,14 +148,15 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     if let Some(reply) = req.not_modified(user.row.version) {
         return Ok(reply);
     }
-    resource_reply(app, 200, &user, req).await
+    let rt = super::types(app, req).await?.user;
+    resource_reply(app, 200, &user, req, rt).await
 }
 
 /// PUT replaces every writable attribute (RFC 7644 §3.5.1); read-only ones the client echoes
 /// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let dropped = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(app, req, &body).await?;
     let actor = req.actor(format!("SCIM PUT /Users/{id}"));
     let user = directory::users::replace(
         &app.store,
@@ -156,14 +168,14 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    Ok(resource_reply(app, 200, &user, req)
+    Ok(resource_reply(app, 200, &user, req, rt)
         .await?
         .dropping(dropped))
 }
 
 pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let dropped = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(app, req, &body).await?;
     let ops = patch::parse_request(&body)?;
     let actor = req.actor(format!("SCIM PATCH /Users/{id}"));
     let user = directory::users::update_with(
@@ -176,7 +188,7 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         move |rt, before| patch::apply(rt, before, &ops),
     )
     .await?;
-    Ok(resource_reply(app, 200, &user, req)
+    Ok(resource_reply(app, 200, &user, req, rt)
         .await?
         .dropping(dropped))
 }
