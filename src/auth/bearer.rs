@@ -26,6 +26,9 @@ pub struct Principal {
     pub org_id: String,
     pub token_pk: i64,
     pub token_name: String,
+    /// The organization's resource types with its declared schema extensions, read with the
+    /// token: declaring or removing one bumps `auth_epoch`, which drops this cache.
+    pub types: crate::model::declared::Types,
 }
 
 impl Principal {
@@ -172,7 +175,15 @@ impl Authenticator {
         let row = match token_id(bearer) {
             Some(id) => {
                 let id = id.to_string();
-                store.read(move |conn| tokens::by_id(conn, &id)).await?
+                store
+                    .read(move |conn| match tokens::by_id(conn, &id)? {
+                        Some(row) => {
+                            let types = store::schemas::types(conn, row.org_pk)?;
+                            Ok(Some((row, types)))
+                        }
+                        None => Ok(None),
+                    })
+                    .await?
             }
             None => None,
         };
@@ -183,13 +194,13 @@ impl Authenticator {
             .map_err(|_| Error::Internal("auth closed".into()))?;
         let hash = row
             .as_ref()
-            .map_or(self.decoy_hash.clone(), |r| r.hash.clone());
+            .map_or(self.decoy_hash.clone(), |(r, _)| r.hash.clone());
         let candidate = bearer.to_string();
         let matched = tokio::task::spawn_blocking(move || secret::verify(&candidate, &hash))
             .await
             .map_err(|e| Error::Internal(format!("verify task: {e}")))?;
-        let row = match row {
-            Some(row) if matched && row.is_live(now) => row,
+        let (row, types) = match row {
+            Some((row, types)) if matched && row.is_live(now) => (row, types),
             _ => return Err(Error::Unauthorized),
         };
         let entry = Cached {
@@ -199,6 +210,7 @@ impl Authenticator {
                 org_id: row.org_id.clone(),
                 token_pk: row.pk,
                 token_name: row.name.clone(),
+                types,
             },
             scim_enabled: row.org_scim_enabled,
             expires: row.expires.clone(),

@@ -4,15 +4,9 @@
 use super::Actor;
 use crate::error::{Error, Result};
 use crate::model::declared;
-use crate::model::declared::Types;
 use crate::model::schema::GROUP_TYPE;
 use crate::store::Store;
 use crate::store::schemas::{self, Declared};
-
-/// The organization's resource types with its declared extensions.
-pub async fn types(store: &Store, org_pk: i64) -> Result<Types> {
-    store.read(move |conn| schemas::types(conn, org_pk)).await
-}
 
 /// Declares a schema extension from its RFC 7643 §7 text. A file that is not a valid schema
 /// is `InvalidValue` with one line naming the field; a URN the organization already declared

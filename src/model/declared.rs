@@ -39,6 +39,12 @@ pub struct Types {
     pub group: &'static ResourceType,
 }
 
+impl PartialEq for Types {
+    fn eq(&self, other: &Types) -> bool {
+        std::ptr::eq(self.user, other.user) && std::ptr::eq(self.group, other.group)
+    }
+}
+
 impl Types {
     /// The organization's version of a built-in resource type.
     pub fn of(&self, base: &'static ResourceType) -> &'static ResourceType {

@@ -94,7 +94,7 @@ async fn access_if_requested(app: &App, team: &Team, p: &Projection) -> Result<O
 }
 
 async fn resource_reply(app: &App, status: u16, team: &Team, req: &Request) -> Result<Reply> {
-    let p = projection_in(req, super::types(app, req).await?.group);
+    let p = projection_in(req, super::types(req).group);
     let access = access_if_requested(app, team, &p).await?;
     let body = project(team, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(team.row.version));
@@ -312,7 +312,7 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    let rt = super::types(app, req).await?.group;
+    let rt = super::types(req).group;
     search(app, req, params, projection_in(req, rt)).await
 }
 

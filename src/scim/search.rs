@@ -69,14 +69,14 @@ pub fn parse(body: &Value) -> Result<SearchRequest> {
 
 pub async fn users(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
-    let rt = super::types(app, req).await?.user;
+    let rt = super::types(req).user;
     let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
     users::search(app, req, s.params, p).await
 }
 
 pub async fn groups(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
-    let rt = super::types(app, req).await?.group;
+    let rt = super::types(req).group;
     let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
     groups::search(app, req, s.params, p).await
 }
@@ -91,7 +91,7 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
                 .into(),
         ));
     }
-    let types = super::types(app, req).await?;
+    let types = super::types(req);
     let up = Projection::parse(types.user, s.attributes.as_deref(), s.excluded.as_deref());
     let gp = Projection::parse(types.group, s.attributes.as_deref(), s.excluded.as_deref());
     // A filter only one type understands is no error as long as the other type took it.

@@ -106,23 +106,19 @@ async fn resource_reply(
 
 /// The organization's User type, and the attributes of a body under extension URNs it does
 /// not declare.
-async fn undeclared(
-    app: &App,
-    req: &Request,
-    body: &Value,
-) -> Result<(&'static ResourceType, Vec<String>)> {
-    let rt = super::types(app, req).await?.user;
+fn undeclared(req: &Request, body: &Value) -> (&'static ResourceType, Vec<String>) {
+    let rt = super::types(req).user;
     let dropped = if req.method == super::Method::Patch {
         crate::model::declared::undeclared_in_patch(rt, body)
     } else {
         crate::model::declared::undeclared(rt, body)
     };
-    Ok((rt, dropped))
+    (rt, dropped)
 }
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
-    let (rt, dropped) = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(req, &body);
     let actor = req.actor("SCIM POST /Users".into());
     let user = directory::users::create(
         &app.store,
@@ -148,7 +144,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     if let Some(reply) = req.not_modified(user.row.version) {
         return Ok(reply);
     }
-    let rt = super::types(app, req).await?.user;
+    let rt = super::types(req).user;
     resource_reply(app, 200, &user, req, rt).await
 }
 
@@ -156,7 +152,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let (rt, dropped) = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(req, &body);
     let actor = req.actor(format!("SCIM PUT /Users/{id}"));
     let user = directory::users::replace(
         &app.store,
@@ -175,7 +171,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
 
 pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let (rt, dropped) = undeclared(app, req, &body).await?;
+    let (rt, dropped) = undeclared(req, &body);
     let ops = patch::parse_request(&body)?;
     let actor = req.actor(format!("SCIM PATCH /Users/{id}"));
     let user = directory::users::update_with(
@@ -210,7 +206,7 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// `GET /Users` with filter, sort and paging; a filter that matches nothing is an empty list.
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    let rt = super::types(app, req).await?.user;
+    let rt = super::types(req).user;
     search(app, req, params, projection(req, rt)).await
 }
 

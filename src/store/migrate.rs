@@ -46,6 +46,12 @@ const STEPS: &[&str] = &[
          created       TEXT NOT NULL
      );
      CREATE UNIQUE INDEX declared_schemas_urn ON declared_schemas(org_pk, urn);
+     -- A server caches an organization's declarations with its tokens: a change in any
+     -- process drops that cache, as a revoked token does.
+     CREATE TRIGGER declared_schemas_insert_epoch AFTER INSERT ON declared_schemas
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER declared_schemas_delete_epoch AFTER DELETE ON declared_schemas
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
      CREATE TABLE declared_values (
          org_pk  INTEGER NOT NULL,
          user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
