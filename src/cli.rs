@@ -115,13 +115,7 @@ pub fn token(db: &Path, cmd: &TokenCommand) -> CliResult {
                 );
                 let now = now();
                 for t in directory::orgs::list_tokens(&store, &org).await? {
-                    let state = if t.revoked.is_some() {
-                        "revoked"
-                    } else if t.is_live(&now) {
-                        "live"
-                    } else {
-                        "expired"
-                    };
+                    let state = t.state(&now);
                     println!(
                         "{:<17} {:<8} {:<25} {:<25} {:<25} {}",
                         t.id,

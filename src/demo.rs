@@ -2,43 +2,9 @@
 //! document, the same for the same seed.
 
 use crate::export::FORMAT;
+use crate::rng::Rng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-/// A small deterministic generator (splitmix64), so the demo is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// A UUID-shaped id (version 4 layout), deterministic for the seed.
-    fn id(&mut self) -> String {
-        let (a, b) = (self.next(), self.next());
-        let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0x0fff,
-            b >> 48,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
 
 const GIVEN: &[&str] = &[
     "Ada", "Alan", "Amara", "Ana", "Ben", "Bo", "Chen", "Chloe", "Dara", "David", "Elena", "Emil",
@@ -103,6 +69,20 @@ const DEPARTMENTS: &[(&str, &[&str], usize)] = &[
     ("People", &["Recruiter", "People Partner"], 6),
 ];
 
+/// A UUID-shaped id (version 4 layout), deterministic for the seed.
+fn uuid(rng: &mut Rng) -> String {
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// The demo organization as an export document: `users` people with names, work emails,
 /// titles and departments (a few deactivated), a Team per department plus a few across them,
 /// and three Workspaces with the Teams' roles in them. The same `seed` always gives the same
@@ -116,14 +96,14 @@ pub fn demo(users: usize, seed: &str) -> Value {
     let mut rng = Rng(h);
     let workspaces: Vec<(String, &str)> = ["Production", "Staging", "Analytics"]
         .into_iter()
-        .map(|n| (rng.id(), n))
+        .map(|n| (uuid(&mut rng), n))
         .collect();
     let mut people = Vec::with_capacity(users);
     let mut taken = std::collections::HashSet::new();
     let mut by_dept: HashMap<&str, Vec<String>> = HashMap::new();
     let total_share: usize = DEPARTMENTS.iter().map(|d| d.2).sum();
     for i in 0..users {
-        let (given, family) = (rng.pick(GIVEN), rng.pick(FAMILY));
+        let (given, family) = (*rng.pick(GIVEN), *rng.pick(FAMILY));
         let base = format!("{}.{}", given.to_lowercase(), family.to_lowercase());
         let mut user_name = format!("{base}@example.com");
         let mut n = 2;
@@ -141,7 +121,7 @@ pub fn demo(users: usize, seed: &str) -> Value {
             }
             slot -= d.2;
         }
-        let id = rng.id();
+        let id = uuid(&mut rng);
         let active = rng.below(25) != 0;
         by_dept.entry(dept.0).or_default().push(id.clone());
         people.push(json!({
@@ -151,10 +131,10 @@ pub fn demo(users: usize, seed: &str) -> Value {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
             ],
             "userName": user_name,
-            "externalId": format!("00u{:017x}", rng.next() >> 4),
+            "externalId": format!("00u{:017x}", rng.next_u64() >> 4),
             "name": {"givenName": given, "familyName": family, "formatted": format!("{given} {family}")},
             "displayName": format!("{given} {family}"),
-            "title": rng.pick(dept.1),
+            "title": *rng.pick(dept.1),
             "emails": [{"value": user_name, "type": "work", "primary": true}],
             "active": active,
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
@@ -179,7 +159,7 @@ pub fn demo(users: usize, seed: &str) -> Value {
                     grants: &[(&str, &str)],
                     members: &[String],
                     rng: &mut Rng| {
-        let id = rng.id();
+        let id = uuid(rng);
         for m in members {
             memberships.push(json!({"team": id, "user": m}));
         }

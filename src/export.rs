@@ -128,15 +128,9 @@ pub fn csv(snap: &Snapshot) -> String {
     for u in &snap.users {
         let data: Value = serde_json::from_str(&u.data).unwrap_or(Value::Null);
         let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-        let email = data["emails"]
-            .as_array()
-            .and_then(|list| {
-                list.iter()
-                    .find(|e| e["primary"] == true)
-                    .or_else(|| list.first())
-            })
-            .map(|e| text(&e["value"]))
-            .unwrap_or_default();
+        let email = crate::model::resource::primary_email(&data)
+            .unwrap_or("")
+            .to_string();
         let user_name = text(&data["userName"]);
         names.insert(&u.id, user_name.clone());
         out.push_str(&row(&[

@@ -134,7 +134,7 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
             .unwrap_or_default()
             .to_string();
         // userName is unique per organization, case-insensitively (as the API enforces).
-        if let Some(j) = user_names.insert(user_name.to_lowercase(), i) {
+        if let Some(j) = user_names.insert(crate::model::fold::fold(&user_name).into_owned(), i) {
             return Err(format!(
                 "{at}: userName {user_name:?} is also the userName of users[{j}] (userNames \
                  are unique, ignoring case)"

@@ -2,8 +2,9 @@
 //!
 //! Module map (calls flow one way: `http` → `scim`/`admin`/`auth` → `directory` → `store` →
 //! `model`; `tests/it/layers.rs` checks it):
-//! - `model`: the ground floor: the attribute catalogue, the filter AST and its in-memory
-//!   matcher, list queries (filter, sort, window), and the canonical form of a resource.
+//! - `model`: the ground floor: the attribute catalogue, the filter AST, its typing pass
+//!   (`typing`, used by both filter engines) and its in-memory matcher, Unicode case folding
+//!   (`fold`), list queries (filter, sort, window), and the canonical form of a resource.
 //! - `store`: the one storage seam: SQLite schema, the group-commit writer, read connections,
 //!   the filter-to-SQL compiler and all SQL. Callers get a `store::Conn` and never the engine.
 //! - `directory`: the operations every edge shares (users, Teams, orgs, tokens, audit, whole
@@ -41,6 +42,7 @@ pub mod import;
 pub mod logs;
 pub mod metrics;
 pub mod model;
+pub mod rng;
 pub mod scim;
 pub mod server;
 pub mod store;

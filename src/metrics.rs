@@ -346,14 +346,11 @@ impl Gauges {
     /// Reads the organizations' counters, the files' sizes and the writer's stats.
     pub async fn read(store: &crate::store::Store) -> crate::error::Result<Gauges> {
         let orgs = crate::directory::orgs::list(store).await?;
-        let path = store.path();
-        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
+        let (db_bytes, wal_bytes) = store.disk_usage();
         Ok(Gauges {
             orgs,
-            db_bytes: size(path),
-            wal_bytes: size(std::path::Path::new(&wal)),
+            db_bytes,
+            wal_bytes,
             writer: store.writer_stats(),
         })
     }

@@ -12,9 +12,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// What a server starts with besides its store and listener: what `scimbox serve` reads from
 /// its flags.
@@ -162,66 +164,49 @@ pub async fn run_with(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
-    tokio::pin!(shutdown);
-    loop {
-        // At the connection limit, wait for one to close before accepting another.
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let ip = peer.ip();
-                let service = service_fn(move |req| crate::http::handle(state.clone(), ip, req));
-                match &certs {
-                    None => {
-                        let conn = builder.serve_connection(TokioIo::new(stream), service);
-                        let conn = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                            drop(permit);
-                        });
-                    }
-                    Some(certs) => {
-                        let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
-                        let (builder, watcher) = (builder.clone(), graceful.watcher());
-                        let timeout = limits.header_read_timeout;
-                        tokio::spawn(async move {
-                            // A client that never finishes its handshake is dropped like one
-                            // that never sends its headers.
-                            let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                                Ok(Ok(tls)) => tls,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => return,
-                            };
-                            let conn = builder.serve_connection(TokioIo::new(tls), service);
-                            let _ = watcher.watch(conn).await;
-                            drop(permit);
-                        });
-                    }
+    accept_until(
+        &listener,
+        limits.max_connections,
+        shutdown,
+        |stream, peer, permit| {
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            let ip = peer.ip();
+            let service = service_fn(move |req| crate::http::handle(state.clone(), ip, req));
+            match &certs {
+                None => {
+                    let conn =
+                        graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                        drop(permit);
+                    });
+                }
+                Some(certs) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(certs.config());
+                    let (builder, watcher) = (builder.clone(), graceful.watcher());
+                    let timeout = limits.header_read_timeout;
+                    tokio::spawn(async move {
+                        // A client that never finishes its handshake is dropped like one that
+                        // never sends its headers.
+                        let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(tls), service);
+                        let _ = watcher.watch(conn).await;
+                        drop(permit);
+                    });
                 }
             }
-            () = &mut shutdown => break,
-        }
-    }
+        },
+    )
+    .await;
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
@@ -244,7 +229,34 @@ pub async fn run_metrics(
         .timer(TokioTimer::new())
         .header_read_timeout(state.app.limits.header_read_timeout)
         .keep_alive(true);
-    let slots = Arc::new(tokio::sync::Semaphore::new(16));
+    accept_until(&listener, 16, shutdown, |stream, _, permit| {
+        let state = state.clone();
+        let service = service_fn(move |req| crate::http::handle_metrics_port(state.clone(), req));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    })
+    .await;
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, at most `max` open at once (at the limit it
+/// waits for one to close before accepting another), and hands each to `serve` with the slot
+/// it holds until it ends. After an accept error (out of file descriptors and the like) it
+/// backs off briefly instead of spinning.
+async fn accept_until(
+    listener: &TcpListener,
+    max: usize,
+    shutdown: impl Future<Output = ()>,
+    mut serve: impl FnMut(TcpStream, SocketAddr, OwnedSemaphorePermit),
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max.max(1)));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -255,25 +267,14 @@ pub async fn run_metrics(
             () = &mut shutdown => break,
         };
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => serve(stream, peer, permit),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let state = state.clone();
-                let service = service_fn(move |req| crate::http::handle_metrics_port(state.clone(), req));
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                    drop(permit);
-                });
-            }
+                }
+            },
             () = &mut shutdown => break,
         }
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(2)) => {}
     }
 }

@@ -18,9 +18,8 @@ use scimbox::store::filter_sql::{SqlFilter, compile_teams, compile_users};
 fn db() -> &'static Mutex<Connection> {
     static DB: OnceLock<Mutex<Connection>> = OnceLock::new();
     DB.get_or_init(|| {
-        let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
-        conn.execute_batch(include_str!("../../schema.sql"))
-            .expect("schema.sql applies");
+        // The current schema (every migration step) and the store's SQL functions.
+        let conn = scimbox::store::open_memory().expect("in-memory SQLite opens");
         conn.execute_batch(FIXTURE).expect("the fixture inserts");
         Mutex::new(conn)
     })
@@ -29,9 +28,9 @@ fn db() -> &'static Mutex<Connection> {
 const FIXTURE: &str = r#"
 INSERT INTO orgs (pk, id, name, created) VALUES
   (1, 'o1', 'One', '2025-01-01T00:00:00.000Z'), (2, 'o2', 'Two', '2025-01-01T00:00:00.000Z');
-INSERT INTO users (pk, org_pk, id, user_name, external_id, display_name, active, created,
-                   last_modified, version, data) VALUES
-  (1, 1, 'a1', 'test.user@okta.local', '00ujl29u0le5T6Aj10h7', 'Test User', 1,
+INSERT INTO users (pk, org_pk, id, user_name, user_name_fold, external_id, display_name, active,
+                   created, last_modified, version, data) VALUES
+  (1, 1, 'a1', 'test.user@okta.local', 'test.user@okta.local', '00ujl29u0le5T6Aj10h7', 'Test User', 1,
    '2025-01-01T00:00:00.000Z', '2026-01-05T08:00:00.000Z', 3,
    '{"userName":"test.user@okta.local","externalId":"00ujl29u0le5T6Aj10h7","displayName":"Test User",
      "name":{"givenName":"Test","familyName":"User","formatted":"Test User"},"title":"50% off",
@@ -40,11 +39,11 @@ INSERT INTO users (pk, org_pk, id, user_name, external_id, display_name, active,
      "phoneNumbers":[{"value":"+1 555 0100","type":"work"}],"addresses":[{"locality":"Oxford","type":"work"}],
      "roles":[{"value":"Admin"}],"ims":[{"value":"x@foo.com","type":"xmpp"}],"x509Certificates":[{"value":"TUlJ"}],
      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Wonder","employeeNumber":"7","manager":{"value":"b1"}}}'),
-  (2, 1, 'b1', 'Test_User_ab6490ee', '0a21f0f2', NULL, 0, '2025-01-01T00:00:00.000Z',
+  (2, 1, 'b1', 'Test_User_ab6490ee', 'test_user_ab6490ee', '0a21f0f2', NULL, 0, '2025-01-01T00:00:00.000Z',
    '2025-12-31T23:59:59.999Z', 10,
    '{"userName":"Test_User_ab6490ee","externalId":"0a21f0f2","active":false,"emails":["bare"],
      "name":{"givenName":""},"phoneNumbers":[{}],"addresses":[]}'),
-  (3, 2, 'c2', 'test.user@okta.local', '00ujl29u0le5T6Aj10h7', 'Other Org', 1,
+  (3, 2, 'c2', 'test.user@okta.local', 'test.user@okta.local', '00ujl29u0le5T6Aj10h7', 'Other Org', 1,
    '2025-01-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', 1, '{"userName":"test.user@okta.local"}');
 INSERT INTO user_emails (user_pk, org_pk, value, type, is_primary) VALUES
   (1, 1, 'test.user@okta.local', 'work', 1), (1, 1, 't@home.example', 'home', 0),
@@ -58,6 +57,11 @@ INSERT INTO teams (pk, org_pk, id, display_name, external_id, description, org_r
   (3, 2, 't-x', 'Engineering', NULL, NULL, 'ORGANIZATION_MEMBER', 1,
    '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 1, '{"displayName":"Engineering"}');
 INSERT INTO memberships (team_pk, user_pk) VALUES (1, 1), (1, 2), (3, 3);
+-- The folded columns, as the store writes them (scimbox_fold is its Rust case folding; the
+-- unique userName fold is given above, since each user needs its own on insert).
+UPDATE users SET display_name_fold = scimbox_fold(display_name);
+UPDATE user_emails SET value_fold = scimbox_fold(value), type_fold = scimbox_fold(type);
+UPDATE teams SET display_name_fold = scimbox_fold(display_name);
 "#;
 
 /// Counts the rows like `store::page` does, then reads them, both with org_pk as `?1`.

@@ -112,6 +112,36 @@ pub(crate) fn parse_stored(
         .map_err(|e| Error::Internal(format!("stored {what} {id} is not JSON: {e}")))
 }
 
+/// A stored resource changed and what the change came to: the version update both users and
+/// Teams go through. Checks `If-Match` against the stored version, hands the stored resource
+/// to `change` and brings the result into canonical form (`model::resource::finish`: required
+/// attributes, `schemas`). `None` when nothing changed (so nothing is written and the version
+/// stays), else the new resource and its stored text.
+pub(crate) fn revise<F>(
+    rt: &'static crate::model::schema::ResourceType,
+    (what, id): (&str, &str),
+    (version, stored): (i64, &str),
+    pre: Option<&Precondition>,
+    change: F,
+) -> Result<Option<(serde_json::Map<String, serde_json::Value>, String)>>
+where
+    F: FnOnce(
+        &'static crate::model::schema::ResourceType,
+        serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>>,
+{
+    Precondition::check(pre, version)?;
+    let before = parse_stored(stored, what, id)?;
+    let mut after = change(rt, before.clone())?;
+    crate::model::resource::finish(rt, &mut after)?;
+    crate::model::declared::check_immutable(rt, &before, &after)?;
+    if after == before {
+        return Ok(None);
+    }
+    let text = to_text(&after)?;
+    Ok(Some((after, text)))
+}
+
 /// A fresh resource id: a UUIDv7 (RFC 9562), time-ordered in its first 48 bits and random in
 /// the rest. Ordered ids land at the end of the id indexes instead of on a random page, which
 /// keeps the pages a burst of creates touches few; they stay opaque to clients.

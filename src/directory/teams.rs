@@ -349,15 +349,16 @@ where
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
-            Precondition::check(pre.as_ref(), row.version)?;
-            let before = super::parse_stored(&row.data, "team", &id)?;
             let rt = crate::store::schemas::extended(conn, org_pk, &GROUP_TYPE)?;
-            let mut after = change(rt, before.clone())?;
-            resource::finish(rt, &mut after)?;
-            crate::model::declared::check_immutable(rt, &before, &after)?;
+            let revised = super::revise(
+                rt,
+                ("team", &id),
+                (row.version, &row.data),
+                pre.as_ref(),
+                change,
+            )?;
             let mut changed = false;
-            if after != before {
-                let text = super::to_text(&after)?;
+            if let Some((after, text)) = revised {
                 teams::update(conn, row.pk, &columns(&after), &text, &now)?;
                 actor.record(
                     conn,
@@ -448,6 +449,16 @@ pub async fn delete(
             )
         })
         .await
+}
+
+/// Refuses a filter or sort that a Teams list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    rt: &'static ResourceType,
+    filter: Option<&Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    teams::check_query(rt, filter, sort)
 }
 
 /// One page of Teams (with members when asked for), and the total that matched.

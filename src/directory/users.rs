@@ -136,8 +136,9 @@ pub async fn replace(
 /// Changes a user: `change` gets the organization's User type (its declared extensions
 /// included) and the stored resource, and returns the new one, built from
 /// canonical values (`model::resource::normalize_value`, as PATCH does); its required
-/// attributes are checked and its `schemas` recomputed here. Runs inside the writer, so concurrent changes to one user apply one after the
-/// other and none is lost. A change that changes nothing writes nothing and keeps the version.
+/// attributes are checked and its `schemas` recomputed here (see `directory::revise`). Runs
+/// inside the writer, so concurrent changes to one user apply one after the other and none is
+/// lost. A change that changes nothing writes nothing and keeps the version.
 pub async fn update_with<F>(
     store: &Store,
     actor: &Actor,
@@ -156,19 +157,19 @@ where
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
-            Precondition::check(pre.as_ref(), row.version)?;
-            let before = super::parse_stored(&row.data, "user", &id)?;
             let rt = schemas::extended(conn, org_pk, &USER_TYPE)?;
-            let mut after = change(rt, before.clone())?;
-            resource::finish(rt, &mut after)?;
-            crate::model::declared::check_immutable(rt, &before, &after)?;
+            let revised = super::revise(
+                rt,
+                ("user", &id),
+                (row.version, &row.data),
+                pre.as_ref(),
+                change,
+            )?;
             let teams = users::teams_of(conn, row.pk)?;
-            if after == before {
+            let Some((after, text)) = revised else {
                 return Ok(User { row, teams });
-            }
-            let cols = columns(rt, &after);
-            let text = super::to_text(&after)?;
-            let version = users::update(conn, org_pk, row.pk, &cols, &text, &now)?;
+            };
+            let version = users::update(conn, org_pk, row.pk, &columns(rt, &after), &text, &now)?;
             actor.record(
                 conn,
                 org_pk,
@@ -216,6 +217,16 @@ pub async fn delete(
             Ok(())
         })
         .await
+}
+
+/// Refuses a filter or sort that a users list cannot answer (`InvalidFilter`/`InvalidValue`),
+/// without reading anything.
+pub fn check_query(
+    rt: &'static ResourceType,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    users::check_query(rt, filter, sort)
 }
 
 /// One page of users with their Teams, and the total that matched.

@@ -160,13 +160,9 @@ impl RequestIds {
 
     pub fn next(&self) -> String {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // splitmix64: a bijection, so distinct counters give distinct ids.
-        let mut z = n
-            .wrapping_add(self.seed)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        format!("{:016x}", z ^ (z >> 31))
+        // A bijection, so distinct counters give distinct ids.
+        let z = n.wrapping_add(self.seed).wrapping_mul(crate::rng::GOLDEN);
+        format!("{:016x}", crate::rng::mix(z))
     }
 }
 

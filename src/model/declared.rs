@@ -647,8 +647,9 @@ pub fn check_immutable(
 }
 
 /// One value of a declared attribute as the store indexes it: the attribute path
-/// (`urn:…:costCenter` or `urn:…:badges.value`, lower case), the text compared by `eq`, and
-/// whether the attribute is unique in the organization.
+/// (`urn:…:costCenter` or `urn:…:badges.value`, lower case), the text compared by `eq`
+/// (`model::fold` of the value unless the attribute is caseExact, as the typing pass folds
+/// the filter's operand), and whether the attribute is unique in the organization.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexedValue {
     pub attr: String,
@@ -695,7 +696,7 @@ pub fn indexed_values(rt: &'static ResourceType, data: &Map<String, Value>) -> V
                         if let Some(s) = item.get(sub.name).and_then(Value::as_str) {
                             out.push(IndexedValue {
                                 attr: index_key(schema, attr, Some(sub)),
-                                value: s.to_string(),
+                                value: crate::model::fold::fold_if(s, sub.case_exact).into_owned(),
                                 unique: None,
                                 case_exact: sub.case_exact,
                             });
@@ -704,7 +705,7 @@ pub fn indexed_values(rt: &'static ResourceType, data: &Map<String, Value>) -> V
                 } else if let (true, Some(s)) = (indexed(attr), item.as_str()) {
                     out.push(IndexedValue {
                         attr: index_key(schema, attr, None),
-                        value: s.to_string(),
+                        value: crate::model::fold::fold_if(s, attr.case_exact).into_owned(),
                         unique: (attr.uniqueness == Uniqueness::Server).then_some(attr.name),
                         case_exact: attr.case_exact,
                     });

@@ -7,12 +7,14 @@
 use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
 use crate::model::filter::{AttrPath, CompareOp, Filter};
+use crate::model::fold::fold_if;
 use crate::model::schema::{Attr, AttrType, ResourceType};
+use crate::model::typing::{
+    Operand, Test, clip, parse_instant, shown, type_comparison, unfilterable,
+};
 
 /// The parser caps nesting at 32 levels; trees built any other way get this much slack before
 /// the matcher refuses them instead of recursing further.
@@ -23,8 +25,8 @@ const MAX_DEPTH: usize = 256;
 /// Paths inside the filter are sub-attributes of `parent` (e.g. `type`, `value`).
 ///
 /// Fails with `Error::InvalidFilter` when the filter names an attribute `parent` does not have,
-/// uses a URN, a sub-attribute or a nested value path, or misuses an operator (see
-/// `matches_resource`).
+/// uses a URN, a sub-attribute or a nested value path, or fails the typing pass
+/// (`model::typing`), exactly as the SQL compiler would.
 pub fn matches_element(filter: &Filter, element: &Value, parent: &'static Attr) -> Result<bool> {
     let node = compile(filter, Scope::Element(parent), 0)?;
     Ok(node.eval(element))
@@ -34,10 +36,10 @@ pub fn matches_element(filter: &Filter, element: &Value, parent: &'static Attr) 
 /// a key equal to the extension URN) match a filter?
 ///
 /// A comparison on a multi-valued attribute matches if any value does; without a sub-attribute,
-/// a multi-valued complex attribute is compared through its `value`. A value of the wrong JSON
-/// type never matches. Fails with `Error::InvalidFilter` for an unknown attribute, an ordering
-/// operator on a boolean or binary attribute, `co`/`sw`/`ew` on a boolean or number, an
-/// unparsable dateTime operand, or `null` with anything but `eq`/`ne`.
+/// a complex attribute is compared through its `value`. Fails with `Error::InvalidFilter` for
+/// an unknown or unfilterable attribute and for everything the typing pass refuses (a value of
+/// the wrong JSON type, an operator the type does not allow, a bad dateTime, ...): the same
+/// filters the SQL compiler refuses, with the same detail.
 pub fn matches_resource(filter: &Filter, resource: &Value, rt: &ResourceType) -> Result<bool> {
     let node = compile(filter, Scope::Resource(rt), 0)?;
     Ok(node.eval(resource))
@@ -58,6 +60,16 @@ struct Target {
     attr: &'static Attr,
     /// The sub-attribute read from each value of `attr`.
     sub: Option<&'static Attr>,
+    /// True when the values are elements of a multi-valued attribute read in element scope:
+    /// then an absent `primary` reads as false (RFC 7643 §2.4).
+    in_element: bool,
+}
+
+/// RFC 7643 §2.4: "If not specified, the value of 'primary' SHALL be assumed to be 'false'."
+static FALSE: Value = Value::Bool(false);
+
+fn is_primary(attr: &Attr) -> bool {
+    attr.name == "primary" && attr.ty == AttrType::Boolean
 }
 
 impl Target {
@@ -66,9 +78,18 @@ impl Target {
     }
 
     /// Every value the path reaches, arrays flattened (RFC 7644 §3.4.2.2: a multi-valued
-    /// attribute matches if any of its values does). Absent keys contribute nothing.
+    /// attribute matches if any of its values does). Absent keys contribute nothing, except
+    /// an element's `primary`, which is false when absent.
     fn values<'v>(&self, root: &'v Value) -> Vec<&'v Value> {
         let mut out = Vec::new();
+        if self.in_element {
+            match field(root, self.attr.name) {
+                Some(v) => out.extend(each(v)),
+                None if is_primary(self.attr) && root.is_object() => out.push(&FALSE),
+                None => {}
+            }
+            return out;
+        }
         let base = match self.ext {
             Some(urn) => match field(root, urn) {
                 Some(b) => b,
@@ -81,11 +102,13 @@ impl Target {
         };
         for item in each(v) {
             match self.sub {
-                Some(sub) => {
-                    if let Some(x) = field(item, sub.name) {
-                        out.extend(each(x));
+                Some(sub) => match field(item, sub.name) {
+                    Some(x) => out.extend(each(x)),
+                    None if self.attr.multi && is_primary(sub) && item.is_object() => {
+                        out.push(&FALSE)
                     }
-                }
+                    None => {}
+                },
                 None => out.push(item),
             }
         }
@@ -109,17 +132,6 @@ enum Node {
         target: Target,
         filter: Box<Node>,
     },
-    /// A comparison whose operand's JSON type can't be the attribute's (a number against a
-    /// string attribute): it matches nothing, whatever the operator.
-    Never,
-}
-
-enum Operand {
-    /// Already lowercased when the attribute is not `caseExact`.
-    Str(String),
-    Num(Number),
-    Bool(bool),
-    Instant(OffsetDateTime),
 }
 
 fn invalid(detail: String) -> Error {
@@ -143,13 +155,15 @@ fn compile(filter: &Filter, scope: Scope<'_>, depth: usize) -> Result<Node> {
             let Scope::Resource(_) = scope else {
                 // RFC 7644 §3.4.2.2: valFilter has no valuePath.
                 return Err(invalid(format!(
-                    "value paths cannot be nested (\"{path}\" inside \"[...]\")"
+                    "value filters cannot be nested (\"{}\")",
+                    shown(path)
                 )));
             };
             let target = resolve(path, scope)?;
             if target.sub.is_some() || !target.attr.is_complex() {
                 return Err(invalid(format!(
-                    "\"{path}\" is not a complex attribute, so it cannot take a \"[...]\" filter"
+                    "\"{}\" is not a complex attribute, so it cannot take a \"[...]\" filter",
+                    shown(path)
                 )));
             }
             let inner = compile(filter, Scope::Element(target.attr), depth + 1)?;
@@ -161,100 +175,71 @@ fn compile(filter: &Filter, scope: Scope<'_>, depth: usize) -> Result<Node> {
     })
 }
 
-/// Resolves a path through the catalogue, case-insensitively (RFC 7643 §2.1).
+/// Resolves a path through the catalogue, case-insensitively (RFC 7643 §2.1), and refuses
+/// what the typing pass says cannot be filtered.
 fn resolve(path: &AttrPath, scope: Scope<'_>) -> Result<Target> {
     match scope {
         Scope::Resource(rt) => {
             let r = rt
                 .resolve(path.urn.as_deref(), &path.name, path.sub.as_deref())
-                .ok_or_else(|| invalid(format!("unknown attribute \"{path}\"")))?;
+                .ok_or_else(|| invalid(format!("unknown attribute \"{}\"", shown(path))))?;
+            if let Some(why) = unfilterable(r.extension, r.attr, r.sub) {
+                return Err(invalid(format!("\"{}\" {why}", shown(path))));
+            }
             Ok(Target {
                 ext: r.extension.map(|s| s.id),
                 attr: r.attr,
                 sub: r.sub,
+                in_element: false,
             })
         }
         Scope::Element(parent) => {
             if path.urn.is_some() || path.sub.is_some() {
                 return Err(invalid(format!(
-                    "\"{path}\" inside \"{}[...]\" must be a plain sub-attribute name",
-                    parent.name
+                    "inside {}[...] name a sub-attribute of {} only, not \"{}\"",
+                    parent.name,
+                    parent.name,
+                    shown(path)
                 )));
             }
             let attr = parent.sub_attr(&path.name).ok_or_else(|| {
                 invalid(format!(
                     "unknown attribute \"{}.{}\"",
-                    parent.name, path.name
+                    parent.name,
+                    clip(&path.name)
                 ))
             })?;
+            if let Some(why) = unfilterable(None, parent, Some(attr)) {
+                return Err(invalid(format!("\"{}.{}\" {why}", parent.name, attr.name)));
+            }
             Ok(Target {
                 ext: None,
                 attr,
                 sub: None,
+                in_element: parent.multi,
             })
         }
     }
 }
 
-/// Types a comparison's operand against the attribute, per RFC 7644 §3.4.2.2 and Table 3.
+/// Types a comparison through the shared typing pass.
 fn compare(mut target: Target, path: &AttrPath, op: CompareOp, value: &Value) -> Result<Node> {
-    if value.is_null() {
-        // `eq null` means "has no value" (RFC 7643 §2.5 treats null and unassigned alike).
-        return match op {
-            CompareOp::Eq => Ok(Node::Not(Box::new(Node::Present(target)))),
-            CompareOp::Ne => Ok(Node::Present(target)),
-            _ => Err(invalid(format!(
-                "null can only be compared with \"eq\" or \"ne\", not \"{}\"",
-                op.as_str()
-            ))),
-        };
-    }
-    if target.leaf().is_complex() {
+    if !value.is_null() && target.leaf().is_complex() {
         // `emails co "x"` compares the emails' `value` sub-attribute (RFC 7644 §3.4.2.2
-        // examples); a complex attribute without one has nothing to compare.
-        target.sub = Some(target.attr.sub_attr("value").ok_or_else(|| {
-            invalid(format!(
-                "\"{path}\" is complex: compare one of its sub-attributes"
-            ))
-        })?);
+        // examples), and so does `manager eq "id"`; a complex attribute without one has
+        // nothing to compare, which the typing pass reports.
+        if let Some(v) = target.attr.sub_attr("value") {
+            target.sub = Some(v);
+        }
     }
-    let leaf = target.leaf();
-    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    let refuse = |what: &str| {
-        Err(invalid(format!(
-            "\"{path}\" is {what}, so it cannot be compared with \"{}\"",
-            op.as_str()
-        )))
-    };
-    let operand = match leaf.ty {
-        AttrType::Boolean if op.is_ordering() || substring => return refuse("a boolean"),
-        AttrType::Binary if op.is_ordering() => return refuse("binary"),
-        AttrType::Decimal | AttrType::Integer if substring => return refuse("a number"),
-        AttrType::Boolean => value.as_bool().map(Operand::Bool),
-        AttrType::Decimal | AttrType::Integer => value.as_number().cloned().map(Operand::Num),
-        AttrType::DateTime if !substring => match value.as_str() {
-            // Chronological, not textual, comparison (RFC 7644 §3.4.2.2 Table 3).
-            Some(s) => Some(Operand::Instant(
-                OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
-                    invalid(format!(
-                        "\"{s}\" is not an RFC 3339 dateTime (for \"{path}\")"
-                    ))
-                })?,
-            )),
-            None => None,
-        },
-        // Strings, references, binary, and dateTime under co/sw/ew compare as text.
-        _ => value
-            .as_str()
-            .map(|s| Operand::Str(fold(s, leaf.case_exact))),
-    };
-    Ok(match operand {
-        Some(operand) => Node::Compare {
+    Ok(match type_comparison(target.leaf(), path, op, value)? {
+        Test::Absent => Node::Not(Box::new(Node::Present(target))),
+        Test::Present => Node::Present(target),
+        Test::Compare(op, operand) => Node::Compare {
             target,
             op,
             operand,
         },
-        None => Node::Never,
     })
 }
 
@@ -280,7 +265,6 @@ impl Node {
                 .values(root)
                 .into_iter()
                 .any(|element| filter.eval(element)),
-            Node::Never => false,
         }
     }
 }
@@ -297,36 +281,41 @@ fn is_present(v: &Value) -> bool {
     }
 }
 
-/// One attribute value against the operand; a value of another JSON type is no match.
+/// One attribute value against the operand; a stored value of another JSON type (which a
+/// canonical resource never holds) is no match.
 fn test(v: &Value, op: CompareOp, operand: &Operand, case_exact: bool) -> bool {
     match operand {
-        Operand::Str(want) => {
+        Operand::Text(want) => {
             let Some(have) = v.as_str() else {
                 return false;
             };
-            let have = fold(have, case_exact);
+            let have = fold_if(have, case_exact);
             match op {
                 CompareOp::Co => have.contains(want.as_str()),
                 CompareOp::Sw => have.starts_with(want.as_str()),
                 CompareOp::Ew => have.ends_with(want.as_str()),
                 // Lexicographic by code point (RFC 7644 §3.4.2.2 Table 3).
-                _ => ordered(op, have.as_str().cmp(want.as_str())),
+                _ => ordered(op, (*have).cmp(want.as_str())),
             }
         }
-        Operand::Num(want) => v
+        Operand::Int(want) => v
             .as_number()
-            .and_then(|have| cmp_numbers(have, want))
+            .and_then(|have| cmp_numbers(have, &Number::from(*want)))
+            .is_some_and(|o| ordered(op, o)),
+        Operand::Dec(want) => v
+            .as_f64()
+            .and_then(|have| have.partial_cmp(want))
             .is_some_and(|o| ordered(op, o)),
         Operand::Bool(want) => v.as_bool().is_some_and(|have| ordered(op, have.cmp(want))),
         Operand::Instant(want) => v
             .as_str()
-            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+            .and_then(parse_instant)
             .is_some_and(|have| ordered(op, have.cmp(want))),
     }
 }
 
 /// `eq ne gt ge lt le` from an ordering; the substring operators never reach here, because
-/// `compare` only allows them on text.
+/// the typing pass only allows them on text.
 fn ordered(op: CompareOp, o: Ordering) -> bool {
     match op {
         CompareOp::Eq => o.is_eq(),
@@ -348,15 +337,6 @@ fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
         return Some(x.cmp(&y));
     }
     a.as_f64()?.partial_cmp(&b.as_f64()?)
-}
-
-/// Case-insensitive attributes (`caseExact: false`, RFC 7643 §2.2) compare lowercased.
-fn fold(s: &str, case_exact: bool) -> String {
-    if case_exact {
-        s.to_string()
-    } else {
-        s.to_lowercase()
-    }
 }
 
 /// A member of a JSON object, by exact key first, then ASCII case-insensitively: stored
@@ -503,16 +483,20 @@ mod tests {
         yes(r#"meta.lastModified eq "2011-05-13T06:42:34.000+02:00""#);
         yes(r#"meta.created lt "2010-01-23T04:56:22.5Z""#);
         yes(r#"meta.created gt "2010-01-23T00:00:00-04:00""#);
-        // Textual operators on a dateTime compare the text.
-        yes(r#"meta.created sw "2010-01""#);
+        // A dateTime is an instant, not text: the substring operators are refused, as in SQL
+        // (model::typing: one instant has many RFC 3339 spellings).
+        assert_eq!(
+            err(r#"meta.created sw "2010-01""#),
+            r#""meta.created" is a dateTime, so it cannot be compared with "sw""#
+        );
         let d = err(r#"meta.created gt "yesterday""#);
         assert_eq!(
             d,
-            r#""yesterday" is not an RFC 3339 dateTime (for "meta.created")"#
+            r#""meta.created" takes an RFC 3339 dateTime such as "2026-01-01T00:00:00Z", not "yesterday""#
         );
         err(r#"meta.created eq "2011-05-13""#);
-        // A number is not a dateTime: no match, like any type mismatch.
-        no("meta.created gt 5");
+        // A number is not a dateTime: invalidFilter, like any type mismatch.
+        err("meta.created gt 5");
     }
 
     #[test]
@@ -521,11 +505,17 @@ mod tests {
         yes("active eq TRUE");
         no("active eq false");
         yes("active ne false");
-        // A string "true" is just a string: no match either way.
-        no(r#"active eq "true""#);
-        no(r#"active ne "true""#);
-        no("emails.primary eq false");
+        // A string "true" is not a boolean: invalidFilter (RFC 7644 §3.12), as in SQL.
+        assert_eq!(
+            err(r#"active eq "true""#),
+            r#""active" is a boolean (true or false, unquoted), so it cannot be compared with a string"#
+        );
+        err(r#"active ne "true""#);
+        // The home email has no `primary`, which RFC 7643 §2.4 says is false.
+        yes("emails.primary eq false");
         yes("emails.primary eq true");
+        no("ims.primary eq true");
+        yes("ims.primary eq false");
         assert_eq!(
             err("active gt false"),
             r#""active" is a boolean, so it cannot be compared with "gt""#
@@ -546,12 +536,19 @@ mod tests {
     }
 
     #[test]
-    fn type_mismatches_match_nothing() {
-        no("userName eq 5");
-        no("userName ne 5");
-        no("title gt 1");
-        no("userName eq true");
-        no(r#"emails.primary eq "true""#);
+    fn type_mismatches_are_invalid_filters() {
+        // RFC 7644 §3.12 invalidFilter: "the specified attribute and filter comparison
+        // combination is not supported". The SQL compiler says the same.
+        assert_eq!(
+            err("userName eq 5"),
+            r#""userName" is a string, so it cannot be compared with a number"#
+        );
+        err("userName ne 5");
+        err("title gt 1");
+        err("userName eq true");
+        err(r#"emails.primary eq "true""#);
+        err(r#"emails[primary eq "true"]"#);
+        err(r#"emails[value eq 5]"#);
     }
 
     #[test]
@@ -725,18 +722,23 @@ mod tests {
             cmp_numbers(&n(json!(i64::MAX)), &n(json!(i64::MAX - 1))),
             Some(Ordering::Greater)
         );
-        assert!(test(
-            &json!(2.5),
-            CompareOp::Gt,
-            &Operand::Num(n(json!(2))),
-            true
-        ));
+        assert!(test(&json!(2.5), CompareOp::Gt, &Operand::Int(2), true));
+        assert!(test(&json!(3), CompareOp::Gt, &Operand::Int(2), true));
         assert!(!test(
-            &json!("3"),
-            CompareOp::Gt,
-            &Operand::Num(n(json!(2))),
+            &json!(i64::MIN),
+            CompareOp::Ge,
+            &Operand::Int(-1),
             true
         ));
+        assert!(test(&json!(2), CompareOp::Le, &Operand::Dec(2.0), true));
+        assert!(!test(
+            &json!(2.25),
+            CompareOp::Lt,
+            &Operand::Dec(2.25),
+            true
+        ));
+        // A stored value of another type (never in a canonical resource) is no match.
+        assert!(!test(&json!("3"), CompareOp::Gt, &Operand::Int(2), true));
     }
 
     #[test]
@@ -759,7 +761,11 @@ mod tests {
             m(r#"value eq "2819C223-7F76""#, &member, members),
             Ok(false)
         );
-        assert_eq!(m(r#"$ref pr"#, &member, members), Ok(false));
+        // `$ref` is computed when a resource is read: not filterable, in SQL either.
+        assert!(matches!(
+            m(r#"$ref pr"#, &member, members),
+            Err(Error::InvalidFilter(_))
+        ));
         for bad in [
             "nope pr",
             "emails.type pr",

@@ -19,6 +19,17 @@ pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
         .map(|(_, v)| v)
 }
 
+/// The address a person is reached at: the value of the email marked primary, else of the
+/// first one (RFC 7643 §4.1.2 allows at most one primary).
+pub fn primary_email(user: &Value) -> Option<&str> {
+    let list = user.get("emails")?.as_array()?;
+    let chosen = list
+        .iter()
+        .find(|e| e["primary"] == true)
+        .or_else(|| list.first())?;
+    chosen["value"].as_str()
+}
+
 /// Normalizes a whole resource body (POST or PUT). Returns the stored object, `schemas`
 /// included. `members` of a Group are not part of it: see [`members_of`].
 pub fn normalize(rt: &'static ResourceType, body: &Value) -> Result<Map<String, Value>> {
@@ -284,6 +295,19 @@ mod tests {
     use super::*;
     use crate::model::schema::{ENTERPRISE_USER_SCHEMA, USER_TYPE};
     use serde_json::json;
+
+    #[test]
+    fn the_primary_email_is_the_marked_one_else_the_first() {
+        let user = |emails: Value| json!({"userName": "u", "emails": emails});
+        let both = json!([{"value": "a@x.io"}, {"value": "b@x.io", "primary": true}]);
+        assert_eq!(primary_email(&user(both)), Some("b@x.io"));
+        assert_eq!(
+            primary_email(&user(json!([{"value": "a@x.io"}]))),
+            Some("a@x.io")
+        );
+        assert_eq!(primary_email(&user(json!([]))), None);
+        assert_eq!(primary_email(&json!({"userName": "u"})), None);
+    }
 
     #[test]
     fn okta_create_body_keeps_values_and_drops_read_only_and_password() {

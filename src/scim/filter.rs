@@ -1191,21 +1191,7 @@ mod tests {
         );
     }
 
-    /// A tiny xorshift generator: deterministic, and no dependency for one test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::rng::Rng;
 
     #[test]
     fn mutated_inputs_never_panic() {

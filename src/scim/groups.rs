@@ -4,7 +4,7 @@
 //! membership changes (add, remove, replace) on their own table, everything else goes through
 //! the PATCH engine like a User attribute.
 
-use super::list::{self, ListParams};
+use super::list;
 use super::patch::{self, OpKind, Operation};
 use super::projection::Projection;
 use super::{Reply, Request, json_string};
@@ -12,6 +12,8 @@ use crate::app::App;
 use crate::directory::teams::{self, MemberOp, Origin, Team};
 use crate::directory::{self};
 use crate::error::{Error, Result};
+use crate::model::filter::Filter;
+use crate::model::query::{ListQuery, Sort};
 use crate::model::resource;
 use crate::model::schema::{GROUP_TYPE, ResourceType, TEAM_GROUP};
 use serde_json::{Map, Value};
@@ -127,6 +129,9 @@ fn members_field(body: &Value) -> Option<&Value> {
 
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
+    // The attributes are checked before the members, as the API has always answered; the
+    // directory brings them into canonical form again when it writes.
+    let data = resource::normalize(super::types(req).group, &body)?;
     let members = members_field(&body)
         .map(member_values)
         .transpose()?
@@ -136,7 +141,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         &app.store,
         &actor,
         req.principal.org_pk,
-        body,
+        data,
         members,
         Origin::Scim,
         req.now.clone(),
@@ -170,6 +175,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// so a rename can never empty a Team by accident.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
+    let data = resource::normalize(super::types(req).group, &body)?;
     let ops = match members_field(&body) {
         Some(m) => vec![MemberOp::Replace(member_values(m)?)],
         None => Vec::new(),
@@ -181,7 +187,7 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.principal.org_pk,
         id.to_string(),
         req.precondition(),
-        body,
+        data,
         ops,
         Origin::Scim,
         projection(req).returns("members"),
@@ -313,45 +319,39 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
     let rt = super::types(req).group;
-    search(app, req, params, projection_in(req, rt)).await
+    list::search::<Groups>(app, req, params, projection_in(req, rt)).await
 }
 
-pub async fn search(
-    app: &App,
-    req: &Request,
-    params: ListParams,
-    projection: Projection,
-) -> Result<Reply> {
-    let found = find(app, req, &params, &projection).await?;
-    Ok(Reply::json(200, found.respond(&app.cursor_key)))
-}
+/// Teams as a list of Groups reads and renders them.
+pub struct Groups;
 
-/// Runs a list query and renders its page.
-pub async fn find(
-    app: &App,
-    req: &Request,
-    params: &ListParams,
-    projection: &Projection,
-) -> Result<list::Found> {
-    let (plan, now_unix) =
-        list::plan_request(&list::GROUPS, params, req.principal.org_pk, &app.cursor_key)?;
-    let (total, teams) = teams::list(
-        &app.store,
-        req.principal.org_pk,
-        plan.query.clone(),
-        projection.returns("members"),
-    )
-    .await?;
-    let mut resources = Vec::with_capacity(teams.len());
-    for team in &teams {
-        let access = access_if_requested(app, team, projection).await?;
-        resources.push(project(team, &req.base_url, projection, access.as_ref())?);
+impl list::Listed for Groups {
+    type Row = Team;
+    const KIND: list::Kind = list::GROUPS;
+
+    async fn fetch(
+        app: &App,
+        org_pk: i64,
+        q: ListQuery,
+        p: &Projection,
+    ) -> Result<(i64, Vec<Team>)> {
+        teams::list(&app.store, org_pk, q, p.returns("members")).await
     }
-    Ok(list::Found {
-        plan,
-        now_unix,
-        total,
-        pks: teams.iter().map(|t| t.row.pk).collect(),
-        resources,
-    })
+
+    async fn render(app: &App, team: &Team, base_url: &str, p: &Projection) -> Result<String> {
+        let access = access_if_requested(app, team, p).await?;
+        project(team, base_url, p, access.as_ref())
+    }
+
+    fn pk(team: &Team) -> i64 {
+        team.row.pk
+    }
+
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()> {
+        teams::check_query(types.group, filter, sort)
+    }
 }

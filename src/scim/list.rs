@@ -2,7 +2,9 @@
 //! ListResponse envelope.
 
 use super::cursor::{self, Cursor, Position};
+use super::projection::Projection;
 use super::{LIST_RESPONSE, Request};
+use crate::app::App;
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::query::{Keyset, ListQuery, Sort};
@@ -257,15 +259,18 @@ pub const USERS: Kind = Kind { name: "Users" };
 
 pub const GROUPS: Kind = Kind { name: "Groups" };
 
-/// Reads a list request's sort and plans its page (index or cursor). Returns the plan and
-/// the clock reading the cursors are issued with. The store checks the filter and sort
-/// against the resource's attributes when it runs the query.
+/// Reads a list request's sort, has `check` (the store, through `directory/`) refuse a filter
+/// or sort the resource cannot answer, and plans the page (index or cursor). Returns the
+/// plan and the clock reading the cursors are issued with.
 pub fn plan_request(
     kind: &Kind,
     params: &ListParams,
     org_pk: i64,
     cursor_key: &[u8],
+    check: impl Fn(Option<&Filter>, Option<&Sort>) -> Result<()>,
 ) -> Result<(Plan, i64)> {
+    // In the order the SCIM API has always answered: the filter, then the sort.
+    check(params.filter.as_ref(), None)?;
     let sort = match &params.sort_by {
         Some(path) => {
             let by = super::filter::parse_patch_path(path)
@@ -278,6 +283,7 @@ pub fn plan_request(
         }
         None => None,
     };
+    check(None, sort.as_ref())?;
     let now_unix = crate::clock::now().unix_timestamp();
     let org = org_pk.to_string();
     let filter_text = format!("{:?}", params.filter);
@@ -297,6 +303,79 @@ pub fn plan_request(
         now_unix,
     )?;
     Ok((plan, now_unix))
+}
+
+/// A resource type that lists through [`find`]: how to read a page of it and render a row.
+pub trait Listed {
+    type Row: Send + Sync;
+    const KIND: Kind;
+
+    /// One page of the organization's rows and the total that matched.
+    fn fetch(
+        app: &App,
+        org_pk: i64,
+        q: ListQuery,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<(i64, Vec<Self::Row>)>> + Send;
+
+    /// A row as the list shows it.
+    fn render(
+        app: &App,
+        row: &Self::Row,
+        base_url: &str,
+        projection: &Projection,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// The row's pk, which cursors point at.
+    fn pk(row: &Self::Row) -> i64;
+
+    /// Refuses a filter or sort the resource's store cannot answer, before any paging, by
+    /// the organization's resource types (its declared extensions included).
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()>;
+}
+
+/// Plans a list request, reads its page and renders each row: what `GET /Users`,
+/// `GET /Groups` and their `.search` share.
+pub async fn find<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: &ListParams,
+    projection: &Projection,
+) -> Result<Found> {
+    let (plan, now_unix) = plan_request(
+        &L::KIND,
+        params,
+        req.principal.org_pk,
+        &app.cursor_key,
+        |f, s| L::check(super::types(req), f, s),
+    )?;
+    let (total, rows) = L::fetch(app, req.principal.org_pk, plan.query.clone(), projection).await?;
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        resources.push(L::render(app, row, &req.base_url, projection).await?);
+    }
+    Ok(Found {
+        plan,
+        now_unix,
+        total,
+        pks: rows.iter().map(L::pk).collect(),
+        resources,
+    })
+}
+
+/// Answers a list request (`GET` or `.search`) with its ListResponse.
+pub async fn search<L: Listed>(
+    app: &App,
+    req: &Request,
+    params: ListParams,
+    projection: Projection,
+) -> Result<super::Reply> {
+    let found = find::<L>(app, req, &params, &projection).await?;
+    Ok(super::Reply::json(200, found.respond(&app.cursor_key)))
 }
 
 /// A rendered page and what is needed to answer with it.

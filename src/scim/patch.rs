@@ -13,6 +13,7 @@
 use super::filter::parse_patch_path;
 use crate::error::{Error, Result};
 use crate::model::filter::{CompareOp, Filter};
+use crate::model::fold::fold;
 use crate::model::matcher::matches_element;
 use crate::model::resource;
 use crate::model::schema::{Attr, GROUP_SCHEMA, Mutability, Resolved, ResourceType, Schema};
@@ -750,7 +751,8 @@ fn merge_in(attr: &Attr, list: &mut Vec<Value>, item: Value) -> usize {
 }
 
 /// Equal JSON, or (for complex values) equal `value` and `type`, compared with the catalogue's
-/// `caseExact` (RFC 7643 §2.2); an absent `type` equals an absent one.
+/// `caseExact` (RFC 7643 §2.2, by the Unicode case folding filters use); an absent `type`
+/// equals an absent one.
 fn same_value(attr: &Attr, a: &Value, b: &Value) -> bool {
     if a == b {
         return true;
@@ -759,9 +761,7 @@ fn same_value(attr: &Attr, a: &Value, b: &Value) -> bool {
         return false;
     };
     let text_eq = |x: Option<&Value>, y: Option<&Value>, exact: bool| match (x, y) {
-        (Some(Value::String(x)), Some(Value::String(y))) if !exact => {
-            x.to_lowercase() == y.to_lowercase()
-        }
+        (Some(Value::String(x)), Some(Value::String(y))) if !exact => fold(x) == fold(y),
         (x, y) => x == y,
     };
     let exact = |name: &str| attr.sub_attr(name).is_none_or(|s| s.case_exact);
@@ -780,9 +780,7 @@ fn covers(attr: &Attr, existing: &Value, sent: &Value) -> bool {
         && want.iter().all(|(k, w)| {
             let exact = attr.sub_attr(k).is_none_or(|s| s.case_exact);
             match (have.get(k), w) {
-                (Some(Value::String(h)), Value::String(w)) if !exact => {
-                    h.to_lowercase() == w.to_lowercase()
-                }
+                (Some(Value::String(h)), Value::String(w)) if !exact => fold(h) == fold(w),
                 (h, w) => h == Some(w),
             }
         })
@@ -1069,21 +1067,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic, and no dependency for one test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::rng::Rng;
 
     /// Simple attributes the property test writes: (schema URN or "", attribute, sub).
     const SLOTS: [(&str, &str, Option<&str>); 10] = [

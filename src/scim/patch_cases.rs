@@ -467,6 +467,15 @@ fn cases() -> Vec<Case> {
             ok(with(babs(), json!({"emails":null}))),
         ),
         user(
+            "remove by a value list and by a value filter fold Unicode case (caseExact false)",
+            json!({"userName": "émile", "emails": [
+                {"value": "Émile@Straße.example", "type": "work"},
+                {"value": "other@example.com", "type": "home"}]}),
+            json!([{"op":"remove","path":"emails","value":[{"value":"ÉMILE@STRASSE.EXAMPLE"}]},
+                   {"op":"remove","path":"emails[value eq \"OTHER@EXAMPLE.COM\"]"}]),
+            ok(json!({"userName": "émile"})),
+        ),
+        user(
             "remove whose filter matches nothing succeeds and changes nothing (Q23)",
             babs(),
             json!([{"op":"remove","path":"emails[type eq \"other\"]"},

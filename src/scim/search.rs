@@ -71,14 +71,14 @@ pub async fn users(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
     let rt = super::types(req).user;
     let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
-    users::search(app, req, s.params, p).await
+    list::search::<users::Users>(app, req, s.params, p).await
 }
 
 pub async fn groups(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
     let rt = super::types(req).group;
     let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
-    groups::search(app, req, s.params, p).await
+    list::search::<groups::Groups>(app, req, s.params, p).await
 }
 
 /// Searches Users, then Groups, as one list. A filter that only one type understands
@@ -98,7 +98,7 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
     let understood = |r: &Result<list::Found>| {
         !matches!(r, Err(Error::InvalidFilter(_) | Error::InvalidValue(_)))
     };
-    let users = users::find(app, req, &s.params, &up).await;
+    let users = list::find::<users::Users>(app, req, &s.params, &up).await;
     let (user_total, mut resources) = match &users {
         Ok(f) => (f.total, f.resources.clone()),
         Err(_) => (0, Vec::new()),
@@ -109,7 +109,7 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
         count: (s.params.count - resources.len() as i64).max(0),
         ..s.params.clone()
     };
-    let groups = groups::find(app, req, &group_params, &gp).await;
+    let groups = list::find::<groups::Groups>(app, req, &group_params, &gp).await;
     let group_total = match (&users, groups) {
         (_, Ok(f)) => {
             resources.extend(f.resources);

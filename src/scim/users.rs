@@ -1,11 +1,13 @@
 //! `/Users` (RFC 7644 §3.3-§3.6 for the User resource of RFC 7643 §4.1).
 
-use super::list::{self, ListParams};
+use super::list;
 use super::projection::Projection;
 use super::{Reply, Request, json_string, patch};
 use crate::app::App;
 use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
+use crate::model::filter::Filter;
+use crate::model::query::{ListQuery, Sort};
 use crate::model::schema::{ACCESS_USER, ResourceType};
 use serde_json::{Map, Value};
 
@@ -207,40 +209,39 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
     let rt = super::types(req).user;
-    search(app, req, params, projection(req, rt)).await
+    list::search::<Users>(app, req, params, projection(req, rt)).await
 }
 
-pub async fn search(
-    app: &App,
-    req: &Request,
-    params: ListParams,
-    projection: Projection,
-) -> Result<Reply> {
-    let found = find(app, req, &params, &projection).await?;
-    Ok(Reply::json(200, found.respond(&app.cursor_key)))
-}
+/// Users as a list reads and renders them.
+pub struct Users;
 
-/// Runs a list query and renders its page.
-pub async fn find(
-    app: &App,
-    req: &Request,
-    params: &ListParams,
-    projection: &Projection,
-) -> Result<list::Found> {
-    let (plan, now_unix) =
-        list::plan_request(&list::USERS, params, req.principal.org_pk, &app.cursor_key)?;
-    let (total, users) =
-        directory::users::list(&app.store, req.principal.org_pk, plan.query.clone()).await?;
-    let mut resources = Vec::with_capacity(users.len());
-    for user in &users {
-        let access = access_if_requested(app, user, projection).await?;
-        resources.push(project(user, &req.base_url, projection, access.as_ref())?);
+impl list::Listed for Users {
+    type Row = User;
+    const KIND: list::Kind = list::USERS;
+
+    async fn fetch(
+        app: &App,
+        org_pk: i64,
+        q: ListQuery,
+        _: &Projection,
+    ) -> Result<(i64, Vec<User>)> {
+        directory::users::list(&app.store, org_pk, q).await
     }
-    Ok(list::Found {
-        plan,
-        now_unix,
-        total,
-        pks: users.iter().map(|u| u.row.pk).collect(),
-        resources,
-    })
+
+    async fn render(app: &App, user: &User, base_url: &str, p: &Projection) -> Result<String> {
+        let access = access_if_requested(app, user, p).await?;
+        project(user, base_url, p, access.as_ref())
+    }
+
+    fn pk(user: &User) -> i64 {
+        user.row.pk
+    }
+
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()> {
+        directory::users::check_query(types.user, filter, sort)
+    }
 }

@@ -24,16 +24,25 @@
 use rusqlite::types::Value;
 use serde_json::Value as Json;
 use time::OffsetDateTime;
-use time::UtcOffset;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result};
 use crate::model::declared;
 use crate::model::filter::{AttrPath, CompareOp, Filter};
+use crate::model::fold::fold;
 use crate::model::schema::{
-    ACCESS_USER_SCHEMA, Attr, AttrType, ENTERPRISE_USER_SCHEMA, GROUP_TYPE, ResourceType, Returned,
-    Schema, TEAM_GROUP_SCHEMA, USER_TYPE,
+    Attr, AttrType, ENTERPRISE_USER_SCHEMA, GROUP_TYPE, ResourceType, Schema, TEAM_GROUP_SCHEMA,
+    USER_TYPE,
 };
+use crate::model::typing::{
+    Operand as Typed, Test, clip, null_test, shown, type_comparison, unfilterable,
+};
+
+/// The SQL function that folds case exactly as `model::fold` does (it calls it), registered on
+/// every connection the store opens (`store::register_functions`). Only queries use it, never
+/// an index, a view or a trigger, so the file stays readable by any SQLite (the `sqlite3`
+/// shell, a backup) without it. Indexed attributes are compared through stored folded columns
+/// instead, computed in Rust when a row is written.
+pub const FOLD_FUNCTION: &str = "scimbox_fold";
 
 /// A compiled filter: a condition over `u` or `t`, and its parameters in placeholder order.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,22 +186,13 @@ impl Sql {
     }
 }
 
-/// The collation an expression carries by itself, which decides whether a comparison needs an
-/// explicit COLLATE. Leaving it off when the column already matches keeps its index usable.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Collation {
-    Nocase,
-    Binary,
-    /// JSON values, constants and function results: always state the collation.
-    Unset,
-}
-
 /// A single value reachable from the row (or from one element of a multi-valued attribute).
 struct Operand {
+    /// The value as stored.
     expr: String,
-    ty: AttrType,
-    case_exact: bool,
-    collation: Collation,
+    attr: &'static Attr,
+    /// The stored folded column holding `model::fold(expr)`, where there is one (indexed).
+    folded: Option<String>,
     /// A better sort key than `expr`, where there is one.
     sort_key: Option<String>,
     /// For a user's declared string attribute: its key in `declared_values`, where `eq` is
@@ -201,23 +201,32 @@ struct Operand {
 }
 
 impl Operand {
-    fn new(expr: impl Into<String>, attr: &Attr, collation: Collation) -> Self {
+    fn new(expr: impl Into<String>, attr: &'static Attr) -> Self {
         Operand {
             expr: expr.into(),
-            ty: attr.ty,
-            case_exact: attr.case_exact,
-            collation,
+            attr,
+            folded: None,
             sort_key: None,
             indexed: None,
         }
     }
 
-    /// The COLLATE clause a string comparison needs to follow caseExact (RFC 7643 §2.2).
-    fn collate(&self) -> &'static str {
-        match (self.case_exact, self.collation) {
-            (false, Collation::Nocase) | (true, Collation::Binary) => "",
-            (false, _) => " COLLATE NOCASE",
-            (true, _) => " COLLATE BINARY",
+    fn folded(mut self, expr: impl Into<String>) -> Self {
+        self.folded = Some(expr.into());
+        self
+    }
+
+    /// The text a string comparison reads: the value itself when the attribute is
+    /// `caseExact`, else its fold (RFC 7643 §2.2), compared byte for byte with an operand the
+    /// typing pass folded the same way. Comparing folded UTF-8 bytes orders by code point, as
+    /// the in-memory matcher does.
+    fn text(&self) -> String {
+        if self.attr.case_exact {
+            return self.expr.clone();
+        }
+        match &self.folded {
+            Some(f) => f.clone(),
+            None => format!("{FOLD_FUNCTION}({})", self.expr),
         }
     }
 }
@@ -262,6 +271,7 @@ enum Target {
     Complex {
         /// Its JSON path in `data`, or `None` for the computed `meta`.
         json: Option<String>,
+        attr: &'static Attr,
     },
 }
 
@@ -349,7 +359,7 @@ impl Compiler {
         Ok(())
     }
 
-    /// `attrPath op value` (RFC 7644 §3.4.2.2, Table 3).
+    /// `attrPath op value` (RFC 7644 §3.4.2.2, Table 3), typed by `model::typing`.
     fn compare(
         &mut self,
         path: &AttrPath,
@@ -358,13 +368,34 @@ impl Compiler {
         scope: Scope<'_>,
         depth: usize,
     ) -> Result<Sql> {
+        if value.is_null() {
+            // `eq null` is "has no value", `ne null` "has a value": exactly `not pr` and `pr`.
+            let present = self.present(path, scope, depth)?;
+            return Ok(match null_test(op)? {
+                Test::Absent => Sql::wrap("NOT COALESCE((", present, "), 0)"),
+                _ => present,
+            });
+        }
         let (coll, attr, sub) = match self.leaf(path, scope)? {
             Target::Scalar(operand) => return compare(&operand, op, value, path),
-            Target::Complex { .. } => {
-                return Err(invalid(format!(
-                    "\"{}\" is a complex attribute: compare one of its sub-attributes",
-                    shown(path)
-                )));
+            Target::Complex { attr, .. } => {
+                // A single-valued complex attribute compares its `value` (`manager eq "id"`),
+                // as a multi-valued one does; without one the typing pass refuses it.
+                let Some(sub) = attr.sub_attr("value") else {
+                    return type_comparison(attr, path, op, value).map(|_| Sql::default());
+                };
+                let full = AttrPath {
+                    urn: path.urn.clone(),
+                    name: path.name.clone(),
+                    sub: Some(sub.name.to_string()),
+                };
+                return match self.leaf(&full, scope)? {
+                    Target::Scalar(operand) => compare(&operand, op, value, path),
+                    _ => Err(Error::Internal(format!(
+                        "{}.value is not scalar",
+                        attr.name
+                    ))),
+                };
             }
             Target::Multi { coll, attr, sub } => (coll, attr, sub),
         };
@@ -376,7 +407,6 @@ impl Compiler {
             let operand = Operand::new(
                 "(CASE WHEN j.type NOT IN ('object', 'array') THEN j.value END)",
                 attr,
-                Collation::Unset,
             );
             let cond = compare(&operand, op, value, path)?;
             return Ok(Sql::wrap(
@@ -390,29 +420,14 @@ impl Compiler {
         }
         // A multi-valued attribute without a sub-attribute compares its `value`; the filter
         // matches when any element does (RFC 7644 §3.4.2.2).
-        let sub = sub.or_else(|| attr.sub_attr("value")).ok_or_else(|| {
-            invalid(format!(
-                "\"{}\" has no value sub-attribute: compare one of its sub-attributes",
-                shown(path)
-            ))
-        })?;
-        let element_path = AttrPath::simple(sub.name);
-        if value.is_null() && matches!(op, CompareOp::Eq | CompareOp::Ne) {
-            // `eq null` matches when no element has the value, `ne null` when one has.
-            let has = Filter::Compare {
-                path: element_path,
-                op: CompareOp::Ne,
-                value: Json::Null,
-            };
-            let exists = self.collection(&coll, attr, &has, depth)?;
-            return Ok(if op == CompareOp::Eq {
-                Sql::wrap("NOT ", exists, "")
-            } else {
-                exists
-            });
-        }
+        let Some(sub) = sub.or_else(|| attr.sub_attr("value")) else {
+            return type_comparison(attr, path, op, value).map(|_| Sql::default());
+        };
+        // Type here, with the client's path in any error, then again per element (the same
+        // answer): the element's path is only the sub-attribute's name.
+        type_comparison(sub, path, op, value)?;
         let one = Filter::Compare {
-            path: element_path,
+            path: AttrPath::simple(sub.name),
             op,
             value: value.clone(),
         };
@@ -422,36 +437,56 @@ impl Compiler {
     /// `attrPath pr`: "If the attribute has a non-empty value, or if it contains a non-empty node
     /// for complex attributes, there is a match" (RFC 7644 §3.4.2.2).
     fn present(&mut self, path: &AttrPath, scope: Scope<'_>, depth: usize) -> Result<Sql> {
+        let a = self.res.alias();
         match self.leaf(path, scope)? {
             Target::Scalar(operand) => Ok(present(&operand)),
-            Target::Multi { coll, attr, sub } => match sub.or_else(|| attr.sub_attr("value")) {
-                Some(sub) => {
-                    let one = Filter::Present(AttrPath::simple(sub.name));
-                    self.collection(&coll, attr, &one, depth)
-                }
-                None => match coll {
-                    Coll::Json(json) if !attr.is_complex() => Ok(Sql::raw(&format!(
-                        "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j \
-                         WHERE j.atom IS NOT NULL AND j.atom <> '')",
-                        self.res.alias()
-                    ))),
-                    Coll::Json(json) => Ok(Sql::raw(&format!(
-                        "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j \
-                         WHERE j.type = 'object' AND j.value <> '{{}}')",
-                        self.res.alias()
-                    ))),
-                    Coll::Emails | Coll::Groups | Coll::Members => Err(Error::Internal(format!(
-                        "{} has no value sub-attribute",
-                        attr.name
-                    ))),
-                },
-            },
+            Target::Multi {
+                coll: Coll::Json(json),
+                attr,
+                sub: None,
+            } if !attr.is_complex() => Ok(Sql::raw(&format!(
+                "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
+                 WHERE j.atom IS NOT NULL AND j.atom <> '')"
+            ))),
+            Target::Multi {
+                coll,
+                attr,
+                sub: Some(sub),
+            } => {
+                let one = Filter::Present(AttrPath::simple(sub.name));
+                self.collection(&coll, attr, &one, depth)
+            }
+            // Some element has a non-empty node. Memberships always have their `value`.
+            Target::Multi {
+                coll: coll @ (Coll::Groups | Coll::Members),
+                attr,
+                sub: None,
+            } => {
+                let one = Filter::Present(AttrPath::simple("value"));
+                self.collection(&coll, attr, &one, depth)
+            }
+            Target::Multi {
+                coll: coll @ (Coll::Emails | Coll::Json(_)),
+                attr,
+                sub: None,
+            } => {
+                let json = match coll {
+                    Coll::Json(json) => json,
+                    _ => json_path(None, attr, None)?,
+                };
+                Ok(Sql::raw(&format!(
+                    "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
+                     WHERE j.type = 'object' AND EXISTS (SELECT 1 FROM json_each(j.value) k \
+                     WHERE k.atom IS NOT NULL AND k.atom <> ''))"
+                )))
+            }
             // `meta` is computed and always there.
             Target::Complex { json: None, .. } => Ok(Sql::raw("1")),
-            Target::Complex { json: Some(json) } => Ok(Sql::raw(&format!(
-                "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j \
-                 WHERE j.atom IS NOT NULL AND j.atom <> '')",
-                self.res.alias()
+            Target::Complex {
+                json: Some(json), ..
+            } => Ok(Sql::raw(&format!(
+                "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
+                 WHERE j.atom IS NOT NULL AND j.atom <> '')"
             ))),
         }
     }
@@ -465,10 +500,21 @@ impl Compiler {
                 attr,
                 sub: None,
             } => self.collection(&coll, attr, inner, depth),
-            // A single-valued complex attribute has one "element": its sub-attributes.
-            Target::Complex { .. } => self.filter(inner, Scope::Prefix(path), depth),
+            // A single-valued complex attribute has one "element": its sub-attributes. With no
+            // value at all there is no element to match, even for `name[not (...)]`.
+            Target::Complex { json: None, .. } => self.filter(inner, Scope::Prefix(path), depth),
+            Target::Complex {
+                json: Some(json), ..
+            } => {
+                let a = self.res.alias();
+                Ok(Sql::wrap(
+                    &format!("json_type({a}.data, '{json}') IS NOT NULL AND ("),
+                    self.filter(inner, Scope::Prefix(path), depth)?,
+                    ")",
+                ))
+            }
             Target::Multi { sub: Some(_), .. } | Target::Scalar(_) => Err(invalid(format!(
-                "\"{}\" is not a complex attribute, so it takes no [...] filter",
+                "\"{}\" is not a complex attribute, so it cannot take a \"[...]\" filter",
                 shown(path)
             ))),
         }
@@ -485,12 +531,17 @@ impl Compiler {
     ) -> Result<Sql> {
         let a = self.res.alias();
         match coll {
-            Coll::Emails if uses_only(inner, &["value", "type", "primary"]) => {
+            // `user_emails` holds only emails with a value, so it answers only filters that no
+            // email without one can satisfy; the rest read the stored resource, as the matcher
+            // does.
+            Coll::Emails
+                if uses_only(inner, &["value", "type", "primary"]) && needs_value(inner) =>
+            {
                 let cond = self.filter(inner, Scope::Element(Elem::EmailRow, attr), depth)?;
                 Ok(if pins_value(inner) {
                     // Uncorrelated, so SQLite can run it once and fetch the users by pk.
                     // `?1` is the caller's organization (always the first parameter: see
-                    // the module doc), so the lookup is one seek in (org_pk, value).
+                    // the module doc), so the lookup is one seek in (org_pk, value_fold).
                     Sql::wrap(
                         &format!(
                             "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
@@ -575,6 +626,20 @@ impl Compiler {
             Scope::Row => self.target(path, invalid),
             Scope::Prefix(outer) => {
                 let sub = relative(path, outer.name.as_str())?;
+                // The errors the matcher gives inside `attr[...]`, in the catalogue's spelling.
+                let rt = self.rt;
+                if let Some(r) = rt.resolve(outer.urn.as_deref(), &outer.name, None) {
+                    let s = r.attr.sub_attr(sub).ok_or_else(|| {
+                        invalid(format!(
+                            "unknown attribute \"{}.{}\"",
+                            r.attr.name,
+                            clip(sub)
+                        ))
+                    })?;
+                    if let Some(why) = unfilterable(None, r.attr, Some(s)) {
+                        return Err(invalid(format!("\"{}.{}\" {why}", r.attr.name, s.name)));
+                    }
+                }
                 let full = AttrPath {
                     urn: outer.urn.clone(),
                     name: outer.name.clone(),
@@ -615,41 +680,34 @@ impl Compiler {
         let refuse = |why: &str| Err(err(format!("\"{}\" {why}", shown(path))));
         let attr = r.attr;
         let leaf = r.sub.unwrap_or(attr);
-        if attr.returned == Returned::Never || leaf.returned == Returned::Never {
-            return refuse("cannot be used in a filter or sort");
-        }
-        if leaf.name == "$ref" {
-            return refuse("is computed and cannot be used in a filter or sort");
+        // The same refusals as the in-memory matcher: one decision, in the typing pass.
+        if let Some(why) = unfilterable(r.extension, attr, r.sub) {
+            return refuse(why);
         }
         let a = self.res.alias();
-        let column =
-            |expr: &str, collation| Ok(Target::Scalar(Operand::new(expr, leaf, collation)));
+        let column = |expr: &str| Ok(Target::Scalar(Operand::new(expr, leaf)));
+        let folded =
+            |expr: &str, folded: &str| Ok(Target::Scalar(Operand::new(expr, leaf).folded(folded)));
         let ext = r.extension.map(|s| s.id);
         match (ext, attr.name, r.sub.map(|s| s.name)) {
-            (None, "id", None) => column(&format!("{a}.id"), Collation::Binary),
-            (None, "externalId", None) => column(&format!("{a}.external_id"), Collation::Binary),
-            (None, "displayName", None) => column(&format!("{a}.display_name"), Collation::Nocase),
-            (None, "userName", None) => column("u.user_name", Collation::Nocase),
-            (None, "active", None) => column("u.active", Collation::Binary),
-            (None, "meta", None) => Ok(Target::Complex { json: None }),
-            (None, "meta", Some("created")) => column(&format!("{a}.created"), Collation::Binary),
-            (None, "meta", Some("lastModified")) => {
-                column(&format!("{a}.last_modified"), Collation::Binary)
-            }
-            (None, "meta", Some("resourceType")) => {
-                column(&format!("'{}'", rt.name), Collation::Binary)
-            }
+            (None, "id", None) => column(&format!("{a}.id")),
+            (None, "externalId", None) => column(&format!("{a}.external_id")),
+            (None, "displayName", None) => folded(
+                &format!("{a}.display_name"),
+                &format!("{a}.display_name_fold"),
+            ),
+            (None, "userName", None) => folded("u.user_name", "u.user_name_fold"),
+            (None, "active", None) => column("u.active"),
+            (None, "meta", None) => Ok(Target::Complex { json: None, attr }),
+            (None, "meta", Some("created")) => column(&format!("{a}.created")),
+            (None, "meta", Some("lastModified")) => column(&format!("{a}.last_modified")),
+            (None, "meta", Some("resourceType")) => column(&format!("'{}'", rt.name)),
             // The ETag form clients see (RFC 7644 §3.14); sorted as the number it carries.
             (None, "meta", Some("version")) => {
-                let mut operand = Operand::new(
-                    format!("('W/\"' || {a}.version || '\"')"),
-                    leaf,
-                    Collation::Binary,
-                );
+                let mut operand = Operand::new(format!("('W/\"' || {a}.version || '\"')"), leaf);
                 operand.sort_key = Some(format!("{a}.version"));
                 Ok(Target::Scalar(operand))
             }
-            (None, "meta", Some(_)) => refuse("is computed and cannot be used in a filter or sort"),
             (None, "emails", _) => Ok(Target::Multi {
                 coll: Coll::Emails,
                 attr,
@@ -665,16 +723,8 @@ impl Compiler {
                 attr,
                 sub: r.sub,
             }),
-            (Some(TEAM_GROUP_SCHEMA), "description", None) => {
-                column("t.description", Collation::Binary)
-            }
-            (Some(TEAM_GROUP_SCHEMA), "organizationRole", None) => {
-                column("t.org_role", Collation::Binary)
-            }
-            // Computed from memberships and Workspace tables when a resource is read.
-            (Some(TEAM_GROUP_SCHEMA), _, _) | (Some(ACCESS_USER_SCHEMA), _, _) => {
-                refuse("is computed and cannot be used in a filter or sort")
-            }
+            (Some(TEAM_GROUP_SCHEMA), "description", None) => column("t.description"),
+            (Some(TEAM_GROUP_SCHEMA), "organizationRole", None) => column("t.org_role"),
             (Some(_), _, _) if r.extension.is_some_and(declared::is_declared) => {
                 let schema = r.extension;
                 if attr.multi {
@@ -686,11 +736,11 @@ impl Compiler {
                 } else if attr.is_complex() && r.sub.is_none() {
                     Ok(Target::Complex {
                         json: Some(json_path(schema, attr, None)?),
+                        attr,
                     })
                 } else {
                     let json = json_path(schema, attr, r.sub)?;
-                    let mut operand =
-                        Operand::new(format!("({a}.data ->> '{json}')"), leaf, Collation::Unset);
+                    let mut operand = Operand::new(format!("({a}.data ->> '{json}')"), leaf);
                     if let (Res::Users, Some(schema)) = (self.res, schema)
                         && declared::indexed(leaf)
                     {
@@ -710,10 +760,11 @@ impl Compiler {
                 } else if attr.is_complex() && r.sub.is_none() {
                     Ok(Target::Complex {
                         json: Some(json_path(schema, attr, None)?),
+                        attr,
                     })
                 } else {
                     let json = json_path(schema, attr, r.sub)?;
-                    column(&format!("(u.data ->> '{json}')"), Collation::Unset)
+                    column(&format!("(u.data ->> '{json}')"))
                 }
             }
             _ => Err(Error::Internal(format!(
@@ -734,7 +785,7 @@ impl Compiler {
         match self.target(path, Error::InvalidValue)? {
             Target::Scalar(operand) => Ok(match &operand.sort_key {
                 Some(key) => key.clone(),
-                None => format!("{}{}", operand.expr, sort_collate(&operand)),
+                None => sort_key(&operand),
             }),
             Target::Complex { .. } => not_sortable(),
             Target::Multi { coll, attr, sub } => {
@@ -752,9 +803,8 @@ impl Compiler {
                         return Ok(format!(
                             "(SELECT {} FROM json_each({a}.data, '{json}') j \
                              ORDER BY (CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END) \
-                             IS 1 DESC, j.key LIMIT 1){}",
-                            operand.expr,
-                            sort_collate(&operand)
+                             IS 1 DESC, j.key LIMIT 1)",
+                            sort_key(&operand)
                         ));
                     }
                     Coll::Groups => (
@@ -770,11 +820,7 @@ impl Compiler {
                 };
                 // Neither a user's groups nor a team's members have a primary or an order.
                 let operand = element_operand(elem, attr, sub)?;
-                let collate = sort_collate(&operand);
-                Ok(format!(
-                    "(SELECT MIN({}{collate}) {from}){collate}",
-                    operand.expr
-                ))
+                Ok(format!("(SELECT MIN({}) {from})", sort_key(&operand)))
             }
         }
     }
@@ -782,173 +828,109 @@ impl Compiler {
 
 /// The operand for sub-attribute `sub` of one element of `attr`.
 fn element_operand(elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operand> {
-    let computed = || {
-        Err(invalid(format!(
-            "\"{}.{}\" is computed and cannot be used in a filter",
-            attr.name, sub.name
-        )))
-    };
-    if sub.name == "$ref" {
-        return computed();
+    if let Some(why) = unfilterable(None, attr, Some(sub)) {
+        return Err(invalid(format!("\"{}.{}\" {why}", attr.name, sub.name)));
     }
-    let operand = |expr: &str, collation| Ok(Operand::new(expr, sub, collation));
+    let operand = |expr: &str| Ok(Operand::new(expr, sub));
+    let folded = |expr: &str, folded: &str| Ok(Operand::new(expr, sub).folded(folded));
+    // A constant's fold is a constant too (catalogue words, no quote in them).
+    let constant = |text: &str| {
+        let f = fold(text);
+        Ok(Operand::new(format!("'{text}'"), sub).folded(format!("'{f}'")))
+    };
     match (elem, sub.name) {
-        (Elem::EmailRow, "value") => operand("e.value", Collation::Nocase),
-        (Elem::EmailRow, "type") => operand("e.type", Collation::Nocase),
-        (Elem::EmailRow, "primary") => operand("e.is_primary", Collation::Binary),
+        (Elem::EmailRow, "value") => folded("e.value", "e.value_fold"),
+        (Elem::EmailRow, "type") => folded("e.type", "e.type_fold"),
+        (Elem::EmailRow, "primary") => operand("e.is_primary"),
+        // RFC 7643 §2.4: an element's unset `primary` is false.
+        (Elem::JsonItem, "primary") => {
+            operand("COALESCE((CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END), 0)")
+        }
         (Elem::JsonItem, name) => {
             check_name(name)?;
             // CASE keeps `->>` away from a non-object element, which would be malformed JSON.
-            operand(
-                &format!("(CASE WHEN j.type = 'object' THEN j.value ->> '$.{name}' END)"),
-                Collation::Unset,
-            )
+            operand(&format!(
+                "(CASE WHEN j.type = 'object' THEN j.value ->> '$.{name}' END)"
+            ))
         }
-        (Elem::Team, "value") => operand("gt.id", Collation::Binary),
-        (Elem::Team, "display") => operand("gt.display_name", Collation::Nocase),
+        (Elem::Team, "value") => operand("gt.id"),
+        (Elem::Team, "display") => folded("gt.display_name", "gt.display_name_fold"),
         // Teams do not nest, so every membership is direct.
-        (Elem::Team, "type") => operand("'direct'", Collation::Unset),
-        (Elem::Member, "value") => operand("mu.id", Collation::Binary),
-        (Elem::Member, "display") => {
-            operand("COALESCE(mu.display_name, mu.user_name)", Collation::Unset)
-        }
-        (Elem::Member, "type") => operand("'User'", Collation::Unset),
-        _ => computed(),
+        (Elem::Team, "type") => constant("direct"),
+        (Elem::Member, "value") => operand("mu.id"),
+        (Elem::Member, "display") => folded(
+            "COALESCE(mu.display_name, mu.user_name)",
+            "COALESCE(mu.display_name_fold, mu.user_name_fold)",
+        ),
+        (Elem::Member, "type") => constant("User"),
+        _ => Err(invalid(format!(
+            "\"{}.{}\" is computed and cannot be used in a filter",
+            attr.name, sub.name
+        ))),
     }
 }
 
-/// Compiles one comparison on a single value, by the attribute's type (RFC 7644 §3.4.2.2).
+/// Compiles one comparison on a single value, typed by `model::typing` (RFC 7644 §3.4.2.2).
 fn compare(operand: &Operand, op: CompareOp, value: &Json, path: &AttrPath) -> Result<Sql> {
     let x = &operand.expr;
     let mut out = Sql::default();
-    if value.is_null() {
-        return match op {
-            CompareOp::Eq => Ok(Sql::raw(&format!("{x} IS NULL"))),
-            CompareOp::Ne => Ok(Sql::raw(&format!("{x} IS NOT NULL"))),
-            _ => Err(invalid(format!(
-                "\"{}\" {}: only eq and ne compare with null",
-                shown(path),
-                op.as_str()
-            ))),
-        };
-    }
-    let wrong_type = |expected: &str| {
-        Err(invalid(format!(
-            "\"{}\" is {expected}, so it cannot be compared with {}",
-            shown(path),
-            describe(value)
-        )))
-    };
-    let not_ordered = |what: &str| {
-        Err(invalid(format!(
-            "\"{}\" is {what}: {} does not apply",
-            shown(path),
-            op.as_str()
-        )))
-    };
-    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
-    if let (Some(key), CompareOp::Eq, Json::String(s)) = (&operand.indexed, op, value) {
+    let test = type_comparison(operand.attr, path, op, value)?;
+    if let (Some(key), Test::Compare(CompareOp::Eq, Typed::Text(s))) = (&operand.indexed, &test) {
         // Uncorrelated, so SQLite runs it from the index on (org_pk, attr, value); `?1` is
-        // the caller's organization. The column is NOCASE; caseExact adds a binary check.
+        // the caller's organization. The store keeps the values folded as the typing pass
+        // folds `s` (unless caseExact), so the comparison is binary.
         out.str(
             "u.pk IN (SELECT d.user_pk FROM declared_values d WHERE d.org_pk = +?1 AND d.attr = ",
         );
         out.bind(Value::Text(key.clone()));
         out.str(" AND d.value = ");
         out.bind(Value::Text(s.clone()));
-        if operand.case_exact {
-            out.str(" AND d.value = ");
-            out.bind(Value::Text(s.clone()));
-            out.str(" COLLATE BINARY");
-        }
         out.str(")");
         return Ok(out);
     }
-    match operand.ty {
-        AttrType::String | AttrType::Reference | AttrType::Binary => {
-            let Json::String(s) = value else {
-                return wrong_type("a string");
-            };
-            if operand.ty == AttrType::Binary && op.is_ordering() {
-                return not_ordered("binary");
-            }
-            if substring {
-                return like(operand, op, s, path);
-            }
+    match test {
+        Test::Absent => return Ok(Sql::wrap("NOT COALESCE((", present(operand), "), 0)")),
+        Test::Present => return Ok(present(operand)),
+        Test::Compare(CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Typed::Text(s)) => {
+            return glob(operand, op, &s, path);
+        }
+        Test::Compare(op, Typed::Text(s)) => {
+            out.str(&format!("{} {} ", operand.text(), sql_op(op)));
+            out.bind(Value::Text(s));
+        }
+        Test::Compare(op, Typed::Bool(b)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(Value::Text(s.clone()));
-            out.str(operand.collate());
+            out.bind(Value::Integer(i64::from(b)));
         }
-        AttrType::Boolean => {
-            let Json::Bool(b) = value else {
-                return wrong_type("a boolean (true or false, unquoted)");
-            };
-            if op.is_ordering() || substring {
-                return not_ordered("a boolean");
-            }
+        Test::Compare(op, Typed::Int(i)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(Value::Integer(i64::from(*b)));
+            out.bind(Value::Integer(i));
         }
-        AttrType::Integer | AttrType::Decimal => {
-            let Json::Number(n) = value else {
-                return wrong_type("a number");
-            };
-            if substring {
-                return not_ordered("a number");
-            }
-            let bound = match (operand.ty, n.as_i64(), n.as_f64()) {
-                (AttrType::Integer, Some(i), _) => Value::Integer(i),
-                (AttrType::Decimal, _, Some(f)) => Value::Real(f),
-                _ => return wrong_type("an integer"),
-            };
+        Test::Compare(op, Typed::Dec(f)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(bound);
+            out.bind(Value::Real(f));
         }
-        AttrType::DateTime => {
-            let Json::String(s) = value else {
-                return wrong_type("a dateTime (a quoted RFC 3339 string)");
-            };
-            if substring {
-                return not_ordered("a dateTime");
-            }
-            return compare_time(x, op, s, path);
-        }
-        AttrType::Complex => {
-            return Err(invalid(format!(
-                "\"{}\" is a complex attribute: compare one of its sub-attributes",
-                shown(path)
-            )));
-        }
+        Test::Compare(op, Typed::Instant(t)) => return compare_time(x, op, t),
     }
     Ok(out)
 }
 
-/// `co`, `sw` and `ew`. Case-insensitive attributes use LIKE, whose ASCII case folding matches
-/// the NOCASE columns; case-exact ones use GLOB, which is case-sensitive. Both patterns escape
-/// their wildcards so the operand is matched literally. On an indexed NOCASE column SQLite's
-/// LIKE optimization turns `sw` into an index range (tested below).
-fn like(operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
-    let (pattern, keyword) = if operand.case_exact {
-        let mut p = String::with_capacity(s.len() + 2);
-        for c in s.chars() {
-            match c {
-                '*' => p.push_str("[*]"),
-                '?' => p.push_str("[?]"),
-                '[' => p.push_str("[[]"),
-                c => p.push(c),
-            }
+/// `co`, `sw` and `ew` as GLOB, which is case-sensitive, over the text the comparison reads:
+/// the value, or its fold for a case-insensitive attribute (the operand is folded already), so
+/// both engines fold alike. GLOB's own wildcards in the operand are escaped so it is matched
+/// literally. On an indexed folded column (BINARY, as GLOB needs) SQLite's LIKE optimization
+/// turns `sw` into an index range (tested).
+fn glob(operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
+    let mut p = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '*' => p.push_str("[*]"),
+            '?' => p.push_str("[?]"),
+            '[' => p.push_str("[[]"),
+            c => p.push(c),
         }
-        (wildcards(op, p, '*'), "GLOB ?")
-    } else {
-        let mut p = String::with_capacity(s.len() + 2);
-        for c in s.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                p.push('\\');
-            }
-            p.push(c);
-        }
-        (wildcards(op, p, '%'), "LIKE ? ESCAPE '\\'")
-    };
+    }
+    let pattern = wildcards(op, p, '*');
     if pattern.len() > MAX_PATTERN {
         return Err(invalid(format!(
             "the value compared with \"{}\" is longer than {MAX_PATTERN} bytes",
@@ -956,7 +938,7 @@ fn like(operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sq
         )));
     }
     Ok(Sql {
-        text: format!("{} {keyword}", operand.expr),
+        text: format!("{} GLOB ?", operand.text()),
         params: vec![Value::Text(pattern)],
     })
 }
@@ -969,23 +951,14 @@ fn wildcards(op: CompareOp, literal: String, any: char) -> String {
     }
 }
 
-/// Compares a stored time with an RFC 3339 operand. Stored times are UTC text with
-/// milliseconds, so the operand is re-formatted the same way and compared as text. An operand
-/// with a finer fraction is truncated to the millisecond and the operator adjusted, so that
-/// `ge 00:00:00.0005Z` does not match a time stored as `00:00:00.000Z`.
-fn compare_time(x: &str, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
-    let bad = || {
-        invalid(format!(
-            "\"{}\" takes an RFC 3339 dateTime such as \"2026-01-01T00:00:00Z\", not \"{}\"",
-            shown(path),
-            clip(s)
-        ))
-    };
-    let t = OffsetDateTime::parse(s, &Rfc3339)
-        .ok()
-        .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
-        .ok_or_else(bad)?;
-    let text = t.format(STORED_TIME).map_err(|_| bad())?;
+/// Compares a stored time with a dateTime operand (already in UTC, years 0000-9999). Stored
+/// times are UTC text with milliseconds, so the operand is formatted the same way and compared
+/// as text. An operand with a finer fraction is truncated to the millisecond and the operator
+/// adjusted, so that `ge 00:00:00.0005Z` does not match a time stored as `00:00:00.000Z`.
+fn compare_time(x: &str, op: CompareOp, t: OffsetDateTime) -> Result<Sql> {
+    let text = t
+        .format(STORED_TIME)
+        .map_err(|e| Error::Internal(format!("formatting a dateTime operand: {e}")))?;
     let exact = t.nanosecond() % 1_000_000 == 0;
     let sql = |o: &str| Sql {
         text: format!("{x} {o} +?"),
@@ -1008,7 +981,7 @@ const STORED_TIME: &[time::format_description::BorrowedFormatItem<'static>] = ti
 
 fn present(operand: &Operand) -> Sql {
     let x = &operand.expr;
-    match operand.ty {
+    match operand.attr.ty {
         AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => {
             Sql::raw(&format!("({x} IS NOT NULL AND {x} <> '')"))
         }
@@ -1029,10 +1002,12 @@ fn sql_op(op: CompareOp) -> &'static str {
     }
 }
 
-fn sort_collate(operand: &Operand) -> &'static str {
-    match operand.ty {
-        AttrType::String | AttrType::Reference | AttrType::Binary => operand.collate(),
-        _ => "",
+/// What a sort orders by: the text comparisons read (folded for a case-insensitive string),
+/// the value itself for other types.
+fn sort_key(operand: &Operand) -> String {
+    match operand.attr.ty {
+        AttrType::String | AttrType::Reference | AttrType::Binary => operand.text(),
+        _ => operand.expr.clone(),
     }
 }
 
@@ -1072,6 +1047,21 @@ fn uses_only(filter: &Filter, names: &[&str]) -> bool {
         }
     }
     true
+}
+
+/// True when no element without a `value` can satisfy the element filter: every way to satisfy
+/// it compares `value` with a non-null operand or asks `value pr`, which an absent value never
+/// meets (in either engine). `not` could be met by an absent value, so it never counts.
+fn needs_value(filter: &Filter) -> bool {
+    let is_value =
+        |p: &AttrPath| p.urn.is_none() && p.sub.is_none() && p.name.eq_ignore_ascii_case("value");
+    match filter {
+        Filter::And(a, b) => needs_value(a) || needs_value(b),
+        Filter::Or(a, b) => needs_value(a) && needs_value(b),
+        Filter::Compare { path, value, .. } => is_value(path) && !value.is_null(),
+        Filter::Present(path) => is_value(path),
+        Filter::Not(_) | Filter::ValuePath { .. } => false,
+    }
 }
 
 /// True when the element filter requires `value eq "<string>"` at its top level: then the
@@ -1129,26 +1119,4 @@ fn check_name(name: &str) -> Result<()> {
 
 fn invalid(detail: String) -> Error {
     Error::InvalidFilter(detail)
-}
-
-/// A client-supplied path for an error detail, cut short if absurdly long.
-fn shown(path: &AttrPath) -> String {
-    clip(&path.to_string()).to_string()
-}
-
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(120) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-fn describe(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) | Json::Object(_) => "a structure",
-    }
 }

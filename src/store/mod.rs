@@ -4,6 +4,8 @@
 pub mod admins;
 pub mod audit;
 pub mod backup;
+#[cfg(test)]
+mod filter_diff_tests;
 pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;
@@ -41,6 +43,23 @@ pub(crate) struct Listed<T> {
     pub compile: fn(&'static ResourceType, &crate::model::filter::Filter) -> Result<SqlFilter>,
     pub sort_expr: fn(&'static ResourceType, &crate::model::filter::AttrPath) -> Result<String>,
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+}
+
+/// Compiles a list's filter and sort for `listed` without running them, so a query the
+/// resource cannot answer is refused before any paging.
+pub(crate) fn check_query<T>(
+    listed: &Listed<T>,
+    rt: &'static ResourceType,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    if let Some(f) = filter {
+        (listed.compile)(rt, f)?;
+    }
+    if let Some(s) = sort {
+        (listed.sort_expr)(rt, &s.by)?;
+    }
+    Ok(())
 }
 
 /// Lists one organization's rows of a table: compiles the query's filter and sort, then
@@ -292,6 +311,16 @@ impl Store {
         self.inner.readers.run_blocking(|c| f(&Conn { sqlite: c }))
     }
 
+    /// Bytes on disk: (the database file, its write-ahead log). A file that cannot be read
+    /// counts 0.
+    pub fn disk_usage(&self) -> (u64, u64) {
+        let path = &self.inner.path;
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        (size(path), size(Path::new(&wal)))
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
     }
@@ -323,7 +352,43 @@ pub fn open_connection(path: &Path) -> Result<Connection> {
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",
     )?;
+    register_functions(&conn)?;
     Ok(conn)
+}
+
+/// An in-memory database with the current schema and the store's SQL functions, for code that
+/// runs compiled filters without a file (the fuzz targets). Fails only if SQLite does.
+pub fn open_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    migrate::migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Registers the SQL functions the store's queries call: `scimbox_fold`, the Unicode case
+/// folding of `model::fold` (NULL for NULL and for anything that is not text, which then
+/// matches nothing, as the in-memory matcher's type check). Queries use it only where no
+/// stored folded column exists; no index, view or trigger does, so other SQLite clients can
+/// read and back up the file without it.
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    conn.create_scalar_function(
+        filter_sql::FOLD_FUNCTION,
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => match std::str::from_utf8(t) {
+                    Ok(s) => Value::Text(crate::model::fold::fold(s).into_owned()),
+                    Err(_) => Value::Null,
+                },
+                _ => Value::Null,
+            })
+        },
+    )?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for Error {
@@ -337,12 +402,12 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// Maps a UNIQUE constraint failure to `Uniqueness(attr)`, anything else through `From`.
+/// Maps a UNIQUE (or primary key) constraint failure to `Uniqueness(attr)`, anything else
+/// through `From`. Told apart by SQLite's extended result code, not the message text, so a
+/// NOT NULL, CHECK or foreign key failure is never reported as a taken name.
 pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-            && e.to_string().contains("UNIQUE")
-        {
+        if is_unique_violation(&e) {
             Error::Uniqueness(attr.to_string())
         } else {
             Error::from(e)
@@ -350,9 +415,49 @@ pub(crate) fn unique_as(attr: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_unique_and_primary_key_failures_are_uniqueness() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER NOT NULL CHECK (n > 0));
+             INSERT INTO t VALUES (1, 'a', 1);",
+        )
+        .unwrap();
+        let run = |sql: &str| {
+            conn.execute_batch(sql)
+                .map_err(unique_as("name"))
+                .unwrap_err()
+        };
+        assert_eq!(
+            run("INSERT INTO t VALUES (2, 'a', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert_eq!(
+            run("INSERT INTO t VALUES (1, 'b', 1)"),
+            Error::Uniqueness("name".into())
+        );
+        assert!(matches!(
+            run("INSERT INTO t VALUES (3, 'c', NULL)"),
+            Error::Internal(_)
+        ));
+        assert!(matches!(
+            run("INSERT INTO t VALUES (4, 'd', 0)"),
+            Error::Internal(_)
+        ));
+    }
     use crate::model::filter::{AttrPath, CompareOp, Filter};
     use rusqlite::StatementStatus;
 

@@ -112,15 +112,12 @@ pub fn set_values(
         .execute([user_pk])?;
     let mut taken = conn.prepare_cached(
         "SELECT 1 FROM declared_values WHERE org_pk = ? AND attr = ? AND value = ?
-         AND (? OR value = ? COLLATE BINARY) AND user_pk <> ? LIMIT 1",
+         AND user_pk <> ? LIMIT 1",
     )?;
     for v in values {
         if let Some(name) = v.unique {
             let hit = taken
-                .query_row(
-                    params![org_pk, v.attr, v.value, !v.case_exact, v.value, user_pk],
-                    |_| Ok(()),
-                )
+                .query_row(params![org_pk, v.attr, v.value, user_pk], |_| Ok(()))
                 .optional()?;
             if hit.is_some() {
                 return Err(Error::Uniqueness(name.to_string()));

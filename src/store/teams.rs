@@ -4,6 +4,7 @@
 //! members it names, and reading a Team without its members never looks at them.
 
 use crate::error::Result;
+use crate::model::fold::fold;
 use crate::model::query::ListQuery;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -59,13 +60,15 @@ pub fn insert(
     now: &str,
 ) -> Result<TeamRow> {
     conn.prepare_cached(
-        "INSERT INTO teams (org_pk, id, display_name, external_id, description, scim_managed,
-         created, last_modified, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        "INSERT INTO teams (org_pk, id, display_name, display_name_fold, external_id, description,
+         scim_managed, created, last_modified, version, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
     )?
     .execute(params![
         org_pk,
         id,
         cols.display_name,
+        fold(&cols.display_name),
         cols.external_id,
         cols.description,
         scim_managed,
@@ -91,11 +94,12 @@ pub fn insert(
 /// Replaces a Team's attributes and bumps its version.
 pub fn update(conn: &Connection, pk: i64, cols: &TeamColumns, data: &str, now: &str) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE teams SET display_name = ?, external_id = ?, description = ?, data = ?,
-         last_modified = ?, version = version + 1 WHERE pk = ?",
+        "UPDATE teams SET display_name = ?, display_name_fold = ?, external_id = ?,
+         description = ?, data = ?, last_modified = ?, version = version + 1 WHERE pk = ?",
     )?
     .execute(params![
         cols.display_name,
+        fold(&cols.display_name),
         cols.external_id,
         cols.description,
         data,
@@ -216,19 +220,29 @@ pub fn user_ids(conn: &Connection, pks: &[i64]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Compiles a Teams list's filter and sort without running them (see [`list`]).
+pub fn check_query(
+    rt: &'static crate::model::schema::ResourceType,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    super::check_query(&LISTED, rt, filter, sort)
+}
+
+const LISTED: super::Listed<TeamRow> = super::Listed {
+    table: "teams",
+    alias: "t",
+    columns: COLUMNS,
+    counter: "team_count",
+    base: &crate::model::schema::GROUP_TYPE,
+    compile: super::filter_sql::compile_teams_in,
+    sort_expr: super::filter_sql::teams_sort_expr_in,
+    from_row,
+};
+
 /// Lists one organization's teams (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
-    let listed = super::Listed {
-        table: "teams",
-        alias: "t",
-        columns: COLUMNS,
-        counter: "team_count",
-        base: &crate::model::schema::GROUP_TYPE,
-        compile: super::filter_sql::compile_teams_in,
-        sort_expr: super::filter_sql::teams_sort_expr_in,
-        from_row,
-    };
-    super::page(conn, &listed, org_pk, q)
+    super::page(conn, &LISTED, org_pk, q)
 }
 
 // ---- Workspaces and roles -------------------------------------------------------------

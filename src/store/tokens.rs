@@ -23,6 +23,17 @@ impl TokenRow {
     pub fn is_live(&self, now: &str) -> bool {
         self.revoked.is_none() && self.expires.as_deref().is_none_or(|e| e > now)
     }
+
+    /// What the admin page and `token list` show: `revoked`, `live` or `expired` at `now`.
+    pub fn state(&self, now: &str) -> &'static str {
+        if self.revoked.is_some() {
+            "revoked"
+        } else if self.is_live(now) {
+            "live"
+        } else {
+            "expired"
+        }
+    }
 }
 
 const SELECT: &str = "SELECT t.pk, t.id, t.org_pk, o.id, o.scim_enabled, t.name, t.hash, t.created,

@@ -1,6 +1,7 @@
 //! Users: indexed columns beside the stored resource JSON, and their email rows.
 
 use crate::error::Result;
+use crate::model::fold::fold;
 use crate::model::query::ListQuery;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -47,8 +48,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
-/// Inserts a user; a taken `userName` (case-insensitive, per organization) is
-/// `Uniqueness("userName")`. Returns the new row's pk.
+/// Inserts a user; a taken `userName` (per organization, ignoring case by Unicode case folding:
+/// `Émile` and `émile` are one name) is `Uniqueness("userName")`. Returns the new row's pk.
 pub fn insert(
     conn: &Connection,
     org_pk: i64,
@@ -58,15 +59,18 @@ pub fn insert(
     now: &str,
 ) -> Result<i64> {
     conn.prepare_cached(
-        "INSERT INTO users (org_pk, id, user_name, external_id, display_name, active, created,
-         last_modified, version, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+        "INSERT INTO users (org_pk, id, user_name, user_name_fold, external_id, display_name,
+         display_name_fold, active, created, last_modified, version, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
     )?
     .execute(params![
         org_pk,
         id,
         cols.user_name,
+        fold(&cols.user_name),
         cols.external_id,
         cols.display_name,
+        cols.display_name.as_deref().map(fold),
         cols.active,
         now,
         now,
@@ -83,10 +87,19 @@ pub fn insert(
 
 fn insert_emails(conn: &Connection, org_pk: i64, user_pk: i64, emails: &[Email]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO user_emails (user_pk, org_pk, value, type, is_primary) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO user_emails (user_pk, org_pk, value, value_fold, type, type_fold, is_primary)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )?;
     for e in emails {
-        stmt.execute(params![user_pk, org_pk, e.value, e.kind, e.primary])?;
+        stmt.execute(params![
+            user_pk,
+            org_pk,
+            e.value,
+            fold(&e.value),
+            e.kind,
+            e.kind.as_deref().map(fold),
+            e.primary
+        ])?;
     }
     Ok(())
 }
@@ -102,15 +115,17 @@ pub fn update(
 ) -> Result<i64> {
     let version: i64 = conn
         .prepare_cached(
-            "UPDATE users SET user_name = ?, external_id = ?, display_name = ?, active = ?,
-             last_modified = ?, version = version + 1, data = ? WHERE pk = ? AND org_pk = ?
-             RETURNING version",
+            "UPDATE users SET user_name = ?, user_name_fold = ?, external_id = ?,
+             display_name = ?, display_name_fold = ?, active = ?, last_modified = ?,
+             version = version + 1, data = ? WHERE pk = ? AND org_pk = ? RETURNING version",
         )?
         .query_row(
             params![
                 cols.user_name,
+                fold(&cols.user_name),
                 cols.external_id,
                 cols.display_name,
+                cols.display_name.as_deref().map(fold),
                 cols.active,
                 now,
                 data,
@@ -136,16 +151,17 @@ pub fn get(conn: &Connection, org_pk: i64, id: &str) -> Result<Option<UserRow>> 
         .optional()?)
 }
 
-/// Finds a user by id or userName (case-insensitive), for the CLI and the admin page.
+/// Finds a user by id or userName (ignoring case as uniqueness does), for the CLI and the
+/// admin page.
 pub fn find(conn: &Connection, org_pk: i64, id_or_name: &str) -> Result<Option<UserRow>> {
     if let Some(u) = get(conn, org_pk, id_or_name)? {
         return Ok(Some(u));
     }
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users u WHERE u.org_pk = ? AND u.user_name = ?"
+            "SELECT {COLUMNS} FROM users u WHERE u.org_pk = ? AND u.user_name_fold = ?"
         ))?
-        .query_row(params![org_pk, id_or_name], from_row)
+        .query_row(params![org_pk, fold(id_or_name)], from_row)
         .optional()?)
 }
 
@@ -173,19 +189,29 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Compiles a users list's filter and sort without running them (see [`list`]).
+pub fn check_query(
+    rt: &'static crate::model::schema::ResourceType,
+    filter: Option<&crate::model::filter::Filter>,
+    sort: Option<&crate::model::query::Sort>,
+) -> Result<()> {
+    super::check_query(&LISTED, rt, filter, sort)
+}
+
+const LISTED: super::Listed<UserRow> = super::Listed {
+    table: "users",
+    alias: "u",
+    columns: COLUMNS,
+    counter: "user_count",
+    base: &crate::model::schema::USER_TYPE,
+    compile: super::filter_sql::compile_users_in,
+    sort_expr: super::filter_sql::users_sort_expr_in,
+    from_row,
+};
+
 /// Lists one organization's users (see `store::page`).
 pub fn list(conn: &Connection, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
-    let listed = super::Listed {
-        table: "users",
-        alias: "u",
-        columns: COLUMNS,
-        counter: "user_count",
-        base: &crate::model::schema::USER_TYPE,
-        compile: super::filter_sql::compile_users_in,
-        sort_expr: super::filter_sql::users_sort_expr_in,
-        from_row,
-    };
-    super::page(conn, &listed, org_pk, q)
+    super::page(conn, &LISTED, org_pk, q)
 }
 
 #[cfg(test)]

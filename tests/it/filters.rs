@@ -83,6 +83,111 @@ async fn bad_filters_are_invalid_filter_pointing_at_the_position() {
 }
 
 #[tokio::test]
+async fn case_insensitive_filters_fold_unicode_case_in_sql() {
+    let s = Server::start().await;
+    let r = s
+        .post(
+            "/Users",
+            &json!({"userName": "Zoë.Straße@c.com", "displayName": "ΟΔΥΣΣΕΥΣ",
+            "title": "İstanbul Office",
+            "emails": [{"value": "ZOË@C.COM", "type": "WORK", "primary": true}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    s.create_user("other@c.com").await;
+    for f in [
+        "userName eq \"zoë.strasse@c.com\"",
+        "userName sw \"ZOË.STR\"",
+        "userName co \"STRASS\"",
+        "userName ew \"SSE@C.COM\"",
+        "displayName eq \"οδυσσευς\"",
+        "displayName co \"σσευσ\"",
+        "emails.value eq \"zoë@c.com\"",
+        "emails[type eq \"work\" and value eq \"Zoë@c.com\"]",
+        "emails co \"ZOË\"",
+        // Not indexed, folded by the same Rust function inside SQL.
+        "title sw \"i\u{307}stanbul\"",
+        "title eq \"İSTANBUL OFFICE\"",
+    ] {
+        let v = s.get(&q(f)).await.json();
+        assert_eq!(v["totalResults"], 1, "{f}: {v}");
+    }
+    for f in [
+        // Default folding keeps the dotless ı apart from i.
+        "title sw \"ıstanbul\"",
+        // No normalization: a decomposed ë is another string.
+        "userName sw \"zoe\u{308}\"",
+    ] {
+        assert_eq!(s.get(&q(f)).await.json()["totalResults"], 0, "{f}");
+    }
+    // Sorting folds too: "ÉB" folds to "éb", after "éa" (ASCII NOCASE put É, U+00C9, first).
+    s.create_user("ÉB@c.com").await;
+    s.create_user("éa@c.com").await;
+    let v = s.get("/Users?sortBy=userName").await.json();
+    let names: Vec<&str> = v["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["other@c.com", "Zoë.Straße@c.com", "éa@c.com", "ÉB@c.com"]
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_and_substring_operators_on_date_times_are_invalid_filter() {
+    // model::typing, the same in SQL and in PATCH value paths (RFC 7644 §3.12).
+    let s = Server::start().await;
+    let user = s.create_user("typed@c.com").await;
+    for (f, detail) in [
+        (
+            "userName eq 5",
+            "\"userName\" is a string, so it cannot be compared with a number",
+        ),
+        (
+            "active eq \"true\"",
+            "\"active\" is a boolean (true or false, unquoted), so it cannot be compared with a string",
+        ),
+        (
+            "meta.created sw \"2026\"",
+            "\"meta.created\" is a dateTime, so it cannot be compared with \"sw\"",
+        ),
+        (
+            "meta.lastModified gt 20260101",
+            "\"meta.lastModified\" is a dateTime (a quoted RFC 3339 string), so it cannot be compared with a number",
+        ),
+        (
+            "emails[primary eq \"yes\"]",
+            "\"primary\" is a boolean (true or false, unquoted), so it cannot be compared with a string",
+        ),
+        (
+            "groups.$ref pr",
+            "\"groups.$ref\" is computed and cannot be used in a filter or sort",
+        ),
+    ] {
+        let e = s.get(&q(f)).await.assert_error(400, Some("invalidFilter"));
+        assert_eq!(e["detail"], detail, "{f}");
+    }
+    // The same filter in a PATCH path gets the same answer from the in-memory engine.
+    let id = user["id"].as_str().unwrap();
+    let e = s
+        .patch(
+            &format!("/Users/{id}"),
+            &crate::common::patch_op(
+                json!([{"op": "remove", "path": "emails[primary eq \"yes\"]"}]),
+            ),
+        )
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    assert_eq!(
+        e["detail"],
+        "operation 0: \"primary\" is a boolean (true or false, unquoted), so it cannot be compared with a string"
+    );
+}
+
+#[tokio::test]
 async fn sort_by_and_sort_order() {
     let s = Server::start().await;
     for n in ["b@x.io", "c@x.io", "a@x.io"] {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Modules anyone may use, which themselves use only each other.
-const LEAVES: &[&str] = &["error", "clock", "auth::secret", "auth::token"];
+const LEAVES: &[&str] = &["error", "clock", "rng", "auth::secret", "auth::token"];
 
 /// What each lower layer may use besides itself and the leaves. Layers not listed here
 /// (`http`, `server`, `cli`, `metrics`...) are the top: nothing listed may use them.

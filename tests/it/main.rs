@@ -19,6 +19,7 @@ mod groups;
 mod https;
 mod layers;
 mod limits;
+mod lists;
 mod ops;
 mod replays;
 mod schemas;

@@ -126,6 +126,67 @@ async fn taken_user_name_is_409_uniqueness_case_insensitively() {
 }
 
 #[tokio::test]
+async fn user_names_differing_only_in_unicode_case_are_409_uniqueness() {
+    let s = Server::start().await;
+    s.create_user("Émile@c.com").await;
+    for taken in ["émile@c.com", "ÉMILE@C.COM"] {
+        s.post("/Users", &json!({"userName": taken}))
+            .await
+            .assert_error(409, Some("uniqueness"));
+    }
+    // Full case folding, not lowercasing: ß and SS are one name, so are Σ, σ and ς.
+    s.create_user("straße@c.com").await;
+    s.post("/Users", &json!({"userName": "STRASSE@c.com"}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    s.create_user("ΟΔΥΣΣΕΥΣ").await;
+    s.post("/Users", &json!({"userName": "οδυσσευς"}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    // Default folding is not Turkish: the dotless ı is another letter than i.
+    s.create_user("ilker@c.com").await;
+    s.create_user("ılker@c.com").await;
+    // A rename onto a name that folds alike is refused too, and changes nothing.
+    let other = s.create_user("emile2@c.com").await;
+    let id = other["id"].as_str().unwrap();
+    s.put(&format!("/Users/{id}"), &json!({"userName": "ÉMILE@c.com"}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let list = s.get("/Users").await.json();
+    assert_eq!(list["totalResults"], 6, "nothing half-written");
+    // The name is kept as sent, and found by any of its case forms.
+    let r = s
+        .get("/Users?filter=userName%20eq%20%22%C3%A9MILE@C.COM%22")
+        .await
+        .json();
+    assert_eq!(r["totalResults"], 1);
+    assert_eq!(r["Resources"][0]["userName"], "Émile@c.com");
+}
+
+#[tokio::test]
+async fn user_name_spaces_are_kept_as_sent_and_significant() {
+    // RFC 7643 §2.3.1 and §2.2: a string is its characters, and caseExact=false relaxes case
+    // only; nothing lets the server drop characters. So " pat" is kept, is another name than
+    // "pat", and an all-space userName is empty (RFC 7643 §4.1.1 "non-empty").
+    let s = Server::start().await;
+    s.create_user("pat@c.com").await;
+    let r = s.post("/Users", &json!({"userName": " pat@c.com "})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["userName"], " pat@c.com ");
+    s.post("/Users", &json!({"userName": " PAT@c.com "}))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    s.post("/Users", &json!({"userName": "   "}))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let r = s
+        .get("/Users?filter=userName%20eq%20%22%20pat@c.com%20%22")
+        .await
+        .json();
+    assert_eq!(r["totalResults"], 1);
+}
+
+#[tokio::test]
 async fn active_accepts_entra_strings_and_deactivated_users_are_still_returned() {
     let s = Server::start().await;
     let r = s

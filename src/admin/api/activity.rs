@@ -4,13 +4,7 @@ use super::*;
 use crate::admin::AdminState;
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        admin,
-        req,
-        org,
-        ..
-    } = *cx;
+    let (app, admin, req, org) = (cx.app, cx.admin, cx.req, cx.org);
     match (method, rest) {
         ("GET", ["audit"]) => list_audit(app, req, org).await,
         ("GET", ["requests"]) => list_requests(admin, req, org),

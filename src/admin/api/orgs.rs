@@ -17,15 +17,8 @@ pub(super) fn org_json(org: &Org, req: &Request) -> Value {
 }
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        req,
-        org,
-        actor,
-        ..
-    } = *cx;
-    let store = &app.store;
-    let now = cx.now.clone();
+    let (app, req, org, actor) = (cx.app, cx.req, cx.org, cx.actor);
+    let (store, now) = (&app.store, cx.now.clone());
     match (method, rest) {
         ("GET", []) => Ok(Reply::json(200, &org_json(org, req))),
         ("PUT", ["scim"]) => {

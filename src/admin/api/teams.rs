@@ -5,15 +5,8 @@ use crate::directory::teams::{self as dteams, MemberOp, Origin, RoleChange};
 use crate::model::schema::TEAM_GROUP_SCHEMA;
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        req,
-        org,
-        actor,
-        ..
-    } = *cx;
-    let store = &app.store;
-    let now = cx.now.clone();
+    let (app, req, org, actor) = (cx.app, cx.req, cx.org, cx.actor);
+    let (store, now) = (&app.store, cx.now.clone());
     match (method, rest) {
         ("GET", ["teams"]) => list_teams(app, org).await,
         ("POST", ["teams"]) => {

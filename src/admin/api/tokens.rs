@@ -3,28 +3,15 @@
 use super::*;
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        req,
-        org,
-        actor,
-        ..
-    } = *cx;
-    let store = &app.store;
-    let now = cx.now.clone();
+    let (app, req, org, actor) = (cx.app, cx.req, cx.org, cx.actor);
+    let (store, now) = (&app.store, cx.now.clone());
     match (method, rest) {
         ("GET", ["tokens"]) => {
             let list = directory::orgs::list_tokens(store, org).await?;
             let items: Vec<Value> = list
                 .iter()
                 .map(|t| {
-                    let state = if t.revoked.is_some() {
-                        "revoked"
-                    } else if t.is_live(&now) {
-                        "live"
-                    } else {
-                        "expired"
-                    };
+                    let state = t.state(&now);
                     json!({
                         "id": t.id, "name": t.name, "created": t.created,
                         "expires": t.expires, "lastUsed": t.last_used,

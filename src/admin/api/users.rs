@@ -5,15 +5,8 @@ use crate::model::filter::{AttrPath, CompareOp, Filter};
 use crate::model::query::{Keyset, ListQuery, Sort};
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        req,
-        org,
-        actor,
-        ..
-    } = *cx;
-    let store = &app.store;
-    let now = cx.now.clone();
+    let (app, req, org, actor) = (cx.app, cx.req, cx.org, cx.actor);
+    let (store, now) = (&app.store, cx.now.clone());
     match (method, rest) {
         ("GET", ["users"]) => list_users(app, req, org).await,
         ("GET", ["users", id]) => user_detail(app, req, org, id).await,
@@ -123,15 +116,7 @@ async fn list_users(app: &App, req: &Request, org: &Org) -> Result<Reply> {
         .iter()
         .map(|u| {
             let data: Value = serde_json::from_str(&u.row.data).unwrap_or(Value::Null);
-            let email = data["emails"]
-                .as_array()
-                .and_then(|list| {
-                    list.iter()
-                        .find(|e| e["primary"] == true)
-                        .or_else(|| list.first())
-                })
-                .and_then(|e| e["value"].as_str())
-                .map(str::to_string);
+            let email = crate::model::resource::primary_email(&data).map(str::to_string);
             json!({
                 "id": u.row.id,
                 "userName": data["userName"],

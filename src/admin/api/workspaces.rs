@@ -4,15 +4,8 @@ use super::*;
 use crate::directory::teams as dteams;
 
 pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Reply> {
-    let Cx {
-        app,
-        req,
-        org,
-        actor,
-        ..
-    } = *cx;
-    let store = &app.store;
-    let now = cx.now.clone();
+    let (app, req, org, actor) = (cx.app, cx.req, cx.org, cx.actor);
+    let (store, now) = (&app.store, cx.now.clone());
     match (method, rest) {
         ("GET", ["workspaces"]) => {
             let list = dteams::workspace_teams(store, org.pk).await?;
