@@ -3,7 +3,9 @@
 
 use super::{RESOURCE_TYPE, Reply, Request, SCHEMA, SERVICE_PROVIDER_CONFIG, list};
 use crate::error::{Error, Result};
-use crate::model::schema::{Attr, RESOURCE_TYPES, ResourceType, SCHEMAS, Schema};
+use crate::model::declared;
+use crate::model::declared::Types;
+use crate::model::schema::{Attr, ResourceType, SCHEMAS, Schema};
 use serde_json::{Value, json};
 
 /// scimbox's extension of ServiceProviderConfig: where the keys that sign the
@@ -88,7 +90,7 @@ fn oauth_scheme(base_url: &str) -> Value {
     })
 }
 
-pub fn resource_type(rt: &ResourceType, base: &str) -> Value {
+pub fn resource_type(rt: &'static ResourceType, base: &str) -> Value {
     json!({
         "schemas": [RESOURCE_TYPE],
         "id": rt.name,
@@ -96,7 +98,7 @@ pub fn resource_type(rt: &ResourceType, base: &str) -> Value {
         "endpoint": rt.endpoint,
         "description": rt.description,
         "schema": rt.core.id,
-        "schemaExtensions": rt.extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect::<Vec<_>>(),
+        "schemaExtensions": rt.extensions.iter().map(|s| json!({"schema": s.id, "required": declared::is_required(rt, s)})).collect::<Vec<_>>(),
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{}", rt.name)}
     })
 }
@@ -148,26 +150,34 @@ fn only_get(req: &Request) -> Result<()> {
     }
 }
 
-/// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]`.
-pub fn serve(req: &Request, max_payload: usize) -> Result<Reply> {
+/// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]` for the
+/// organization: the built-in schemas, then the extensions it declared (RFC 7643 §7).
+pub fn serve(req: &Request, max_payload: usize, types: Types) -> Result<Reply> {
     only_get(req)?;
     let base = req.base_url.as_str();
+    let resource_types = [types.user, types.group];
+    let schemas: Vec<&'static Schema> = SCHEMAS
+        .iter()
+        .copied()
+        .chain(declared::declared_of(types.user))
+        .chain(declared::declared_of(types.group))
+        .collect();
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let body = match segs.as_slice() {
         ["ServiceProviderConfig"] => service_provider_config(req, max_payload).to_string(),
         ["ResourceTypes"] => list_of(
-            RESOURCE_TYPES
+            resource_types
                 .iter()
                 .map(|rt| resource_type(rt, base))
                 .collect(),
         ),
-        ["ResourceTypes", id] => RESOURCE_TYPES
+        ["ResourceTypes", id] => resource_types
             .iter()
             .find(|rt| rt.name.eq_ignore_ascii_case(id))
             .map(|rt| resource_type(rt, base).to_string())
             .ok_or_else(|| Error::NotFound(format!("no resource type {id:?}")))?,
-        ["Schemas"] => list_of(SCHEMAS.iter().map(|s| schema(s, base)).collect()),
-        ["Schemas", id] => SCHEMAS
+        ["Schemas"] => list_of(schemas.iter().map(|s| schema(s, base)).collect()),
+        ["Schemas", id] => schemas
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(id))
             .map(|s| schema(s, base).to_string())

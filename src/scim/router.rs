@@ -34,7 +34,7 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply> {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method, segs.as_slice()) {
         (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => {
-            discovery::serve(req, app.limits.max_body_bytes)
+            discovery::serve(req, app.limits.max_body_bytes, super::types(req))
         }
         (_, ["Bulk"]) => bulk::serve(app, req).await,
         (Method::Post, [".search"]) => search::root(app, req).await,

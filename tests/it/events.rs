@@ -384,7 +384,7 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
         id.clone(),
         None,
         now(),
-        |mut d| {
+        |_, mut d| {
             d.insert("displayName".into(), json!("Ada L."));
             Ok(d)
         },
