@@ -31,12 +31,22 @@ fn security_events(base_url: &str) -> (Value, Value) {
     )
 }
 
-pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
-    let (security_events, events_config) = security_events(&req.base_url);
+/// The ServiceProviderConfig (RFC 7643 §5), with RFC 9967 §4's `securityEvents` and the
+/// events extension when `events` (the organization has a receiver).
+pub fn service_provider_config(req: &Request, max_payload: usize, events: bool) -> Value {
+    let mut config = base_config(req, max_payload);
+    if events {
+        let (security_events, events_config) = security_events(&req.base_url);
+        config["schemas"] = json!([SERVICE_PROVIDER_CONFIG, EVENTS_CONFIG]);
+        config["securityEvents"] = security_events;
+        config[EVENTS_CONFIG] = events_config;
+    }
+    config
+}
+
+fn base_config(req: &Request, max_payload: usize) -> Value {
     json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG, EVENTS_CONFIG],
-        "securityEvents": security_events,
-        EVENTS_CONFIG: events_config,
+        "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
         "bulk": {
@@ -152,7 +162,7 @@ fn only_get(req: &Request) -> Result<()> {
 
 /// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]` for the
 /// organization: the built-in schemas, then the extensions it declared (RFC 7643 §7).
-pub fn serve(req: &Request, max_payload: usize, types: Types) -> Result<Reply> {
+pub fn serve(req: &Request, max_payload: usize, types: Types, events: bool) -> Result<Reply> {
     only_get(req)?;
     let base = req.base_url.as_str();
     let resource_types = [types.user, types.group];
@@ -164,7 +174,7 @@ pub fn serve(req: &Request, max_payload: usize, types: Types) -> Result<Reply> {
         .collect();
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let body = match segs.as_slice() {
-        ["ServiceProviderConfig"] => service_provider_config(req, max_payload).to_string(),
+        ["ServiceProviderConfig"] => service_provider_config(req, max_payload, events).to_string(),
         ["ResourceTypes"] => list_of(
             resource_types
                 .iter()
