@@ -582,6 +582,29 @@ await step('read well on a phone', async () => {
   await page.setViewportSize({ width: 1366, height: 800 });
 });
 
+await step('see an undeclared attribute marked, declare its schema (errors shown), then keep its values', async () => {
+  const urn = 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User';
+  const body = (name) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', urn], userName: name, [urn]: { costCenter: 'CC-7' } });
+  const first = await scim('POST', '/Users', body(`cc1.${stamp}@example.com`));
+  check(first.status === 201 && !first.json[urn], `undeclared values kept: ${JSON.stringify(first.json)}`);
+  await go('#/schemas');
+  await waitText(page.locator('ul.undeclared li'), 'costCenter');
+  await page.fill('#schema-text', JSON.stringify({ id: urn, attributes: [{ name: 'costCenter', type: 'text' }] }));
+  await page.click('.schema-form button[type=submit]');
+  await waitText(page.locator('#schema-error'), 'attributes[0].type');
+  await page.fill('#schema-text', JSON.stringify({ id: urn, attributes: [{ name: 'costCenter', type: 'string' }] }));
+  await page.click('.schema-form button[type=submit]');
+  await page.locator(`tr[data-schema="${urn}"]`).waitFor();
+  const second = await scim('POST', '/Users', body(`cc2.${stamp}@example.com`));
+  check(second.status === 201 && second.json[urn] && second.json[urn].costCenter === 'CC-7', `declared values dropped: ${JSON.stringify(second.json)}`);
+  await go('#/activity');
+  await page.locator('#requests tbody tr').first().waitFor();
+  const marked = page.locator('#requests tbody tr', { hasText: 'dropped' }).first();
+  await marked.locator('summary').click();
+  await waitText(marked.locator('p.dropped'), `${urn}:costCenter`);
+  await shot('schemas');
+});
+
 await step('revoke the token and see the SCIM API answer 401', async () => {
   await go('#/tokens');
   const row = page.locator(`tr[data-token="okta-${stamp}"]`);

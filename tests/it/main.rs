@@ -28,6 +28,7 @@ mod lists;
 mod oauth;
 mod ops;
 mod replays;
+mod schemas;
 mod storage;
 mod teams;
 mod users;
