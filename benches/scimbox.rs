@@ -789,7 +789,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
                         let mut data =
                             scimbox::model::resource::normalize(&USER_TYPE, &okta_user(n)).unwrap();
                         data.entry("active").or_insert(Value::Bool(true));
-                        let cols = directory::users::columns(&data);
+                        let cols = directory::users::columns(&USER_TYPE, &data);
                         let text = serde_json::to_string(&data).unwrap();
                         let id = directory::new_id();
                         batch_ids.push(uuid::Uuid::parse_str(&id).unwrap().as_u128());

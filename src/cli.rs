@@ -560,7 +560,7 @@ pub fn team(db: &Path, cmd: &crate::config::TeamCommand) -> CliResult {
                     Origin::Local,
                     false,
                     now(),
-                    Ok,
+                    |_, data| Ok(data),
                 )
                 .await?;
             }
@@ -606,6 +606,89 @@ pub fn workspace(db: &Path, cmd: &crate::config::WorkspaceCommand) -> CliResult 
                     for (team, role) in teams {
                         println!("  {team}: {role}");
                     }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn schema(db: &Path, cmd: &crate::config::SchemaCommand) -> CliResult {
+    use crate::config::SchemaCommand as S;
+    // Read (and check) the file before opening the database, so a bad file changes nothing.
+    let text = match cmd {
+        S::Add { file, .. } if file.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .map_err(|e| format!("cannot read the schema from standard input: {e}"))?;
+            Some(s)
+        }
+        S::Add { file, .. } => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?,
+        ),
+        _ => None,
+    };
+    if let (S::Add { resource_type, .. }, Some(text)) = (cmd, &text) {
+        crate::model::declared::parse(text, resource_type)?;
+    }
+    with_store(db, |store| async move {
+        match cmd {
+            S::Add {
+                org, resource_type, ..
+            } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let d = directory::schemas::add(
+                    &store,
+                    &cli_actor("schema add"),
+                    org.pk,
+                    text.unwrap_or_default(),
+                    resource_type.clone(),
+                    now(),
+                )
+                .await?;
+                println!("{}", d.urn);
+            }
+            S::List { org } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                println!("{:<8} {:<8} {:>9} URN", "TYPE", "REQUIRED", "CARRIERS");
+                for s in directory::schemas::list(&store, org.pk).await? {
+                    let d = &s.declared;
+                    println!(
+                        "{:<8} {:<8} {:>9} {}",
+                        d.resource_type,
+                        if d.required { "yes" } else { "no" },
+                        s.carriers,
+                        d.urn
+                    );
+                }
+            }
+            S::Show { org, urn } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let s = directory::schemas::show(&store, org.pk, urn.clone()).await?;
+                let v: serde_json::Value = serde_json::from_str(&s.declared.body)
+                    .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v)
+                        .map_err(|e| crate::error::Error::Internal(e.to_string()))?
+                );
+            }
+            S::Remove { org, urn, force } => {
+                let org = directory::orgs::find(&store, org.clone()).await?;
+                let n = directory::schemas::remove(
+                    &store,
+                    &cli_actor("schema remove"),
+                    org.pk,
+                    urn.clone(),
+                    *force,
+                    now(),
+                )
+                .await?;
+                if n > 0 {
+                    println!("removed {urn}; dropped its values from {n} resources");
+                } else {
+                    println!("removed {urn}");
                 }
             }
         }

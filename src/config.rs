@@ -75,6 +75,10 @@ pub enum Command {
     /// Look at users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Declare an organization's schema extensions (RFC 7643 §7), e.g. the custom extension
+    /// an Entra attribute mapping sends (`urn:…:CustomExtensionName:2.0:User:costCenter`).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Copy the database, consistently, while servers keep using it. Restore: stop the server,
     /// put the copy in place of the database file (removing its -wal and -shm), start again.
     Backup {
@@ -610,6 +614,41 @@ pub enum TeamCommand {
         team: String,
         #[command(flatten)]
         role: crate::config_access::RoleArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Declare a schema extension from a file in the RFC 7643 §7 representation (`id` = the
+    /// extension URN, `attributes`); prints its URN.
+    Add {
+        #[arg(long)]
+        org: String,
+        /// The schema file (JSON); `-` reads standard input.
+        file: std::path::PathBuf,
+        /// The resource type it extends.
+        #[arg(long, default_value = "User", value_parser = ["User", "Group"])]
+        resource_type: String,
+    },
+    /// List the declared extensions, with how many resources carry values for each.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Print a declared extension as /Schemas publishes it.
+    Show {
+        #[arg(long)]
+        org: String,
+        urn: String,
+    },
+    /// Remove a declared extension; refused while resources carry values for it.
+    Remove {
+        #[arg(long)]
+        org: String,
+        urn: String,
+        /// Drop the values from every resource (each change is audited).
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -12,7 +12,8 @@
 //!  "workspaces": [{"id": "…", "name": "…"}],
 //!  "deployments": [{"id": "…", "name": "…", "workspace": "…id…"}],
 //!  "deploymentRoles": [{"id": "…", "name": "…", "permissions": ["deployment.get"]}],
-//!  "memberships": [{"team": "…team id…", "user": "…user id…"}]}
+//!  "memberships": [{"team": "…team id…", "user": "…user id…"}],
+//!  "schemas": [{"resourceType": "User", "schema": {…RFC 7643 §7 schema…}}]}
 //! ```
 //!
 //! or CSV for people (three sections, see [`csv`]). `import` reads the JSON form back.
@@ -92,6 +93,12 @@ pub fn to_json(org: &Org, snap: &Snapshot, now: &str) -> Value {
             .map(|c| json!({"id": c.id, "name": c.name, "permissions": c.permissions}))
             .collect::<Vec<_>>(),
         "memberships": memberships,
+        "schemas": snap.schemas.iter()
+            .map(|d| json!({
+                "resourceType": d.resource_type,
+                "schema": serde_json::from_str::<Value>(&d.body).unwrap_or(Value::Null),
+            }))
+            .collect::<Vec<_>>(),
     })
 }
 

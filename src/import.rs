@@ -66,6 +66,36 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
     };
 
     let mut plan = Plan::default();
+    // Declared schema extensions first: the users and Teams are read with them.
+    let (mut user_exts, mut team_exts) = (Vec::new(), Vec::new());
+    for (i, sch) in list("schemas")?.iter().enumerate() {
+        let at = format!("schemas[{i}]");
+        let rt = sch
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("User");
+        let body = sch
+            .get("schema")
+            .ok_or(format!("{at}: needs a \"schema\" (RFC 7643 §7)"))?;
+        let d = crate::model::declared::parse(&body.to_string(), rt)
+            .map_err(|e| format!("{at}: {e}"))?;
+        if plan
+            .schemas
+            .iter()
+            .any(|p: &crate::model::declared::Declaration| p.urn.eq_ignore_ascii_case(&d.urn))
+        {
+            return Err(format!("{at}: id: {} is declared twice", d.urn));
+        }
+        let schema = crate::model::declared::schema(&d.text)?;
+        if d.resource_type == GROUP_TYPE.name {
+            team_exts.push((schema, d.required));
+        } else {
+            user_exts.push((schema, d.required));
+        }
+        plan.schemas.push(d);
+    }
+    let user_type = crate::model::declared::resource_type(&USER_TYPE, &user_exts);
+    let group_type = crate::model::declared::resource_type(&GROUP_TYPE, &team_exts);
     let mut ws_index: HashMap<String, usize> = HashMap::new();
     let mut ws_names: HashMap<String, usize> = HashMap::new();
     for (i, w) in list("workspaces")?.iter().enumerate() {
@@ -168,7 +198,7 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
         let at = format!("users[{i}]");
         let id = id_of(u, &at)?;
         claim(&id, &at)?;
-        let data = resource::normalize(&USER_TYPE, u).map_err(|e| {
+        let data = resource::normalize(user_type, u).map_err(|e| {
             let name = u.get("userName").and_then(Value::as_str).unwrap_or("?");
             format!("{at} (userName {name:?}): {e}")
         })?;
@@ -203,7 +233,7 @@ pub fn plan(doc: &Value, new_ids: bool) -> Result<Plan, String> {
                  writes them)"
             ));
         }
-        let data = resource::normalize(&GROUP_TYPE, t).map_err(|e| {
+        let data = resource::normalize(group_type, t).map_err(|e| {
             let name = t.get("displayName").and_then(Value::as_str).unwrap_or("?");
             format!("{at} (displayName {name:?}): {e}")
         })?;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Deployment(cmd) => scimbox::cli_access::deployment(&cli.db, cmd),
         Command::DeploymentRole(cmd) => scimbox::cli_access::deployment_role(&cli.db, cmd),
         Command::TeamRule(cmd) => scimbox::cli_access::team_rule(&cli.db, cmd),
+        Command::Schema(cmd) => scimbox::cli::schema(&cli.db, cmd),
         Command::Backup { out } => scimbox::cli::backup(&cli.db, out),
         Command::Admin(cmd) => scimbox::cli::admin(&cli.db, cmd),
         Command::Events(cmd) => scimbox::cli::events::run(&cli.db, cmd),

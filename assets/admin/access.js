@@ -1,44 +1,11 @@
-// scimbox admin page: the access model. Deployments, custom Deployment roles, role rules for
-// pushed Teams, each user's effective access with where every role comes from, a Team's
-// Deployment roles, token rotation, and the warnings (no active Organization Owner, tokens
-// expiring soon). Loaded after app.js and built from its helpers (h, api, orgPath, show,
-// table, badge, toast, fail, errorLine, copyField, timeEl); text only, never HTML.
-'use strict';
+// The access model: the Access page (Deployments, custom Deployment roles, role rules for
+// pushed Teams, the warnings: no active Organization Owner, tokens expiring soon) and its
+// hooks on other pages: a Team's Deployment roles (teams.js) and token rotation (org.js). A user's effective access with its sources is drawn in users.js.
+// Text only, never HTML.
 
-// ---- Effective access, explained ----------------------------------------------------------
-
-function sourceNode(s) {
-  switch (s.type) {
-    case 'own': return h('span', { class: 'source', text: 'own role' });
-    case 'team': return h('span', { class: 'source' }, 'Team ', h('a', { href: `#/teams/${encodeURIComponent(s.value)}`, text: s.display }));
-    case 'implied': return h('span', { class: 'source', text: `implied by a role on Deployment ${s.display}` });
-    case 'organizationOwner': return h('span', { class: 'source', text: 'Organization Owner (holds Workspace Owner everywhere)' });
-    default: return h('span', { class: 'source muted', text: 'default (every user is a Member)' });
-  }
-}
-
-function sourcesCell(sources) {
-  const td = h('td', { class: 'sources' });
-  (sources || []).forEach((s, i) => { if (i) td.append('; '); td.append(sourceNode(s)); });
-  return td;
-}
-
-/** The user page's "Effective roles" card body: one row per level with its sources. */
-function effectiveAccessView(e) {
-  const org = e.organization;
-  const ws = e.workspaces.map((w) => h('tr', { 'data-workspace': w.name },
-    h('td', { text: w.name }), h('td', { class: 'role', text: w.role }), sourcesCell(w.sources)));
-  const deps = e.deployments.map((d) => h('tr', { 'data-deployment': d.name },
-    h('td', { text: d.name }), h('td', { text: d.workspace.name }), h('td', { class: 'role', text: d.role }),
-    h('td', { class: 'mono', text: d.role === 'DEPLOYMENT_ADMIN' ? 'all' : d.permissions.join(', ') }),
-    sourcesCell(d.sources)));
-  const orgFrom = h('span', { class: 'org-sources' }, ' from ');
-  org.sources.forEach((s, i) => { if (i) orgFrom.append('; '); orgFrom.append(sourceNode(s)); });
-  return h('div', {},
-    h('p', {}, 'Organization role: ', h('strong', { class: 'org-role', text: org.role }), orgFrom),
-    ws.length ? table(['Workspace', 'Role', 'From'], ws, 'Workspace roles') : h('p', { class: 'muted', text: 'No Workspace roles.' }),
-    deps.length ? table(['Deployment', 'Workspace', 'Role', 'Permissions', 'From'], deps, 'Deployment roles') : h('p', { class: 'muted', text: 'No Deployment roles.' }));
-}
+import { h, show, toast, timeEl, table, errorLine, fail, busy, confirmAction, field, roleSelect } from './dom.js';
+import { state, api, orgPath } from './api.js';
+import { register } from './views.js';
 
 // ---- Warnings -----------------------------------------------------------------------------
 
@@ -61,38 +28,32 @@ function accessWarnings(data) {
 
 // ---- Token rotation (a hook on the Tokens page) -------------------------------------------
 
-/** A Rotate button with a grace period choice; shows the new secret once. */
-function rotateControl(t, err) {
+/** A Rotate button with a grace period choice. `rotated(made)` shows the new secret once. */
+export function rotateControl(t, err, rotated) {
   const grace = h('select', { 'aria-label': `Grace period for the old secret of ${t.name}` },
-    h('option', { value: '0', text: 'old secret stops now' }),
-    h('option', { value: '15', text: 'old secret 15 more min' }),
-    h('option', { value: '60', text: 'old secret 1 more hour' }),
-    h('option', { value: '1440', text: 'old secret 24 more hours' }));
+    h('option', { value: '0', text: 'old one stops now' }),
+    h('option', { value: '15', text: 'old one 15 more min' }),
+    h('option', { value: '60', text: 'old one 1 more hour' }),
+    h('option', { value: '1440', text: 'old one 24 more hours' }));
   const btn = h('button', { type: 'button', text: 'Rotate', 'aria-label': `Rotate token ${t.name}` });
   btn.addEventListener('click', async () => {
     const minutes = Number(grace.value);
-    if (!confirm(`Give token "${t.name}" a new secret? ${minutes ? `The old one keeps working for ${minutes} minutes.` : 'The old one is refused from the next request.'}`)) return;
+    const ok = await confirmAction({
+      title: `Give token ${t.name} a new secret?`,
+      consequence: minutes
+        ? `The old secret keeps working for ${minutes >= 60 ? `${minutes / 60} hour${minutes === 60 ? '' : 's'}` : `${minutes} minutes`}, then the IdP that uses it is refused (401) until you paste the new one into it.`
+        : 'The old secret is refused (401) from the next request: the IdP that uses it fails until you paste the new one into it.',
+      confirm: 'Rotate',
+      danger: minutes ? false : undefined,
+    });
+    if (!ok) return;
+    err.textContent = '';
     try {
-      const made = await api('POST', orgPath(`/tokens/${encodeURIComponent(t.id)}/rotate`), { graceMinutes: minutes });
-      await viewTokens();
-      const box = document.getElementById('new-token');
-      box.replaceChildren(h('div', { class: 'card secret' },
-        h('h2', { text: `Token ${t.name} rotated` }),
-        h('p', { class: 'warn', text: 'Copy the new secret now: it is shown only this once. Paste it into the IdP.' }),
-        copyField('Bearer token', made.token, 'token-value')));
-      document.getElementById('token-value').focus();
+      const made = await busy(btn, () => api('POST', orgPath(`/tokens/${encodeURIComponent(t.id)}/rotate`), { graceMinutes: minutes }), 'Rotating…');
+      await rotated(made);
     } catch (ex) { fail(err, ex); }
   });
-  return h('span', { class: 'row' }, grace, btn);
-}
-
-/** Extra cells of a token row: description, last source, an expiry badge. */
-function tokenCells(t) {
-  return [
-    h('td', { text: t.description || '' }),
-    h('td', { class: 'mono', text: t.lastSource || '' }),
-    h('td', {}, t.expiringSoon ? badge('expires soon', 'warn') : '', t.allow && t.allow.length ? h('span', { class: 'muted mono', text: ` from ${t.allow.join(', ')}` }) : ''),
-  ];
+  return h('span', { class: 'row rotate' }, grace, btn);
 }
 
 // ---- A Team's Deployment roles (a hook on the Team page) ---------------------------------
@@ -107,36 +68,39 @@ function deploymentRoleSelect(id, customs, value) {
 }
 
 /** A card for the Team page: its Deployment roles and the rule that gave its template. */
-function teamDeploymentCard(teamId) {
+export function teamDeploymentCard(teamId) {
   const card = h('section', { class: 'card', 'aria-labelledby': 'dep-roles-title', id: 'team-deployments' },
     h('h2', { id: 'dep-roles-title', text: 'Deployment roles' }), h('p', { class: 'muted', text: 'Loading…' }));
   const fill = async () => {
     const [ta, data] = await Promise.all([
       api('GET', orgPath(`/teams/${encodeURIComponent(teamId)}/access`)), api('GET', orgPath('/access'))]);
-    const err = errorLine('dep-role-error');
     const rows = data.deployments.map((d, i) => {
       const current = ta.deploymentRoles.find((g) => g.deployment.id === d.id);
       const sel = deploymentRoleSelect(`dep-role-${i}`, data.deploymentRoles, current ? current.role : '');
       sel.setAttribute('aria-label', `Role on ${d.name}`);
       const save = h('button', { type: 'button', text: 'Save', 'aria-label': `Save role on ${d.name}` });
+      // Each row saves alone and redraws nothing, so choices in other rows stay (as Workspace roles).
+      const rowErr = h('span', { class: 'error', role: 'alert', id: `dep-role-error-${i}` });
+      sel.setAttribute('aria-describedby', rowErr.id);
       save.addEventListener('click', async () => {
-        err.textContent = '';
+        rowErr.textContent = '';
         try {
-          await api('PUT', orgPath(`/teams/${encodeURIComponent(teamId)}/deployment-roles`), { deployment: d.id, role: sel.value || null });
+          await busy(save, () => api('PUT', orgPath(`/teams/${encodeURIComponent(teamId)}/deployment-roles`), { deployment: d.id, role: sel.value || null }), 'Saving…');
           toast(`Role on ${d.name} saved`);
-          await fill();
-        } catch (ex) { fail(err, ex); }
+        } catch (ex) { fail(rowErr, ex); }
+        sel.focus();
       });
-      return h('tr', { 'data-deployment': d.name }, h('td', { text: d.name }), h('td', { text: d.workspace.name }), h('td', {}, sel), h('td', {}, save));
+      return h('tr', { 'data-deployment': d.name }, h('td', { text: d.name }), h('td', { text: d.workspace.name }), h('td', {}, sel, rowErr), h('td', {}, save));
     });
-    card.replaceChildren(
+    card.replaceChildren(...[
       h('h2', { id: 'dep-roles-title', text: 'Deployment roles' }),
       ta.rule ? h('p', { class: 'rule-origin' }, 'Template given at creation by rule ', h('strong', { text: ta.rule.name || ta.rule.id }), '.') : null,
-      h('p', { class: 'hint', text: 'Members without a role in a Deployment\'s Workspace get WORKSPACE_ACCESSOR there.' }),
-      rows.length ? table(['Deployment', 'Workspace', 'Role', ''], rows, 'Deployment roles') : h('p', { class: 'muted', text: 'No Deployments yet; create them on the Access page.' }),
-      err);
+      rows.length ? h('p', { class: 'hint', text: 'Every member inherits these roles. Members without a role in a Deployment\'s Workspace get WORKSPACE_ACCESSOR there.' }) : null,
+      rows.length ? table(['Deployment', 'Workspace', 'Role', ''], rows, 'Deployment roles')
+        : h('p', { class: 'muted' }, 'No Deployments yet; create them on the ', h('a', { href: '#/access', text: 'Access' }), ' page.'),
+    ].filter(Boolean));
   };
-  fill().catch((ex) => card.append(h('p', { class: 'error', text: ex.message })));
+  fill().catch((ex) => { const p = errorLine('dep-role-error'); fail(p, ex); card.replaceChildren(card.firstChild, p); });
   return card;
 }
 
@@ -154,30 +118,42 @@ function templateText(t) {
 async function viewAccess() {
   const [data, workspaces] = await Promise.all([api('GET', orgPath('/access')), api('GET', orgPath('/workspaces'))]);
   const roles = state.session.roles;
-  const again = () => viewAccess();
-  const act = async (err, fn, message) => {
+  // Runs a change with its button busy, then draws the page again with focus back on `focusId`
+  // (the form's first field); an error stays beside the form.
+  const act = async (button, err, fn, message, focusId) => {
     err.textContent = '';
-    try { await fn(); toast(message); await again(); } catch (ex) { fail(err, ex); }
+    try {
+      await busy(button, fn, 'Saving…');
+      toast(message);
+      await viewAccess();
+      const again = focusId && document.getElementById(focusId);
+      if (again) again.focus();
+    } catch (ex) { fail(err, ex); }
   };
 
   // Deployments
   const depErr = errorLine('deployment-error');
   const depWs = h('select', { id: 'deployment-workspace' }, workspaces.map((w) => h('option', { value: w.id, text: w.name })));
   const depName = h('input', { id: 'deployment-name', maxlength: 200, placeholder: 'e.g. prod-etl' });
+  const depBtn = h('button', { type: 'submit', class: 'primary', text: 'Create Deployment', disabled: !workspaces.length });
   const depForm = h('form', { class: 'inline-form', novalidate: true },
-    h('div', {}, h('label', { for: 'deployment-workspace', text: 'Workspace' }), depWs),
-    h('div', {}, h('label', { for: 'deployment-name', text: 'Name' }), depName),
-    h('button', { type: 'submit', class: 'primary', text: 'Create Deployment', disabled: !workspaces.length }));
+    field('Workspace', depWs), field('Name', depName), depBtn);
   depForm.addEventListener('submit', (e) => {
     e.preventDefault();
+    depErr.textContent = '';
     if (!depName.value.trim()) { depErr.textContent = 'Enter a name for the Deployment.'; depName.focus(); return; }
-    act(depErr, () => api('POST', orgPath('/deployments'), { workspace: depWs.value, name: depName.value.trim() }), 'Deployment created');
+    act(depBtn, depErr, () => api('POST', orgPath('/deployments'), { workspace: depWs.value, name: depName.value.trim() }), 'Deployment created', 'deployment-name');
   });
   const depRows = data.deployments.map((d) => {
     const del = h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete Deployment ${d.name}` });
-    del.addEventListener('click', () => {
-      if (!confirm(`Delete Deployment "${d.name}" and every role given on it?`)) return;
-      act(depErr, () => api('DELETE', orgPath(`/deployments/${encodeURIComponent(d.id)}`)), 'Deployment deleted');
+    del.addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: `Delete Deployment ${d.name}?`,
+        consequence: 'Every role given on it, to Teams and to users, is removed with it, and nobody keeps access to it through them. This cannot be undone.',
+        confirm: 'Delete Deployment',
+      });
+      if (!ok) return;
+      act(del, depErr, () => api('DELETE', orgPath(`/deployments/${encodeURIComponent(d.id)}`)), 'Deployment deleted', 'deployment-name');
     });
     return h('tr', { 'data-deployment': d.name }, h('td', { text: d.name }), h('td', { text: d.workspace.name }), h('td', {}, del));
   });
@@ -187,18 +163,27 @@ async function viewAccess() {
   const roleName = h('input', { id: 'custom-role-name', maxlength: 64, placeholder: 'e.g. Deployment_Viewer' });
   const perms = data.permissions.map((p, i) => h('label', { class: 'check' },
     h('input', { type: 'checkbox', value: p, id: `perm-${i}` }), ` ${p}`));
+  const roleBtn = h('button', { type: 'submit', class: 'primary', text: 'Create role' });
   const roleForm = h('form', { class: 'stack-form', novalidate: true },
-    h('div', {}, h('label', { for: 'custom-role-name', text: 'Name' }), roleName),
+    field('Name', roleName),
     h('fieldset', {}, h('legend', { text: 'Permissions' }), h('div', { class: 'checks' }, perms)),
-    h('button', { type: 'submit', class: 'primary', text: 'Create role' }));
+    roleBtn);
   roleForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const chosen = perms.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value);
-    act(roleErr, () => api('POST', orgPath('/deployment-roles'), { name: roleName.value.trim(), permissions: chosen }), 'Custom role created');
+    act(roleBtn, roleErr, () => api('POST', orgPath('/deployment-roles'), { name: roleName.value.trim(), permissions: chosen }), 'Custom role created', 'custom-role-name');
   });
   const roleRows = data.deploymentRoles.map((c) => {
     const del = h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete role ${c.name}` });
-    del.addEventListener('click', () => act(roleErr, () => api('DELETE', orgPath(`/deployment-roles/${encodeURIComponent(c.id)}`)), 'Custom role deleted'));
+    del.addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: `Delete role ${c.name}?`,
+        consequence: 'Teams and users that hold it on a Deployment lose it there.',
+        confirm: 'Delete role',
+      });
+      if (!ok) return;
+      act(del, roleErr, () => api('DELETE', orgPath(`/deployment-roles/${encodeURIComponent(c.id)}`)), 'Custom role deleted', 'custom-role-name');
+    });
     return h('tr', { 'data-custom-role': c.name }, h('td', { text: c.name }), h('td', { class: 'mono', text: c.permissions.join(', ') }), h('td', {}, del));
   });
 
@@ -212,40 +197,42 @@ async function viewAccess() {
   const ruleWsRole = roleSelect('rule-workspace-role', roles.workspace, '', true);
   const ruleDep = h('select', { id: 'rule-deployment' }, h('option', { value: '', text: '(none)' }), data.deployments.map((d) => h('option', { value: d.id, text: d.name })));
   const ruleDepRole = deploymentRoleSelect('rule-deployment-role', data.deploymentRoles, '');
+  const ruleBtn = h('button', { type: 'submit', class: 'primary', text: 'Create rule' });
   const ruleForm = h('form', { class: 'inline-form', novalidate: true },
-    h('div', {}, h('label', { for: 'rule-name', text: 'Name' }), ruleName),
-    h('div', {}, h('label', { for: 'rule-match', text: 'Match' }), ruleKind),
-    h('div', {}, h('label', { for: 'rule-value', text: 'displayName' }), ruleValue),
-    h('div', {}, h('label', { for: 'rule-org-role', text: 'Organization role' }), ruleOrg),
-    h('div', {}, h('label', { for: 'rule-workspace', text: 'Workspace' }), ruleWs),
-    h('div', {}, h('label', { for: 'rule-workspace-role', text: 'Workspace role' }), ruleWsRole),
-    h('div', {}, h('label', { for: 'rule-deployment', text: 'Deployment' }), ruleDep),
-    h('div', {}, h('label', { for: 'rule-deployment-role', text: 'Deployment role' }), ruleDepRole),
-    h('button', { type: 'submit', class: 'primary', text: 'Create rule' }));
+    field('Name', ruleName), field('Match', ruleKind), field('displayName', ruleValue),
+    field('Organization role', ruleOrg), field('Workspace', ruleWs), field('Workspace role', ruleWsRole),
+    field('Deployment', ruleDep), field('Deployment role', ruleDepRole), ruleBtn);
   ruleForm.addEventListener('submit', (e) => {
     e.preventDefault();
     const body = { name: ruleName.value.trim(), match: ruleKind.value, value: ruleValue.value };
     if (ruleOrg.value) body.organizationRole = ruleOrg.value;
     if (ruleWs.value && ruleWsRole.value) body.workspaceRoles = [{ workspace: ruleWs.value, role: ruleWsRole.value }];
     if (ruleDep.value && ruleDepRole.value) body.deploymentRoles = [{ deployment: ruleDep.value, role: ruleDepRole.value }];
-    act(ruleErr, () => api('POST', orgPath('/rules'), body), 'Rule created');
+    act(ruleBtn, ruleErr, () => api('POST', orgPath('/rules'), body), 'Rule created', 'rule-name');
   });
   const ruleRows = data.rules.map((r) => {
     const del = h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete rule ${r.name}` });
-    del.addEventListener('click', () => act(ruleErr, () => api('DELETE', orgPath(`/rules/${encodeURIComponent(r.id)}`)), 'Rule deleted'));
+    del.addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: `Delete rule ${r.name}?`,
+        consequence: 'Teams the IdP creates from now on no longer get its roles. Teams it already gave roles to keep them.',
+        confirm: 'Delete rule',
+      });
+      if (!ok) return;
+      act(del, ruleErr, () => api('DELETE', orgPath(`/rules/${encodeURIComponent(r.id)}`)), 'Rule deleted', 'rule-name');
+    });
     return h('tr', { 'data-rule': r.name }, h('td', { text: r.name }), h('td', { text: r.match }), h('td', { class: 'mono', text: r.value }),
       h('td', { text: templateText(r.template) }), h('td', {}, del));
   });
   const testInput = h('input', { id: 'rule-test-name', maxlength: 256, placeholder: 'a Team\'s displayName' });
   const testOut = h('p', { id: 'rule-test-result', 'aria-live': 'polite' });
-  const testForm = h('form', { class: 'inline-form', novalidate: true },
-    h('div', {}, h('label', { for: 'rule-test-name', text: 'Test a name' }), testInput),
-    h('button', { type: 'submit', text: 'Test' }));
+  const testBtn = h('button', { type: 'submit', text: 'Test' });
+  const testForm = h('form', { class: 'inline-form rule-test', novalidate: true }, field('Test a name', testInput), testBtn);
   testForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     ruleErr.textContent = '';
     try {
-      const r = await api('GET', orgPath(`/rules/test?name=${encodeURIComponent(testInput.value)}`));
+      const r = await busy(testBtn, () => api('GET', orgPath(`/rules/test?name=${encodeURIComponent(testInput.value)}`)), 'Testing…');
       testOut.textContent = r.rule ? `"${r.displayName}" matches rule ${r.rule.name}: ${templateText(r.rule.template)}` : `"${r.displayName}" matches no rule.`;
     } catch (ex) { fail(ruleErr, ex); }
   });
@@ -255,7 +242,8 @@ async function viewAccess() {
     ...accessWarnings(data),
     h('section', { class: 'card', 'aria-labelledby': 'deployments-title' },
       h('h2', { id: 'deployments-title', text: 'Deployments' }),
-      h('p', { class: 'hint', text: 'Each Deployment is in a Workspace. Teams and users get DEPLOYMENT_ADMIN or a custom role on it (Team page, or scimbox team set-role --deployment).' }),
+      h('p', { class: 'hint' }, 'Each Deployment is in a Workspace. Teams and users get DEPLOYMENT_ADMIN or a custom role on it (on the Team page, or ',
+        h('code', { text: 'scimbox team set-role --deployment' }), ').'),
       depRows.length ? table(['Deployment', 'Workspace', ''], depRows, 'Deployments') : h('p', { class: 'muted', text: 'No Deployments yet.' }),
       depForm, depErr),
     h('section', { class: 'card', 'aria-labelledby': 'custom-roles-title' },
@@ -269,3 +257,5 @@ async function viewAccess() {
       ruleForm, testForm, testOut, ruleErr),
   );
 }
+
+register('access', { label: 'Access', order: 45, list: viewAccess });

@@ -55,6 +55,13 @@ function resourceLink(type, id, name, display) {
 
 // ---- Requests -----------------------------------------------------------------------------
 
+/** The attributes a request sent under undeclared extensions (dropped by the server). */
+function droppedNote(dropped) {
+  if (!dropped || !dropped.length) return null;
+  return h('p', { class: 'warn dropped' }, 'Dropped, not declared in this organization (see ',
+    h('a', { href: '#/schemas', text: 'Schemas' }), '): ', h('span', { class: 'mono small', text: dropped.join(', ') }));
+}
+
 async function requestsTab(params) {
   const f = filters(params, REQUEST_FILTERS);
   const before = params.get('before') || '';
@@ -99,7 +106,8 @@ async function requestsTab(params) {
           h('p', { class: 'muted', text: `${r.userAgent || 'no user agent'}${r.source ? ` · from ${r.source}` : ''}${r.query ? ` · ?${r.query}` : ''}` }),
           h('div', { class: 'bodies-grid' },
             h('div', {}, h('h3', { text: `Request (${r.requestBytes} bytes)` }), h('pre', { class: 'json', tabindex: 0, text: pretty(r.requestBody) || '(empty)' })),
-            h('div', {}, h('h3', { text: 'Response' }), h('pre', { class: 'json', tabindex: 0, text: pretty(r.responseBody) || '(empty)' })))));
+            h('div', {}, h('h3', { text: 'Response' }), h('pre', { class: 'json', tabindex: 0, text: pretty(r.responseBody) || '(empty)' }))),
+          droppedNote(r.dropped)));
       open.addEventListener('click', () => {
         bodyRow.hidden = !bodyRow.hidden;
         open.setAttribute('aria-expanded', String(!bodyRow.hidden));
@@ -108,7 +116,7 @@ async function requestsTab(params) {
         h('td', { class: 'nowrap-cell' }, timeEl(r.at)),
         h('td', { class: 'mono', text: r.method }),
         h('td', { class: 'mono path', text: r.path.replace(/^\/scim\/v2\/[^/]+/, '') || '/' }),
-        h('td', {}, statusBadge(r.status)),
+        h('td', { class: 'nowrap-cell' }, statusBadge(r.status), r.dropped && r.dropped.length ? [' ', badge('dropped', 'warn')] : null),
         h('td', { class: 'num nowrap-cell', text: `${r.latencyMs.toFixed(1)} ms` }),
         h('td', { class: 'nowrap-cell', text: r.token || '—' }),
         h('td', { class: 'mono small rid' }, h('a', { href: href('activity', null, { tab: 'requests', requestId: r.requestId }), text: r.requestId, title: 'X-Request-Id: also in the response header and the server log' })),

@@ -9,6 +9,9 @@ import './org.js';
 import './users.js';
 import './teams.js';
 import './activity.js';
+import './clients.js';
+import './access.js';
+import './events.js';
 
 function renderNav(section) {
   const nav = document.getElementById('nav');

@@ -1,7 +1,10 @@
-// scimbox admin page: the OAuth clients view (#/clients). Loaded after app.js and uses its
-// helpers (h, api, show, table, copyField...); like the rest of the page it puts server data
-// on the page only as text.
-'use strict';
+// The OAuth clients view (#/clients): clients that trade a secret or a signed assertion
+// (workload identity federation) for an access token, and how to set Entra up with them.
+// Like the rest of the page it puts server data on the page only as text.
+
+import { h, show, toast, timeEl, badge, table, errorLine, fail, busy, confirmAction, copyField } from './dom.js';
+import { state, api, orgPath } from './api.js';
+import { register } from './views.js';
 
 const CLIENT_MAX_DAYS = 1095;
 
@@ -38,11 +41,12 @@ function clientForm(err, done) {
     secretPart.hidden = federated;
     fedPart.hidden = !federated;
   });
+  const create = h('button', { type: 'submit', class: 'primary', text: 'Create client' });
   const form = h('form', { class: 'stack', novalidate: true },
     h('div', {}, h('label', { for: 'client-name', text: 'Name' }), name),
     h('div', {}, h('label', { for: 'client-kind', text: 'How it authenticates' }), kind),
     secretPart, fedPart,
-    h('button', { type: 'submit', class: 'primary', text: 'Create client' }));
+    create);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
@@ -60,7 +64,7 @@ function clientForm(err, done) {
       }
     }
     try {
-      const made = await api('POST', orgPath('/clients'), body);
+      const made = await busy(create, () => api('POST', orgPath('/clients'), body), 'Creating…');
       await done(made);
     } catch (ex) { fail(err, ex); }
   });
@@ -73,8 +77,9 @@ function clientRow(c, err) {
   if (c.state === 'live' && c.kind === 'secret') {
     const add = h('button', { type: 'button', text: 'Add secret', 'aria-label': `Add a secret to ${c.name}` });
     add.addEventListener('click', async () => {
+      err.textContent = '';
       try {
-        const made = await api('POST', orgPath(`/clients/${encodeURIComponent(c.id)}/secrets`), {});
+        const made = await busy(add, () => api('POST', orgPath(`/clients/${encodeURIComponent(c.id)}/secrets`), {}), 'Adding…');
         await viewClients();
         document.getElementById('new-client').replaceChildren(
           clientSecretBox(`New secret for ${c.name}`, null, made.value));
@@ -86,9 +91,15 @@ function clientRow(c, err) {
   if (c.state === 'live') {
     const revoke = h('button', { type: 'button', class: 'danger', text: 'Revoke', 'aria-label': `Revoke client ${c.name}` });
     revoke.addEventListener('click', async () => {
-      if (!confirm(`Revoke client "${c.name}"? Its access tokens are refused at once.`)) return;
+      const ok = await confirmAction({
+        title: `Revoke client ${c.name}?`,
+        consequence: 'Its access tokens are refused at once and it gets no new ones: the IdP that uses it fails (401) from its next request, until you give it another client.',
+        confirm: 'Revoke',
+      });
+      if (!ok) return;
+      err.textContent = '';
       try {
-        await api('DELETE', orgPath(`/clients/${encodeURIComponent(c.id)}`));
+        await busy(revoke, () => api('DELETE', orgPath(`/clients/${encodeURIComponent(c.id)}`)), 'Revoking…');
         toast(`Client ${c.name} revoked`);
         await refresh();
       } catch (ex) { fail(err, ex); }
@@ -104,25 +115,32 @@ function clientRow(c, err) {
     : h('ul', { class: 'plain' }, c.secrets.map((s) => {
       const del = h('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete secret ${s.id}` });
       del.addEventListener('click', async () => {
-        if (!confirm(`Delete secret ${s.id} of "${c.name}"? Whoever uses it gets no more tokens.`)) return;
+        const ok = await confirmAction({
+          title: `Delete secret ${s.id} of ${c.name}?`,
+          consequence: 'Whoever still uses this secret gets no more access tokens (tokens already issued last until they expire). Paste the newer secret into the IdP first.',
+          confirm: 'Delete secret',
+        });
+        if (!ok) return;
+        err.textContent = '';
         try {
-          await api('DELETE', orgPath(`/clients/${encodeURIComponent(c.id)}/secrets/${encodeURIComponent(s.id)}`));
+          await busy(del, () => api('DELETE', orgPath(`/clients/${encodeURIComponent(c.id)}/secrets/${encodeURIComponent(s.id)}`)), 'Deleting…');
           toast(`Secret ${s.id} deleted`);
           await refresh();
         } catch (ex) { fail(err, ex); }
       });
-      return h('li', { 'data-secret': s.id },
-        h('span', { class: 'mono', text: s.id }), ' ', badge(s.state, s.state === 'live' ? 'ok' : 'off'),
-        ' expires ', timeEl(s.expires), ' ', c.state === 'live' ? del : '');
+      return h('li', { 'data-secret': s.id, class: 'secret-line' },
+        h('div', {}, h('span', { class: 'mono small', text: s.id }), ' ', badge(s.state, s.state === 'live' ? 'ok' : 'off'),
+          h('div', { class: 'muted small' }, 'expires ', timeEl(s.expires))),
+        c.state === 'live' ? del : null);
     }));
   return h('tr', { 'data-client': c.name },
-    h('td', { text: c.name }),
-    h('td', { class: 'mono', text: c.id }),
-    h('td', { text: c.kind === 'secret' ? 'secret' : 'federated' }),
+    h('td', { class: 'client-name', text: c.name }),
+    h('td', { class: 'mono small nowrap-cell', text: c.id }),
+    h('td', { class: 'nowrap-cell', text: c.kind === 'secret' ? 'secret' : 'federated' }),
     h('td', {}, secrets),
     h('td', {}, timeEl(c.lastUsed)),
     h('td', {}, badge(c.state, c.state === 'live' ? 'ok' : 'off')),
-    h('td', {}, actions));
+    h('td', {}, h('div', { class: 'client-actions' }, actions)));
 }
 
 function entraSetup(info) {
@@ -181,8 +199,10 @@ async function viewClients() {
     h('div', { id: 'new-client', 'aria-live': 'polite' }),
     h('section', { class: 'card', 'aria-labelledby': 'clients-title' },
       h('h2', { id: 'clients-title', text: 'Clients' }),
-      rows.length ? table(['Name', 'Client ID', 'Kind', 'Secrets or federation', 'Last used', 'State', ''], rows, 'OAuth clients')
+      rows.length ? table(['Name', 'Client ID', 'Kind', 'Secrets or federation', 'Last used', 'State', ''], rows, 'OAuth clients', 'clients-table')
         : h('p', { text: 'No clients yet.' })),
     entraSetup(info),
   );
 }
+
+register('clients', { label: 'OAuth clients', order: 25, list: viewClients });

@@ -175,3 +175,12 @@ export function select(id, options, value) {
   s.value = value || '';
   return s;
 }
+
+/** A role choice; `withNone` adds "No role" (the empty value) first. */
+export function roleSelect(id, roles, value, withNone) {
+  const s = h('select', { id });
+  if (withNone) s.append(h('option', { value: '', text: 'No role' }));
+  for (const r of roles) s.append(h('option', { value: r, text: r }));
+  s.value = value || '';
+  return s;
+}

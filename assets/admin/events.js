@@ -1,8 +1,10 @@
-// scimbox admin page: the Events view (#/events). The receivers of the organization's SCIM
-// events (RFC 9967), pushed (RFC 8935) or polled (RFC 8936), with their backlog, last delivery
-// and last error. Uses the helpers of app.js (h, api, orgPath, table, ...); text only, never
-// HTML.
-'use strict';
+// The Events view (#/events): the receivers of the organization's SCIM events (RFC 9967),
+// pushed (RFC 8935) or polled (RFC 8936), with their backlog, last delivery and last error.
+// Text only, never HTML.
+
+import { h, show, toast, timeEl, badge, table, errorLine, fail, busy, confirmAction, copyField, field } from './dom.js';
+import { api, orgPath } from './api.js';
+import { register } from './views.js';
 
 function receiverStatus(r) {
   if (r.status === 'failed') return badge('failed', 'off');
@@ -20,17 +22,15 @@ async function viewEvents() {
   const detail = h('select', { id: 'receiver-detail' },
     h('option', { value: 'notice', text: 'notice (which attributes changed)' }),
     h('option', { value: 'full', text: 'full (the resource itself)' }));
+  const add = h('button', { type: 'submit', class: 'primary', text: 'Add receiver' });
   const form = h('form', { class: 'inline-form', novalidate: true },
-    h('div', {}, h('label', { for: 'receiver-url', text: 'URL' }), url),
-    h('div', {}, h('label', { for: 'receiver-mode', text: 'Delivery' }), mode),
-    h('div', {}, h('label', { for: 'receiver-detail', text: 'Events' }), detail),
-    h('button', { type: 'submit', class: 'primary', text: 'Add receiver' }));
+    field('URL', url), field('Delivery', mode), field('Events', detail), add);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
     if (!url.value.trim()) { err.textContent = 'Enter the URL of the receiver (https, or http to this machine).'; url.focus(); return; }
     try {
-      const made = await api('POST', orgPath('/receivers'), { url: url.value.trim(), mode: mode.value, detail: detail.value });
+      const made = await busy(add, () => api('POST', orgPath('/receivers'), { url: url.value.trim(), mode: mode.value, detail: detail.value }), 'Adding…');
       await viewEvents();
       if (made.token) {
         const box = document.getElementById('new-receiver');
@@ -43,14 +43,20 @@ async function viewEvents() {
       } else {
         toast('Receiver added');
       }
-    } catch (ex) { fail(err, ex); }
+    } catch (ex) { fail(err, ex); url.focus(); }
   });
   const rows = data.receivers.map((r) => {
     const remove = h('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove receiver ${r.url}` });
     remove.addEventListener('click', async () => {
-      if (!confirm(`Remove the receiver ${r.url}? Events waiting for it are dropped.`)) return;
+      const ok = await confirmAction({
+        title: 'Remove this receiver?',
+        consequence: `${r.url} gets no more events, and the ${r.backlog} event${r.backlog === 1 ? '' : 's'} waiting for it ${r.backlog === 1 ? 'is' : 'are'} dropped. This cannot be undone.`,
+        confirm: 'Remove receiver',
+      });
+      if (!ok) return;
+      err.textContent = '';
       try {
-        await api('DELETE', orgPath(`/receivers/${encodeURIComponent(r.id)}`));
+        await busy(remove, () => api('DELETE', orgPath(`/receivers/${encodeURIComponent(r.id)}`)), 'Removing…');
         toast('Receiver removed');
         await viewEvents();
       } catch (ex) { fail(err, ex); }
@@ -60,8 +66,9 @@ async function viewEvents() {
       : null;
     if (resume) {
       resume.addEventListener('click', async () => {
+        err.textContent = '';
         try {
-          await api('POST', orgPath(`/receivers/${encodeURIComponent(r.id)}/resume`));
+          await busy(resume, () => api('POST', orgPath(`/receivers/${encodeURIComponent(r.id)}/resume`)), 'Resuming…');
           toast('Receiver resumed');
           await viewEvents();
         } catch (ex) { fail(err, ex); }
@@ -94,3 +101,5 @@ async function viewEvents() {
         : h('p', { text: 'No receivers yet.' })),
   );
 }
+
+register('events', { label: 'Events', order: 70, list: viewEvents });

@@ -4,6 +4,7 @@
 import { h, show, toast, timeEl, badge, table, errorLine, fail, busy, confirmAction, copyField, field } from './dom.js';
 import { state, api, orgPath } from './api.js';
 import { register } from './views.js';
+import { rotateControl } from './access.js';
 
 async function refreshOrg() {
   state.org = await api('GET', orgPath());
@@ -102,10 +103,13 @@ async function viewTokens(params, made) {
   const err = errorLine('token-error');
   const name = h('input', { id: 'token-name', required: true, maxlength: 200, placeholder: 'e.g. okta', 'aria-describedby': 'token-error' });
   const days = h('input', { id: 'token-days', type: 'number', min: 1, max: 36500, inputmode: 'numeric', placeholder: 'never', 'aria-describedby': 'token-error' });
+  const description = h('input', { id: 'token-description', maxlength: 500, placeholder: 'e.g. Okta production app' });
+  const allow = h('input', { id: 'token-allow', class: 'mono', maxlength: 2000, placeholder: '10.0.0.0/8, 192.0.2.7/32', spellcheck: 'false', 'aria-describedby': 'token-error' });
   const shown = h('div', { id: 'new-token', 'aria-live': 'polite' });
   const create = h('button', { type: 'submit', class: 'primary', text: 'Create token' });
   const form = h('form', { class: 'inline-form', novalidate: true },
-    field('Name', name), field('Expires in days (optional)', days), create);
+    field('Name', name), field('Expires in days (optional)', days), field('Description (optional)', description),
+    field('Allowed from (optional; any if empty)', allow), create);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
@@ -116,6 +120,9 @@ async function viewTokens(params, made) {
       if (!Number.isInteger(n) || n < 1 || n > 36500) { err.textContent = 'Expiry must be a whole number of days from 1 to 36500, or empty for never.'; days.focus(); return; }
       body.expiresInDays = n;
     }
+    if (description.value.trim()) body.description = description.value.trim();
+    const cidrs = allow.value.split(/[\s,]+/).filter(Boolean);
+    if (cidrs.length) body.allow = cidrs;
     try {
       const token = await busy(create, () => api('POST', orgPath('/tokens'), body), 'Creating…');
       await viewTokens(params, token);
@@ -136,18 +143,24 @@ async function viewTokens(params, made) {
         await viewTokens(params);
       } catch (ex) { fail(err, ex); }
     });
+    // Rotation (access.js): a new secret, the old one kept for a grace period.
+    const rotate = rotateControl(t, err, (fresh) => viewTokens(params, { name: t.name, token: fresh.token, rotated: true }));
     return h('tr', { 'data-token': t.name },
-      h('td', { text: t.name }),
+      h('td', {}, h('div', { class: 'token-name', text: t.name }), t.description ? h('div', { class: 'muted small', text: t.description }) : null),
       h('td', {}, timeEl(t.created)),
-      h('td', {}, t.expires ? timeEl(t.expires) : h('span', { class: 'muted', text: 'never' })),
-      h('td', {}, timeEl(t.lastUsed)),
+      h('td', {}, t.expires ? timeEl(t.expires) : h('span', { class: 'muted', text: 'never' }),
+        t.expiringSoon ? h('div', {}, badge('expires soon', 'warn')) : null),
+      h('td', {}, timeEl(t.lastUsed), t.lastSource ? h('div', { class: 'muted small mono', text: `from ${t.lastSource}` }) : null),
+      h('td', { class: 'mono small', text: t.allow && t.allow.length ? t.allow.join(', ') : 'any' }),
       h('td', {}, badge(t.state, t.state === 'live' ? 'ok' : 'off')),
-      h('td', {}, t.state === 'live' ? revoke : ''));
+      h('td', {}, t.state === 'live' ? h('div', { class: 'token-actions' }, rotate, revoke) : ''));
   });
   if (made) {
     shown.append(h('div', { class: 'card secret' },
-      h('h2', { text: `Token ${made.name} created` }),
-      h('p', { class: 'warn', text: 'Copy it now: it is shown only this once. scimbox keeps only a hash.' }),
+      h('h2', { text: `Token ${made.name} ${made.rotated ? 'rotated' : 'created'}` }),
+      h('p', { class: 'warn', text: made.rotated
+        ? 'Copy the new secret now: it is shown only this once. Paste it into the IdP.'
+        : 'Copy it now: it is shown only this once. scimbox keeps only a hash.' }),
       copyField('Bearer token', made.token, 'token-value')));
   }
   show(
@@ -159,7 +172,7 @@ async function viewTokens(params, made) {
     shown,
     h('section', { class: 'card', 'aria-labelledby': 'tokens-title' },
       h('h2', { id: 'tokens-title', text: `Tokens (${tokens.length})` }),
-      rows.length ? table(['Name', 'Created', 'Expires', 'Last used', 'State', ''], rows, 'Tokens')
+      rows.length ? table(['Name', 'Created', 'Expires', 'Last used', 'Allowed from', 'State', ''], rows, 'Tokens', 'tokens-table')
         : h('p', { text: 'No tokens yet.' })),
   );
   if (made) document.getElementById('token-value').focus();

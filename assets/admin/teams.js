@@ -1,20 +1,13 @@
-// The Teams list and Workspaces, and one Team's page: roles (each row saved on its own),
-// members (paged, searchable, sortable, with userName), history.
+// The Teams list and Workspaces, and one Team's page: roles (each row saved on its own;
+// Deployment roles from access.js), members (paged, searchable, sortable, with userName), history.
 
-import { h, show, toast, badge, table, errorLine, fail, busy, confirmAction, gated, pager, field, select } from './dom.js';
+import { h, show, toast, badge, table, errorLine, fail, busy, confirmAction, gated, pager, field, select, roleSelect } from './dom.js';
 import { state, api, orgPath } from './api.js';
 import { register, navigate } from './views.js';
 import { historyCard, syncNote } from './activity.js';
+import { teamDeploymentCard } from './access.js';
 
 const PAGE = 25;
-
-function roleSelect(id, roles, value, withNone) {
-  const s = h('select', { id });
-  if (withNone) s.append(h('option', { value: '', text: 'No role' }));
-  for (const r of roles) s.append(h('option', { value: r, text: r }));
-  s.value = value || '';
-  return s;
-}
 
 async function viewTeams(params) {
   const q0 = params.get('q') || '';
@@ -235,6 +228,7 @@ async function viewTeam(id, params) {
       orgForm,
       wsRows.length ? table(['Workspace', 'Role', ''], wsRows, 'Workspace roles')
         : h('p', { class: 'muted' }, 'No Workspaces yet; create one on the ', h('a', { href: '#/teams', text: 'Teams' }), ' page.')),
+    teamDeploymentCard(t.id),
     h('section', { class: 'card', 'aria-labelledby': 'members-title' },
       h('h2', { id: 'members-title', text: `Members (${t.members.length})` }),
       memberList(t, params, err),

@@ -50,43 +50,56 @@ async function viewUsers(params) {
       pager(data.start, data.users.length, data.total, PAGE, go, 'Users pages')));
 }
 
-/** One source of a role, as the access branch's API names it
+/** One source of a role, as the access model names it
  *  ({type: own|team|implied|organizationOwner|default, value, display}). */
-function sourceLabel(src) {
-  if (src.type === 'team') return h('a', { href: `#/teams/${encodeURIComponent(src.value)}`, text: `Team ${src.display}` });
-  if (src.type === 'implied') return `implied by Deployment ${src.display}`;
-  if (src.type === 'organizationOwner') return 'Organization Owner';
-  return src.type;
+function sourceNode(src) {
+  switch (src.type) {
+    case 'own': return h('span', { class: 'source', text: 'own role' });
+    case 'team': return h('span', { class: 'source' }, 'Team ', h('a', { href: `#/teams/${encodeURIComponent(src.value)}`, text: src.display }));
+    case 'implied': return h('span', { class: 'source', text: `implied by a role on Deployment ${src.display}` });
+    case 'organizationOwner': return h('span', { class: 'source', text: 'Organization Owner (holds Workspace Owner everywhere)' });
+    default: return h('span', { class: 'source muted', text: 'default (every user is a Member)' });
+  }
 }
 
 function sourcesCell(list) {
-  return h('td', { class: 'role-source' }, list.flatMap((x, i) => [i ? ', ' : '', x]));
+  return h('td', { class: 'role-source' }, list.flatMap((x, i) => [i ? '; ' : '', x]));
 }
 
 /** Effective roles with their source: the user's own, or the Team that grants it. When the
- *  API explains them (`effective` with `sources`, from the access model) that is shown;
- *  otherwise the sources are worked out from the user's Teams and their roles. */
+ *  API explains them (`effective` with `sources`, from the access model) that is shown,
+ *  Deployments included; otherwise the sources are worked out from the user's Teams and
+ *  their roles. */
 function accessView(access, teams, effective) {
   if (effective && effective.organization) {
+    const workspaces = effective.workspaces || [];
+    const deployments = effective.deployments || [];
     const rows = [
       h('tr', { 'data-scope': 'organization' }, h('td', { text: 'Organization' }),
         h('td', {}, h('strong', { class: 'org-role', text: effective.organization.role })),
-        sourcesCell((effective.organization.sources || []).map(sourceLabel))),
-      ...(effective.workspaces || []).map((w) => h('tr', { 'data-workspace': w.name },
-        h('td', { text: `Workspace ${w.name}` }), h('td', { class: 'role', text: w.role }), sourcesCell((w.sources || []).map(sourceLabel)))),
-      ...(effective.deployments || []).map((d) => h('tr', { 'data-deployment': d.name },
-        h('td', { text: `Deployment ${d.name}` }), h('td', { class: 'role', text: d.role }), sourcesCell((d.sources || []).map(sourceLabel)))),
+        sourcesCell((effective.organization.sources || []).map(sourceNode))),
+      ...workspaces.map((w) => h('tr', { 'data-workspace': w.name },
+        h('td', { text: `Workspace ${w.name}` }), h('td', { class: 'role', text: w.role }), sourcesCell((w.sources || []).map(sourceNode)))),
     ];
-    return h('div', {}, table(['Scope', 'Role', 'From'], rows, 'Effective roles'),
-      (effective.workspaces || []).length ? null : h('p', { class: 'muted', text: 'No Workspace roles.' }));
+    const depRows = deployments.map((d) => h('tr', { 'data-deployment': d.name },
+      h('td', { text: d.name }), h('td', { text: d.workspace ? d.workspace.name : '' }), h('td', { class: 'role', text: d.role }),
+      h('td', { class: 'mono small perms', text: d.role === 'DEPLOYMENT_ADMIN' ? 'all' : (d.permissions || []).join(', ') }),
+      sourcesCell((d.sources || []).map(sourceNode))));
+    return h('div', {}, table(['Scope', 'Role', 'From'], rows, 'Effective roles', 'roles-table'),
+      workspaces.length ? null : h('p', { class: 'muted', text: 'No Workspace roles.' }),
+      h('h3', { text: 'Deployments' }),
+      depRows.length ? table(['Deployment', 'Workspace', 'Role', 'Permissions', 'From'], depRows, 'Deployment roles', 'roles-table')
+        : h('p', { class: 'muted', text: 'No Deployment roles.' }));
   }
   const sourcesOf = (kind, role, workspaceId) => {
     const out = [];
     for (const t of teams) {
-      if (kind === 'organization' && t.organizationRole === role && role !== 'ORGANIZATION_MEMBER') out.push(h('a', { href: `#/teams/${encodeURIComponent(t.id)}`, text: `Team ${t.name}` }));
-      if (kind === 'workspace' && (t.workspaceRoles || []).some((w) => w.id === workspaceId && w.role === role)) out.push(h('a', { href: `#/teams/${encodeURIComponent(t.id)}`, text: `Team ${t.name}` }));
+      const team = sourceNode({ type: 'team', value: t.id, display: t.name });
+      if (kind === 'organization' && t.organizationRole === role && role !== 'ORGANIZATION_MEMBER') out.push(team);
+      if (kind === 'workspace' && (t.workspaceRoles || []).some((w) => w.id === workspaceId && w.role === role)) out.push(team);
     }
-    return out.length ? out : ['own'];
+    if (out.length) return out;
+    return [sourceNode({ type: kind === 'organization' && role === 'ORGANIZATION_MEMBER' ? 'default' : 'own' })];
   };
   return h('div', {},
     table(['Scope', 'Role', 'From'], [
@@ -97,15 +110,14 @@ function accessView(access, teams, effective) {
       ...access.workspaceRoles.map((w) => h('tr', { 'data-workspace': w.display },
         h('td', { text: `Workspace ${w.display}` }), h('td', { class: 'role', text: w.role }),
         sourcesCell(sourcesOf('workspace', w.role, w.value || w.id)))),
-    ], 'Effective roles'),
+    ], 'Effective roles', 'roles-table'),
     access.workspaceRoles.length ? null : h('p', { class: 'muted', text: 'No Workspace roles.' }));
 }
 
 async function viewUser(id) {
-  const [u, teamList] = await Promise.all([
-    api('GET', orgPath(`/users/${encodeURIComponent(id)}`)),
-    api('GET', orgPath('/teams')).catch(() => ({ teams: [] })),
-  ]);
+  const u = await api('GET', orgPath(`/users/${encodeURIComponent(id)}`));
+  // The Teams' roles are needed only to work out sources the API did not send.
+  const teamList = u.effective ? { teams: [] } : await api('GET', orgPath('/teams')).catch(() => ({ teams: [] }));
   const myTeams = teamList.teams.filter((t) => u.teams.some((m) => m.id === t.id));
   const err = errorLine('user-error');
   const toggle = h('button', { type: 'button', id: 'user-toggle', text: u.active ? 'Deactivate' : 'Reactivate' });
@@ -164,7 +176,7 @@ async function viewUser(id) {
         : h('p', { class: 'muted', text: 'In no Team.' })),
     h('section', { class: 'card', 'aria-labelledby': 'access-title', id: 'effective-access' },
       h('h2', { id: 'access-title', text: 'Effective roles' }),
-      h('p', { class: 'hint', text: 'The highest of the user\'s own roles and those of every Team it is in; "From" says which.' }),
+      h('p', { class: 'hint', text: 'The highest of the user\'s own roles and those of every Team it is in; "From" says where each comes from.' }),
       accessView(u.access, myTeams, u.effective)),
     h('section', { class: 'card', 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title', text: 'Actions' }),

@@ -5,7 +5,7 @@
 // A new view (another file under assets/admin/) is one import line in app.js plus:
 //   register('clients', { label: 'Clients', order: 50, list: viewClients, detail: viewClient });
 // `label` adds a link to the top navigation, sorted by `order` (Organization 10, Tokens 20,
-// Users 30, Teams 40, Activity 60); `list(params)` draws `#/clients?…`, and the optional
+// OAuth clients 25, Users 30, Teams 40, Access 45, Activity 60, Events 70, Schemas 80); `list(params)` draws `#/clients?…`, and the optional
 // `detail(id, params)` draws `#/clients/<id>?…`. Both may be async and throw; app.js shows
 // the error.
 

@@ -15,6 +15,7 @@
 use crate::store::Store;
 use crate::store::requests::{RequestRow, Search};
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -55,6 +56,9 @@ pub struct Record {
     pub source: Option<String>,
     /// The resource the request named or created.
     pub resource_id: Option<String>,
+    /// Attributes under extension URNs the organization does not declare, which the request
+    /// sent and scimbox dropped.
+    pub dropped: Vec<String>,
 }
 
 /// What the SCIM edge hands over after answering a request.
@@ -75,6 +79,8 @@ pub struct Seen<'a> {
     pub response: Option<&'a str>,
     /// The caller's address.
     pub source: Option<&'a str>,
+    /// What the response said was dropped as undeclared (see `scim::Reply::dropped`).
+    pub dropped: &'a [String],
 }
 
 /// The requests on their way to the database. `size` 0 turns recording off.
@@ -85,6 +91,21 @@ pub struct Inspector {
     wake: tokio::sync::Notify,
     /// Serializes flushes, so rows reach the table in the order they were seen.
     flushing: tokio::sync::Mutex<()>,
+    undeclared: Mutex<Undeclared>,
+}
+
+/// Per organization id: each dropped attribute path with how often and when it was last sent.
+type Undeclared = HashMap<String, BTreeMap<String, (u64, String)>>;
+
+/// Most distinct dropped paths counted per organization (a client could invent endless ones).
+const MAX_UNDECLARED: usize = 200;
+
+/// One dropped attribute as the admin API reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedCount {
+    pub path: String,
+    pub count: u64,
+    pub last_seen: String,
 }
 
 impl Inspector {
@@ -100,6 +121,7 @@ impl Inspector {
             pending: Mutex::new(Vec::new()),
             wake: tokio::sync::Notify::new(),
             flushing: tokio::sync::Mutex::new(()),
+            undeclared: Mutex::new(HashMap::new()),
         }
     }
 
@@ -109,6 +131,47 @@ impl Inspector {
 
     pub fn days(&self) -> u32 {
         self.days
+    }
+
+    /// Counts the undeclared attributes an organization's clients sent (since the server
+    /// started), whether or not requests are recorded.
+    pub fn count_undeclared(&self, org_id: &str, dropped: &[String], at: &str) {
+        if dropped.is_empty() {
+            return;
+        }
+        let Ok(mut all) = self.undeclared.lock() else {
+            return;
+        };
+        let counts = all.entry(org_id.to_string()).or_default();
+        for path in dropped {
+            if let Some((n, last)) = counts.get_mut(path) {
+                *n += 1;
+                *last = at.to_string();
+            } else if counts.len() < MAX_UNDECLARED {
+                counts.insert(clip(path, 512), (1, at.to_string()));
+            }
+        }
+    }
+
+    /// The undeclared attributes an organization's clients sent, most frequent first.
+    pub fn undeclared(&self, org_id: &str) -> Vec<DroppedCount> {
+        let Ok(all) = self.undeclared.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<DroppedCount> = all
+            .get(org_id)
+            .map(|m| {
+                m.iter()
+                    .map(|(path, (count, last))| DroppedCount {
+                        path: path.clone(),
+                        count: *count,
+                        last_seen: last.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.path.cmp(&b.path)));
+        out
     }
 
     /// Keeps a request: queues it for the next batch write.
@@ -142,6 +205,7 @@ impl Inspector {
                 .map_or_else(String::new, |r| show_body(r.as_bytes())),
             source: None,
             resource_id: None,
+            dropped: seen.dropped.to_vec(),
         };
         record.source = seen.source.map(str::to_string);
         record.resource_id = resource_of(seen);
@@ -234,6 +298,7 @@ fn to_row(r: Record) -> RequestRow {
         request_body: r.request_body,
         request_bytes: r.request_bytes,
         response_body: r.response_body,
+        dropped: r.dropped,
     }
 }
 
@@ -427,6 +492,7 @@ mod tests {
             request_bytes: body.len(),
             response: Some("{\"id\":\"1\"}"),
             source: None,
+            dropped: &[],
         }
     }
 
@@ -495,5 +561,18 @@ mod tests {
         assert_eq!(resource_of(&s).as_deref(), Some("1"));
         s.status = 409;
         assert_eq!(resource_of(&s), None);
+    }
+
+    #[test]
+    fn undeclared_attributes_are_counted_per_organization() {
+        let i = Inspector::new(0);
+        let dropped = ["urn:x:2.0:User:costCenter".to_string()];
+        i.count_undeclared("org1", &dropped, "t1");
+        i.count_undeclared("org1", &dropped, "t2");
+        i.count_undeclared("org1", &[], "t3");
+        let counted = i.undeclared("org1");
+        assert_eq!(counted.len(), 1);
+        assert_eq!((counted[0].count, counted[0].last_seen.as_str()), (2, "t2"));
+        assert!(i.undeclared("org2").is_empty());
     }
 }

@@ -32,6 +32,9 @@ pub struct Principal {
     pub token_name: String,
     /// The caller holds an OAuth access token of client `token_pk` (see `auth::clients`).
     pub client: bool,
+    /// The organization's resource types with its declared schema extensions, read with the
+    /// token: declaring or removing one bumps `auth_epoch`, which drops this cache.
+    pub types: crate::model::declared::Types,
 }
 
 impl Principal {
@@ -240,7 +243,10 @@ impl Authenticator {
                         attempt.succeeded();
                         c
                     }
-                    None => match self.verify_slow(row, epoch, bearer, digest, now).await {
+                    None => match self
+                        .verify_slow(store, row, epoch, bearer, digest, now)
+                        .await
+                    {
                         Ok(c) => {
                             attempt.succeeded();
                             c
@@ -304,6 +310,7 @@ impl Authenticator {
     /// `epoch` being the one seen before the row was read.
     async fn verify_slow(
         &self,
+        store: &Store,
         row: Option<tokens::TokenRow>,
         epoch: i64,
         bearer: &str,
@@ -341,6 +348,12 @@ impl Authenticator {
             Some(row) if matched && row.is_live(now) => row,
             _ => return Err(Error::Unauthorized),
         };
+        // The organization's declared schema extensions ride on the cached principal; read
+        // only once the secret checked out, so a failed guess costs no more than before.
+        let org_pk = row.org_pk;
+        let types = store
+            .read(move |conn| store::schemas::types(conn, org_pk))
+            .await?;
         let expires = match (&row.expires, matched_prev.then_some(prev).flatten()) {
             (Some(e), Some((_, until))) => Some(e.clone().min(until)),
             (None, Some((_, until))) => Some(until),
@@ -356,6 +369,7 @@ impl Authenticator {
                 token_pk: row.pk,
                 token_name: row.name.clone(),
                 client: false,
+                types,
             },
             scim_enabled: row.org_scim_enabled,
             expires,

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod history;
 pub mod orgs;
 pub mod rules;
+pub mod schemas;
 pub mod teams;
 pub mod tokens;
 pub mod transfer;
@@ -146,13 +147,15 @@ pub(crate) fn revise<F>(
 ) -> Result<Option<(serde_json::Map<String, serde_json::Value>, String)>>
 where
     F: FnOnce(
+        &'static crate::model::schema::ResourceType,
         serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Map<String, serde_json::Value>>,
 {
     Precondition::check(pre, version)?;
     let before = parse_stored(stored, what, id)?;
-    let mut after = change(before.clone())?;
+    let mut after = change(rt, before.clone())?;
     crate::model::resource::finish(rt, &mut after)?;
+    crate::model::declared::check_immutable(rt, &before, &after)?;
     if after == before {
         return Ok(None);
     }

@@ -12,7 +12,7 @@ use crate::model::filter::Filter;
 use crate::model::query::ListQuery;
 use crate::model::resource;
 use crate::model::roles;
-use crate::model::schema::{GROUP_TYPE, TEAM_GROUP_SCHEMA};
+use crate::model::schema::{GROUP_TYPE, ResourceType, TEAM_GROUP_SCHEMA};
 use crate::store::Conn;
 use crate::store::teams::{self, MemberKind, TeamColumns, TeamRow, Workspace};
 use crate::store::{Store, orgs};
@@ -257,12 +257,14 @@ pub async fn create(
     origin: Origin,
     now: String,
 ) -> Result<Team> {
-    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
-    let cols = columns(&data);
-    let text = super::to_text(&data)?;
+    let body = resource.into();
     let actor = actor.clone();
     store
         .write(move |conn| {
+            let rt = crate::store::schemas::extended(conn, org_pk, &GROUP_TYPE)?;
+            let data = resource::normalize(rt, &body)?;
+            let cols = columns(&data);
+            let text = super::to_text(&data)?;
             if origin == Origin::Local && scim_enabled(conn, org_pk)? {
                 return Err(Error::Forbidden(
                     "SCIM provisioning is on: Teams are created by the IdP, not here".into(),
@@ -343,14 +345,17 @@ pub async fn update<F>(
     change: F,
 ) -> Result<Team>
 where
-    F: FnOnce(Map<String, Value>) -> Result<Map<String, Value>> + Send + 'static,
+    F: FnOnce(&'static ResourceType, Map<String, Value>) -> Result<Map<String, Value>>
+        + Send
+        + 'static,
 {
     let actor = actor.clone();
     store
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
+            let rt = crate::store::schemas::extended(conn, org_pk, &GROUP_TYPE)?;
             let revised = super::revise(
-                &GROUP_TYPE,
+                rt,
                 ("team", &id),
                 (row.version, &row.data),
                 pre.as_ref(),
@@ -408,7 +413,7 @@ pub async fn replace(
     with_members: bool,
     now: String,
 ) -> Result<Team> {
-    let data = resource::normalize(&GROUP_TYPE, &resource.into())?;
+    let body = resource.into();
     update(
         store,
         actor,
@@ -419,7 +424,7 @@ pub async fn replace(
         origin,
         with_members,
         now,
-        move |_| Ok(data),
+        move |rt, _| resource::normalize(rt, &body),
     )
     .await
 }
@@ -468,10 +473,11 @@ pub async fn delete(
 /// Refuses a filter or sort that a Teams list cannot answer (`InvalidFilter`/`InvalidValue`),
 /// without reading anything.
 pub fn check_query(
+    rt: &'static ResourceType,
     filter: Option<&Filter>,
     sort: Option<&crate::model::query::Sort>,
 ) -> Result<()> {
-    teams::check_query(filter, sort)
+    teams::check_query(rt, filter, sort)
 }
 
 /// One page of Teams (with members when asked for), and the total that matched.

@@ -20,6 +20,8 @@ use serde_json::{Map, Value};
 /// Everything of one organization, read from one snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// Declared schema extensions, oldest first.
+    pub schemas: Vec<crate::store::schemas::Declared>,
     pub users: Vec<UserRow>,
     pub teams: Vec<TeamSnapshot>,
     pub workspaces: Vec<Workspace>,
@@ -64,7 +66,9 @@ pub async fn snapshot(store: &Store, org_pk: i64) -> Result<Snapshot> {
                 });
             }
             let workspaces = teams::workspaces(conn, org_pk)?;
+            let schemas = crate::store::schemas::list(conn, org_pk)?;
             Ok(Snapshot {
+                schemas,
                 users,
                 teams: out,
                 workspaces,
@@ -130,6 +134,9 @@ pub struct NewWorkspace {
 /// What an import writes, already validated against the catalogue.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
+    /// Declared schema extensions, checked by `model::declared::parse`; the resources are
+    /// normalized with them.
+    pub schemas: Vec<crate::model::declared::Declaration>,
     pub users: Vec<NewUser>,
     pub teams: Vec<NewTeam>,
     pub workspaces: Vec<NewWorkspace>,
@@ -166,15 +173,27 @@ pub async fn import(
     mut plan: Plan,
     now: String,
 ) -> Result<(Org, Imported)> {
-    // Whoever built the plan, what is written is in canonical form.
+    // Whoever built the plan, what is written is in canonical form, by the organization's
+    // resource types as the file declares them.
+    let (mut user_exts, mut team_exts) = (Vec::new(), Vec::new());
+    for d in &plan.schemas {
+        let schema = crate::model::declared::schema(&d.text).map_err(Error::InvalidValue)?;
+        if d.resource_type == GROUP_TYPE.name {
+            team_exts.push((schema, d.required));
+        } else {
+            user_exts.push((schema, d.required));
+        }
+    }
+    let user_type = crate::model::declared::resource_type(&USER_TYPE, &user_exts);
+    let group_type = crate::model::declared::resource_type(&GROUP_TYPE, &team_exts);
     for u in &mut plan.users {
         let body = Value::Object(std::mem::take(&mut u.data));
-        u.data = resource::normalize(&USER_TYPE, &body)
+        u.data = resource::normalize(user_type, &body)
             .map_err(|e| Error::InvalidValue(format!("user {}: {e}", u.id)))?;
     }
     for t in &mut plan.teams {
         let body = Value::Object(std::mem::take(&mut t.data));
-        t.data = resource::normalize(&GROUP_TYPE, &body)
+        t.data = resource::normalize(group_type, &body)
             .map_err(|e| Error::InvalidValue(format!("Team {}: {e}", t.id)))?;
     }
     let actor = actor.clone();
@@ -244,6 +263,20 @@ pub async fn import(
                     &now,
                 )
             };
+            for d in &plan.schemas {
+                crate::store::schemas::insert(
+                    conn,
+                    org_pk,
+                    &crate::store::schemas::Declared {
+                        urn: d.urn.clone(),
+                        resource_type: d.resource_type.to_string(),
+                        required: d.required,
+                        body: d.text.clone(),
+                        created: now.clone(),
+                    },
+                )?;
+                audit_entry("create", "Schema", &d.urn, &d.text)?;
+            }
             let mut done = Imported::default();
             let mut ws_pks = Vec::with_capacity(plan.workspaces.len());
             for ws in &plan.workspaces {
@@ -273,7 +306,7 @@ pub async fn import(
             for user in plan.users {
                 let mut data = user.data;
                 data.entry("active").or_insert(Value::Bool(true));
-                let cols = super::users::columns(&data);
+                let cols = super::users::columns(user_type, &data);
                 let text = super::to_text(&data)?;
                 let pk = users::insert(conn, org_pk, &user.id, &cols, &text, &now).map_err(
                     |e| match e {

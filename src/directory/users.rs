@@ -5,9 +5,10 @@ use super::{Actor, Precondition};
 use crate::error::{Error, Result};
 use crate::model::query::ListQuery;
 use crate::model::resource;
-use crate::model::schema::USER_TYPE;
+use crate::model::schema::{ResourceType, USER_TYPE};
 use crate::store::Conn;
 use crate::store::Store;
+use crate::store::schemas;
 use crate::store::users::{self, Email, UserColumns, UserRow};
 use serde_json::{Map, Value};
 
@@ -18,8 +19,8 @@ pub struct User {
     pub teams: Vec<(String, String)>,
 }
 
-/// Pulls the indexed columns out of a canonical resource.
-pub fn columns(data: &Map<String, Value>) -> UserColumns {
+/// Pulls the indexed columns out of a canonical resource of the organization's User type.
+pub fn columns(rt: &'static ResourceType, data: &Map<String, Value>) -> UserColumns {
     let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_string);
     let emails = data
         .get("emails")
@@ -42,6 +43,7 @@ pub fn columns(data: &Map<String, Value>) -> UserColumns {
         display_name: text("displayName"),
         active: data.get("active").and_then(Value::as_bool).unwrap_or(true),
         emails,
+        declared: crate::model::declared::indexed_values(rt, data),
     }
 }
 
@@ -55,13 +57,15 @@ pub async fn create(
     resource: impl Into<Value>,
     now: String,
 ) -> Result<User> {
-    let mut data = resource::normalize(&USER_TYPE, &resource.into())?;
-    data.entry("active").or_insert(Value::Bool(true));
-    let cols = columns(&data);
-    let text = super::to_text(&data)?;
+    let body = resource.into();
     let actor = actor.clone();
     store
         .write(move |conn| {
+            let rt = schemas::extended(conn, org_pk, &USER_TYPE)?;
+            let mut data = resource::normalize(rt, &body)?;
+            data.entry("active").or_insert(Value::Bool(true));
+            let cols = columns(rt, &data);
+            let text = super::to_text(&data)?;
             let id = super::new_id();
             let pk = users::insert(conn, org_pk, &id, &cols, &text, &now)?;
             actor.record(
@@ -117,10 +121,10 @@ pub async fn replace(
     resource: impl Into<Value>,
     now: String,
 ) -> Result<User> {
-    let data = resource::normalize(&USER_TYPE, &resource.into())?;
-    update_with(store, actor, org_pk, id, pre, now, move |mut before| {
+    let body = resource.into();
+    update_with(store, actor, org_pk, id, pre, now, move |rt, mut before| {
         let active = before.remove("active");
-        let mut after = data.clone();
+        let mut after = resource::normalize(rt, &body)?;
         if let Some(active) = active {
             after.entry("active").or_insert(active);
         }
@@ -129,15 +133,17 @@ pub async fn replace(
     .await
 }
 
-/// Changes a user: `change` gets the stored resource and returns the new one, built from
+/// Changes a user: `change` gets the organization's User type (its declared extensions
+/// included) and the stored resource, and returns the new one, built from
 /// canonical values (`model::resource::normalize_value`, as PATCH does); its required
 /// attributes are checked and its `schemas` recomputed here (see `directory::revise`).
 ///
-/// The change is first worked out beside the writer, on a snapshot: one heavy request (a
-/// PATCH of a thousand values) must not hold every organization's writes. Inside the writer,
-/// that result is used if the user is still the version it was worked out from, else `change`
-/// runs again on the current row; so concurrent changes to one user still apply one after the
-/// other and none is lost. A change that fails on the snapshot fails without entering the
+/// The change is first worked out beside the writer, on a snapshot (the row and the type, read
+/// together): one heavy request (a PATCH of a thousand values) must not hold every
+/// organization's writes. Inside the writer, that result is used if the user is still the
+/// version it was worked out from and the type is the same, else `change` runs again on the
+/// current row; so concurrent changes to one user still apply one after the other and none is
+/// lost. A change that fails on the snapshot fails without entering the
 /// writer (as if it had run just then). A change that changes nothing writes nothing and
 /// keeps the version.
 pub async fn update_with<F>(
@@ -150,19 +156,27 @@ pub async fn update_with<F>(
     change: F,
 ) -> Result<User>
 where
-    F: Fn(Map<String, Value>) -> Result<Map<String, Value>> + Send + Sync + 'static,
+    F: Fn(&'static ResourceType, Map<String, Value>) -> Result<Map<String, Value>>
+        + Send
+        + Sync
+        + 'static,
 {
     let change = std::sync::Arc::new(change);
-    let snapshot = {
+    let (snapshot, snapshot_rt) = {
         let id = id.clone();
-        store.read(move |conn| current(conn, org_pk, &id)).await?
+        store
+            .read(move |conn| {
+                let row = current(conn, org_pk, &id)?;
+                Ok((row, schemas::extended(conn, org_pk, &USER_TYPE)?))
+            })
+            .await?
     };
     Precondition::check(pre.as_ref(), snapshot.version)?;
     let worked_out = {
         let (change, id) = (change.clone(), id.clone());
         tokio::task::spawn_blocking(move || {
             let before = super::parse_stored(&snapshot.data, "user", &id)?;
-            change(before).map(|after| (snapshot.version, after))
+            change(snapshot_rt, before).map(|after| (snapshot.version, after))
         })
         .await
         .map_err(|e| Error::Internal(format!("change task: {e}")))??
@@ -172,21 +186,23 @@ where
         .write(move |conn| {
             let row = current(conn, org_pk, &id)?;
             let version = row.version;
+            // Read in this transaction: a declaration made since the snapshot counts.
+            let rt = schemas::extended(conn, org_pk, &USER_TYPE)?;
             let revised = super::revise(
-                &USER_TYPE,
+                rt,
                 ("user", &id),
                 (row.version, &row.data),
                 pre.as_ref(),
-                move |before| match worked_out {
-                    (v, after) if v == version => Ok(after),
-                    _ => change(before),
+                move |rt, before| match worked_out {
+                    (v, after) if v == version && std::ptr::eq(rt, snapshot_rt) => Ok(after),
+                    _ => change(rt, before),
                 },
             )?;
             let teams = users::teams_of(conn, row.pk)?;
             let Some((after, text)) = revised else {
                 return Ok(User { row, teams });
             };
-            let cols = columns(&after);
+            let cols = columns(rt, &after);
             // Deactivating the last active Owner is allowed and flagged (see `guard`).
             let owner_before = (!cols.active && super::guard::user_matters(conn, row.pk)?)
                 .then(|| super::guard::before(conn, org_pk))
@@ -284,10 +300,11 @@ pub async fn delete(
 /// Refuses a filter or sort that a users list cannot answer (`InvalidFilter`/`InvalidValue`),
 /// without reading anything.
 pub fn check_query(
+    rt: &'static ResourceType,
     filter: Option<&crate::model::filter::Filter>,
     sort: Option<&crate::model::query::Sort>,
 ) -> Result<()> {
-    users::check_query(filter, sort)
+    users::check_query(rt, filter, sort)
 }
 
 /// One page of users with their Teams, and the total that matched.

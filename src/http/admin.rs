@@ -102,11 +102,18 @@ pub fn record(
     reply: &Reply,
     request_id: &str,
 ) {
-    if !path.starts_with("/scim/") || state.inspector.size() == 0 {
+    if !path.starts_with("/scim/") {
+        return;
+    }
+    let at = crate::clock::format(crate::clock::now());
+    if let Some(org) = path.split('/').filter(|s| !s.is_empty()).nth(2) {
+        state.inspector.count_undeclared(org, &reply.dropped, &at);
+    }
+    if state.inspector.size() == 0 {
         return;
     }
     state.inspector.record(&Seen {
-        at: crate::clock::format(crate::clock::now()),
+        at,
         request_id,
         method: method.as_str(),
         path,
@@ -119,6 +126,7 @@ pub fn record(
         request_bytes: caller.body_len,
         response: reply.body.as_deref(),
         source: caller.source.as_deref(),
+        dropped: &reply.dropped,
     });
 }
 

@@ -289,6 +289,7 @@ pub async fn metrics_reply(state: &State) -> Reply {
                 "content-type",
                 "text/plain; version=0.0.4; charset=utf-8".into(),
             )],
+            dropped: Vec::new(),
         },
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot read the gauges");

@@ -3,6 +3,7 @@
 //! form of a resource.
 
 pub mod cidr;
+pub mod declared;
 pub mod events;
 pub mod filter;
 pub mod fold;

@@ -77,6 +77,7 @@ pub fn finish(rt: &'static ResourceType, out: &mut Map<String, Value>) -> Result
             }
         }
     }
+    crate::model::declared::check_values(rt, out)?;
     let mut schemas = vec![Value::String(rt.core.id.to_string())];
     for ext in rt.extensions {
         if out.contains_key(ext.id) {
@@ -120,10 +121,19 @@ fn normalize_extension(schema: &'static Schema, value: &Value) -> Result<Option<
         }
     };
     let mut out = Map::new();
+    // A declared extension's errors name the attribute by its full path, since its short
+    // name may clash with a core one (`urn:…:User:costCenter must be a string`).
+    let declared = crate::model::declared::is_declared(schema);
     for (key, v) in obj {
-        if let Some(attr) = schema.attr(key)
-            && let Some(v) = normalize_value(attr, v, attr.name)?
-        {
+        let Some(attr) = schema.attr(key) else {
+            continue;
+        };
+        let path = if declared {
+            format!("{}:{}", schema.id, attr.name)
+        } else {
+            attr.name.to_string()
+        };
+        if let Some(v) = normalize_value(attr, v, &path)? {
             out.insert(attr.name.to_string(), v);
         }
     }

@@ -3,7 +3,9 @@
 
 use super::{RESOURCE_TYPE, Reply, Request, SCHEMA, SERVICE_PROVIDER_CONFIG, list};
 use crate::error::{Error, Result};
-use crate::model::schema::{Attr, RESOURCE_TYPES, ResourceType, SCHEMAS, Schema};
+use crate::model::declared;
+use crate::model::declared::Types;
+use crate::model::schema::{Attr, ResourceType, SCHEMAS, Schema};
 use serde_json::{Value, json};
 
 /// scimbox's extension of ServiceProviderConfig: where the keys that sign the
@@ -29,12 +31,22 @@ fn security_events(base_url: &str) -> (Value, Value) {
     )
 }
 
-pub fn service_provider_config(req: &Request, max_payload: usize) -> Value {
-    let (security_events, events_config) = security_events(&req.base_url);
+/// The ServiceProviderConfig (RFC 7643 §5), with RFC 9967 §4's `securityEvents` and the
+/// events extension when `events` (the organization has a receiver).
+pub fn service_provider_config(req: &Request, max_payload: usize, events: bool) -> Value {
+    let mut config = base_config(req, max_payload);
+    if events {
+        let (security_events, events_config) = security_events(&req.base_url);
+        config["schemas"] = json!([SERVICE_PROVIDER_CONFIG, EVENTS_CONFIG]);
+        config["securityEvents"] = security_events;
+        config[EVENTS_CONFIG] = events_config;
+    }
+    config
+}
+
+fn base_config(req: &Request, max_payload: usize) -> Value {
     json!({
-        "schemas": [SERVICE_PROVIDER_CONFIG, EVENTS_CONFIG],
-        "securityEvents": security_events,
-        EVENTS_CONFIG: events_config,
+        "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
         "bulk": {
@@ -88,7 +100,7 @@ fn oauth_scheme(base_url: &str) -> Value {
     })
 }
 
-pub fn resource_type(rt: &ResourceType, base: &str) -> Value {
+pub fn resource_type(rt: &'static ResourceType, base: &str) -> Value {
     json!({
         "schemas": [RESOURCE_TYPE],
         "id": rt.name,
@@ -96,7 +108,7 @@ pub fn resource_type(rt: &ResourceType, base: &str) -> Value {
         "endpoint": rt.endpoint,
         "description": rt.description,
         "schema": rt.core.id,
-        "schemaExtensions": rt.extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect::<Vec<_>>(),
+        "schemaExtensions": rt.extensions.iter().map(|s| json!({"schema": s.id, "required": declared::is_required(rt, s)})).collect::<Vec<_>>(),
         "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{}", rt.name)}
     })
 }
@@ -148,26 +160,34 @@ fn only_get(req: &Request) -> Result<()> {
     }
 }
 
-/// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]`.
-pub fn serve(req: &Request, max_payload: usize) -> Result<Reply> {
+/// Serves `/ServiceProviderConfig`, `/ResourceTypes[/{id}]` and `/Schemas[/{id}]` for the
+/// organization: the built-in schemas, then the extensions it declared (RFC 7643 §7).
+pub fn serve(req: &Request, max_payload: usize, types: Types, events: bool) -> Result<Reply> {
     only_get(req)?;
     let base = req.base_url.as_str();
+    let resource_types = [types.user, types.group];
+    let schemas: Vec<&'static Schema> = SCHEMAS
+        .iter()
+        .copied()
+        .chain(declared::declared_of(types.user))
+        .chain(declared::declared_of(types.group))
+        .collect();
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     let body = match segs.as_slice() {
-        ["ServiceProviderConfig"] => service_provider_config(req, max_payload).to_string(),
+        ["ServiceProviderConfig"] => service_provider_config(req, max_payload, events).to_string(),
         ["ResourceTypes"] => list_of(
-            RESOURCE_TYPES
+            resource_types
                 .iter()
                 .map(|rt| resource_type(rt, base))
                 .collect(),
         ),
-        ["ResourceTypes", id] => RESOURCE_TYPES
+        ["ResourceTypes", id] => resource_types
             .iter()
             .find(|rt| rt.name.eq_ignore_ascii_case(id))
             .map(|rt| resource_type(rt, base).to_string())
             .ok_or_else(|| Error::NotFound(format!("no resource type {id:?}")))?,
-        ["Schemas"] => list_of(SCHEMAS.iter().map(|s| schema(s, base)).collect()),
-        ["Schemas", id] => SCHEMAS
+        ["Schemas"] => list_of(schemas.iter().map(|s| schema(s, base)).collect()),
+        ["Schemas", id] => schemas
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(id))
             .map(|s| schema(s, base).to_string())

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::query::{ListQuery, Sort};
 use crate::model::resource;
-use crate::model::schema::{GROUP_TYPE, TEAM_GROUP};
+use crate::model::schema::{GROUP_TYPE, ResourceType, TEAM_GROUP};
 use serde_json::{Map, Value};
 
 pub fn location(base: &str, id: &str) -> String {
@@ -68,11 +68,12 @@ pub fn render(team: &Team, base: &str, access: Option<&Value>) -> String {
 }
 
 fn projection(req: &Request) -> Projection {
-    Projection::parse(
-        &GROUP_TYPE,
-        req.param("attributes"),
-        req.param("excludedAttributes"),
-    )
+    projection_in(req, &GROUP_TYPE)
+}
+
+/// The projection by the organization's Group type (its declared extensions included).
+pub(crate) fn projection_in(req: &Request, rt: &'static ResourceType) -> Projection {
+    Projection::parse(rt, req.param("attributes"), req.param("excludedAttributes"))
 }
 
 fn project(team: &Team, base: &str, p: &Projection, access: Option<&Value>) -> Result<String> {
@@ -95,7 +96,7 @@ async fn access_if_requested(app: &App, team: &Team, p: &Projection) -> Result<O
 }
 
 async fn resource_reply(app: &App, status: u16, team: &Team, req: &Request) -> Result<Reply> {
-    let p = projection(req);
+    let p = projection_in(req, super::types(req).group);
     let access = access_if_requested(app, team, &p).await?;
     let body = project(team, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(team.row.version));
@@ -130,7 +131,7 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
     // The attributes are checked before the members, as the API has always answered; the
     // directory brings them into canonical form again when it writes.
-    let data = resource::normalize(&GROUP_TYPE, &body)?;
+    let data = resource::normalize(super::types(req).group, &body)?;
     let members = members_field(&body)
         .map(member_values)
         .transpose()?
@@ -174,7 +175,7 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// so a rename can never empty a Team by accident.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
-    let data = resource::normalize(&GROUP_TYPE, &body)?;
+    let data = resource::normalize(super::types(req).group, &body)?;
     let ops = match members_field(&body) {
         Some(m) => vec![MemberOp::Replace(member_values(m)?)],
         None => Vec::new(),
@@ -284,11 +285,11 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         Origin::Scim,
         wants_body && projection(req).returns("members"),
         req.now.clone(),
-        move |before| {
+        move |rt, before| {
             if attr_ops.is_empty() {
                 Ok(before)
             } else {
-                patch::apply(&GROUP_TYPE, before, &attr_ops)
+                patch::apply(rt, before, &attr_ops)
             }
         },
     )
@@ -317,7 +318,8 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    list::search::<Groups>(app, req, params, projection(req)).await
+    let rt = super::types(req).group;
+    list::search::<Groups>(app, req, params, projection_in(req, rt)).await
 }
 
 /// Teams as a list of Groups reads and renders them.
@@ -345,7 +347,11 @@ impl list::Listed for Groups {
         team.row.pk
     }
 
-    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()> {
-        teams::check_query(filter, sort)
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()> {
+        teams::check_query(types.group, filter, sort)
     }
 }

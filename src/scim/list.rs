@@ -267,7 +267,7 @@ pub fn plan_request(
     params: &ListParams,
     org_pk: i64,
     cursor_key: &[u8],
-    check: fn(Option<&Filter>, Option<&Sort>) -> Result<()>,
+    check: impl Fn(Option<&Filter>, Option<&Sort>) -> Result<()>,
 ) -> Result<(Plan, i64)> {
     // In the order the SCIM API has always answered: the filter, then the sort.
     check(params.filter.as_ref(), None)?;
@@ -329,8 +329,13 @@ pub trait Listed {
     /// The row's pk, which cursors point at.
     fn pk(row: &Self::Row) -> i64;
 
-    /// Refuses a filter or sort the resource's store cannot answer, before any paging.
-    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()>;
+    /// Refuses a filter or sort the resource's store cannot answer, before any paging, by
+    /// the organization's resource types (its declared extensions included).
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()>;
 }
 
 /// Plans a list request, reads its page and renders each row: what `GET /Users`,
@@ -346,7 +351,7 @@ pub async fn find<L: Listed>(
         params,
         req.principal.org_pk,
         &app.cursor_key,
-        L::check,
+        |f, s| L::check(super::types(req), f, s),
     )?;
     let (total, rows) = L::fetch(app, req.principal.org_pk, plan.query.clone(), projection).await?;
     let mut resources = Vec::with_capacity(rows.len());

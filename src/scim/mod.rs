@@ -108,6 +108,9 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// A SCIM JSON body; `None` for 204 and 304.
     pub body: Option<String>,
+    /// Attributes of the request no schema of the organization declares, which were
+    /// dropped (`urn:…:User:costCenter`); the request inspector shows them.
+    pub dropped: Vec<String>,
 }
 
 impl Reply {
@@ -116,6 +119,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Some(body),
+            dropped: Vec::new(),
         }
     }
 
@@ -124,6 +128,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: None,
+            dropped: Vec::new(),
         }
     }
 
@@ -131,6 +136,18 @@ impl Reply {
         self.headers.push((name, value));
         self
     }
+
+    /// Notes the attributes of the request that were dropped as undeclared.
+    pub fn dropping(mut self, dropped: Vec<String>) -> Reply {
+        self.dropped = dropped;
+        self
+    }
+}
+
+/// The organization's resource types, its declared schema extensions included: read with
+/// the token (see `auth::bearer::Principal::types`), so no request pays a read for them.
+pub fn types(req: &Request) -> crate::model::declared::Types {
+    req.principal.types
 }
 
 pub use crate::model::resource::field;

@@ -49,13 +49,41 @@ impl Projection {
         attributes: Option<&str>,
         excluded: Option<&str>,
     ) -> Projection {
-        let include = attributes
+        let mut include = attributes
             .map(|a| parse_list(rt, a))
             .filter(|l| !l.is_empty());
-        Projection {
-            include,
-            exclude: excluded.map(|e| parse_list(rt, e)).unwrap_or_default(),
+        let mut exclude = excluded.map(|e| parse_list(rt, e)).unwrap_or_default();
+        // Declared attributes keep their `returned` (RFC 7643 §2.2): `never` is never sent,
+        // `request` only when named, `always` even when other attributes are named.
+        for schema in crate::model::declared::declared_of(rt) {
+            for attr in schema.attributes {
+                let target = Target::Attr(Resolved {
+                    extension: Some(schema),
+                    attr,
+                    sub: None,
+                });
+                let named = include.as_ref().is_some_and(|list| {
+                    list.iter().any(|t| match t {
+                        Target::Extension(s) => std::ptr::eq(*s, schema),
+                        Target::Attr(r) => {
+                            r.extension.is_some_and(|s| std::ptr::eq(s, schema))
+                                && std::ptr::eq(r.attr, attr)
+                        }
+                    })
+                });
+                match attr.returned {
+                    Returned::Never => exclude.push(target),
+                    Returned::Request if !named => exclude.push(target),
+                    Returned::Always => {
+                        if let Some(list) = include.as_mut() {
+                            list.push(target);
+                        }
+                    }
+                    Returned::Request | Returned::Default => {}
+                }
+            }
         }
+        Projection { include, exclude }
     }
 
     /// True when the response is the default representation (the fast path).

@@ -34,7 +34,13 @@ pub async fn route(app: &App, req: &Request) -> Result<Reply> {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method, segs.as_slice()) {
         (_, ["ServiceProviderConfig" | "ResourceTypes" | "Schemas", ..]) => {
-            discovery::serve(req, app.limits.max_body_bytes)
+            // An organization without an event receiver emits no events (the outbox writes
+            // nothing for it), so only one with a receiver advertises RFC 9967's additions.
+            let events = segs.as_slice() == ["ServiceProviderConfig"]
+                && !crate::directory::events::list(&app.store, req.principal.org_pk)
+                    .await?
+                    .is_empty();
+            discovery::serve(req, app.limits.max_body_bytes, super::types(req), events)
         }
         (_, ["Bulk"]) => bulk::serve(app, req).await,
         (Method::Post, [".search"]) => search::root(app, req).await,

@@ -7,7 +7,6 @@ use super::projection::Projection;
 use super::{Reply, Request, SEARCH_REQUEST, field, groups, users};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::model::schema::{GROUP_TYPE, USER_TYPE};
 use serde_json::Value;
 
 /// A SearchRequest body: the list parameters and the projection, as JSON values.
@@ -70,13 +69,15 @@ pub fn parse(body: &Value) -> Result<SearchRequest> {
 
 pub async fn users(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
-    let p = Projection::parse(&USER_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
+    let rt = super::types(req).user;
+    let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
     list::search::<users::Users>(app, req, s.params, p).await
 }
 
 pub async fn groups(app: &App, req: &Request) -> Result<Reply> {
     let s = parse(&req.json()?)?;
-    let p = Projection::parse(&GROUP_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
+    let rt = super::types(req).group;
+    let p = Projection::parse(rt, s.attributes.as_deref(), s.excluded.as_deref());
     list::search::<groups::Groups>(app, req, s.params, p).await
 }
 
@@ -90,8 +91,9 @@ pub async fn root(app: &App, req: &Request) -> Result<Reply> {
                 .into(),
         ));
     }
-    let up = Projection::parse(&USER_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
-    let gp = Projection::parse(&GROUP_TYPE, s.attributes.as_deref(), s.excluded.as_deref());
+    let types = super::types(req);
+    let up = Projection::parse(types.user, s.attributes.as_deref(), s.excluded.as_deref());
+    let gp = Projection::parse(types.group, s.attributes.as_deref(), s.excluded.as_deref());
     // A filter only one type understands is no error as long as the other type took it.
     let understood = |r: &Result<list::Found>| {
         !matches!(r, Err(Error::InvalidFilter(_) | Error::InvalidValue(_)))

@@ -8,7 +8,7 @@ use crate::directory::{self, users::User};
 use crate::error::{Error, Result};
 use crate::model::filter::Filter;
 use crate::model::query::{ListQuery, Sort};
-use crate::model::schema::{ACCESS_USER, USER_TYPE};
+use crate::model::schema::{ACCESS_USER, ResourceType};
 use serde_json::{Map, Value};
 
 /// The default representation, written without re-parsing the stored JSON: the stored text
@@ -74,12 +74,8 @@ fn project(
     Ok(Value::Object(projection.apply(map)).to_string())
 }
 
-fn projection(req: &Request) -> Projection {
-    Projection::parse(
-        &USER_TYPE,
-        req.param("attributes"),
-        req.param("excludedAttributes"),
-    )
+pub(crate) fn projection(req: &Request, rt: &'static ResourceType) -> Projection {
+    Projection::parse(rt, req.param("attributes"), req.param("excludedAttributes"))
 }
 
 /// The user's effective access when the request asked for the access extension (it is
@@ -93,8 +89,14 @@ async fn access_if_requested(app: &App, user: &User, p: &Projection) -> Result<O
 }
 
 /// A resource reply with its ETag (and `Location` when created).
-async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> Result<Reply> {
-    let p = projection(req);
+async fn resource_reply(
+    app: &App,
+    status: u16,
+    user: &User,
+    req: &Request,
+    rt: &'static ResourceType,
+) -> Result<Reply> {
+    let p = projection(req, rt);
     let access = access_if_requested(app, user, &p).await?;
     let body = project(user, &req.base_url, &p, access.as_ref())?;
     let mut reply = Reply::json(status, body).header("etag", directory::etag(user.row.version));
@@ -104,8 +106,21 @@ async fn resource_reply(app: &App, status: u16, user: &User, req: &Request) -> R
     Ok(reply)
 }
 
+/// The organization's User type, and the attributes of a body under extension URNs it does
+/// not declare.
+fn undeclared(req: &Request, body: &Value) -> (&'static ResourceType, Vec<String>) {
+    let rt = super::types(req).user;
+    let dropped = if req.method == super::Method::Patch {
+        crate::model::declared::undeclared_in_patch(rt, body)
+    } else {
+        crate::model::declared::undeclared(rt, body)
+    };
+    (rt, dropped)
+}
+
 pub async fn create(app: &App, req: &Request) -> Result<Reply> {
     let body = req.json()?;
+    let (rt, dropped) = undeclared(req, &body);
     let actor = req.actor("SCIM POST /Users".into());
     let user = directory::users::create(
         &app.store,
@@ -115,7 +130,9 @@ pub async fn create(app: &App, req: &Request) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    resource_reply(app, 201, &user, req).await
+    Ok(resource_reply(app, 201, &user, req, rt)
+        .await?
+        .dropping(dropped))
 }
 
 fn not_found(id: &str) -> Error {
@@ -129,13 +146,15 @@ pub async fn get(app: &App, req: &Request, id: &str) -> Result<Reply> {
     if let Some(reply) = req.not_modified(user.row.version) {
         return Ok(reply);
     }
-    resource_reply(app, 200, &user, req).await
+    let rt = super::types(req).user;
+    resource_reply(app, 200, &user, req, rt).await
 }
 
 /// PUT replaces every writable attribute (RFC 7644 §3.5.1); read-only ones the client echoes
 /// (`id`, `meta`, `groups`) are ignored, so Okta's GET-then-PUT never clears memberships.
 pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
     let body = req.json()?;
+    let (rt, dropped) = undeclared(req, &body);
     let actor = req.actor(format!("SCIM PUT /Users/{id}"));
     let user = directory::users::replace(
         &app.store,
@@ -147,11 +166,15 @@ pub async fn replace(app: &App, req: &Request, id: &str) -> Result<Reply> {
         req.now.clone(),
     )
     .await?;
-    resource_reply(app, 200, &user, req).await
+    Ok(resource_reply(app, 200, &user, req, rt)
+        .await?
+        .dropping(dropped))
 }
 
 pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
-    let ops = patch::parse_request(&req.json()?)?;
+    let body = req.json()?;
+    let (rt, dropped) = undeclared(req, &body);
+    let ops = patch::parse_request(&body)?;
     let actor = req.actor(format!("SCIM PATCH /Users/{id}"));
     let user = directory::users::update_with(
         &app.store,
@@ -160,10 +183,12 @@ pub async fn patch(app: &App, req: &Request, id: &str) -> Result<Reply> {
         id.to_string(),
         req.precondition(),
         req.now.clone(),
-        move |before| patch::apply(&USER_TYPE, before, &ops),
+        move |rt, before| patch::apply(rt, before, &ops),
     )
     .await?;
-    resource_reply(app, 200, &user, req).await
+    Ok(resource_reply(app, 200, &user, req, rt)
+        .await?
+        .dropping(dropped))
 }
 
 pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
@@ -183,7 +208,8 @@ pub async fn delete(app: &App, req: &Request, id: &str) -> Result<Reply> {
 /// `GET /Users` with filter, sort and paging; a filter that matches nothing is an empty list.
 pub async fn list(app: &App, req: &Request) -> Result<Reply> {
     let params = list::from_query(req)?;
-    list::search::<Users>(app, req, params, projection(req)).await
+    let rt = super::types(req).user;
+    list::search::<Users>(app, req, params, projection(req, rt)).await
 }
 
 /// Users as a list reads and renders them.
@@ -211,7 +237,11 @@ impl list::Listed for Users {
         user.row.pk
     }
 
-    fn check(filter: Option<&Filter>, sort: Option<&Sort>) -> Result<()> {
-        directory::users::check_query(filter, sort)
+    fn check(
+        types: crate::model::declared::Types,
+        filter: Option<&Filter>,
+        sort: Option<&Sort>,
+    ) -> Result<()> {
+        directory::users::check_query(types.user, filter, sort)
     }
 }

@@ -161,10 +161,10 @@ pub fn page(
 pub fn latest_action(conn: &Connection, org_pk: i64, action: &str) -> Result<Option<AuditRow>> {
     use rusqlite::OptionalExtension;
     Ok(conn
-        .prepare_cached(
-            "SELECT pk, at, actor, action, resource_type, resource_id, reason, before, after
-             FROM audit WHERE org_pk = ?1 AND action = ?2 ORDER BY pk DESC LIMIT 1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM audit WHERE org_pk = ?1 AND action = ?2
+             ORDER BY pk DESC LIMIT 1"
+        ))?
         .query_row(params![org_pk, action], from_row)
         .optional()?)
 }

@@ -165,7 +165,8 @@ fn fixture(rng: &mut Rng) -> Fixture {
             for (i, (org, body, now)) in bodies.iter().enumerate() {
                 let mut data = crate::model::resource::normalize(&USER_TYPE, body)?;
                 data.entry("active").or_insert(Json::Bool(true));
-                let cols = crate::directory::users::columns(&data);
+                let cols =
+                    crate::directory::users::columns(&crate::model::schema::USER_TYPE, &data);
                 let text = Json::Object(data).to_string();
                 match users::insert(conn, *org, &format!("u{i}"), &cols, &text, now) {
                     Ok(pk) => pks.push((*org, pk)),

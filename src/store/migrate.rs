@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -250,6 +250,42 @@ const STEPS: &[&str] = &[
      ALTER TABLE audit ADD COLUMN source TEXT;
      ALTER TABLE audit ADD COLUMN user_agent TEXT;
      CREATE INDEX audit_request_id ON audit(request_id);",
+    // 8: schema extensions an organization declares (RFC 7643 §7 text as checked by
+    // model::declared), and the string values of users' declared attributes, one row each,
+    // so `eq` on a declared attribute (an IdP's lookup) and `uniqueness: server` are one
+    // index seek. `value` is `model::fold(value)` unless the attribute is caseExact, written by
+    // the store, so comparisons are binary and use the index.
+    "CREATE TABLE declared_schemas (
+         pk            INTEGER PRIMARY KEY,
+         org_pk        INTEGER NOT NULL REFERENCES orgs(pk) ON DELETE CASCADE,
+         urn           TEXT NOT NULL COLLATE NOCASE,
+         resource_type TEXT NOT NULL,
+         required      INTEGER NOT NULL DEFAULT 0,
+         body          TEXT NOT NULL,
+         created       TEXT NOT NULL
+     );
+     CREATE UNIQUE INDEX declared_schemas_urn ON declared_schemas(org_pk, urn);
+     -- A server caches an organization's declarations with its tokens: a change in any
+     -- process drops that cache, as a revoked token does.
+     CREATE TRIGGER declared_schemas_insert_epoch AFTER INSERT ON declared_schemas
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TRIGGER declared_schemas_delete_epoch AFTER DELETE ON declared_schemas
+         BEGIN UPDATE auth_epoch SET value = value + 1 WHERE id = 1; END;
+     CREATE TABLE declared_values (
+         org_pk  INTEGER NOT NULL,
+         user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+         attr    TEXT NOT NULL,
+         value   TEXT NOT NULL
+     );
+     CREATE INDEX declared_values_value ON declared_values(org_pk, attr, value);
+     CREATE INDEX declared_values_user ON declared_values(user_pk);
+     INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+         ('declared_values', 'declared_values_value', '1000000 100000 100000 1'),
+         ('declared_values', 'declared_values_user', '1000000 2');",
+    // 9: the request inspector keeps, per request, the attributes under extension URNs the
+    // organization does not declare that the request sent and scimbox dropped (a JSON array
+    // of paths; NULL for requests kept before, read as none).
+    "ALTER TABLE requests ADD COLUMN dropped TEXT;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

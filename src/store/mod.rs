@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod postgres;
 mod readers;
 pub mod requests;
+pub mod schemas;
 pub mod settings;
 pub mod target;
 pub mod teams;
@@ -32,6 +33,7 @@ use std::sync::Arc;
 pub use writer::{BATCH_BUCKETS, WriterStats};
 
 use crate::model::query::{Keyset, ListQuery};
+use crate::model::schema::ResourceType;
 use filter_sql::SqlFilter;
 use rusqlite::types::Value as SqlValue;
 
@@ -42,8 +44,10 @@ pub(crate) struct Listed<T> {
     pub alias: &'static str,
     pub columns: &'static str,
     pub counter: &'static str,
-    pub compile: fn(&crate::model::filter::Filter) -> Result<SqlFilter>,
-    pub sort_expr: fn(&crate::model::filter::AttrPath) -> Result<String>,
+    /// The built-in resource type; the organization's declared extensions are added to it.
+    pub base: &'static crate::model::schema::ResourceType,
+    pub compile: fn(&'static ResourceType, &crate::model::filter::Filter) -> Result<SqlFilter>,
+    pub sort_expr: fn(&'static ResourceType, &crate::model::filter::AttrPath) -> Result<String>,
     pub from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 }
 
@@ -51,14 +55,15 @@ pub(crate) struct Listed<T> {
 /// resource cannot answer is refused before any paging.
 pub(crate) fn check_query<T>(
     listed: &Listed<T>,
+    rt: &'static ResourceType,
     filter: Option<&crate::model::filter::Filter>,
     sort: Option<&crate::model::query::Sort>,
 ) -> Result<()> {
     if let Some(f) = filter {
-        (listed.compile)(f)?;
+        (listed.compile)(rt, f)?;
     }
     if let Some(s) = sort {
-        (listed.sort_expr)(&s.by)?;
+        (listed.sort_expr)(rt, &s.by)?;
     }
     Ok(())
 }
@@ -72,10 +77,19 @@ pub(crate) fn page<T>(
     org_pk: i64,
     q: &ListQuery,
 ) -> Result<(i64, Vec<T>)> {
-    let filter = q.filter.as_ref().map(listed.compile).transpose()?;
+    let rt = if q.filter.is_some() || q.sort.is_some() {
+        schemas::extended(conn, org_pk, listed.base)?
+    } else {
+        listed.base
+    };
+    let filter = q
+        .filter
+        .as_ref()
+        .map(|f| (listed.compile)(rt, f))
+        .transpose()?;
     let order_by = match &q.sort {
         Some(sort) => Some(filter_sql::order_by(
-            &(listed.sort_expr)(&sort.by)?,
+            &(listed.sort_expr)(rt, &sort.by)?,
             sort.descending,
             &format!("{}.pk", listed.alias),
         )),

@@ -24,10 +24,13 @@ pub struct RequestRow {
     pub request_body: String,
     pub request_bytes: usize,
     pub response_body: String,
+    /// Attributes under extension URNs the organization does not declare, which the request
+    /// sent and scimbox dropped (stored as a JSON array; NULL when none).
+    pub dropped: Vec<String>,
 }
 
 const COLUMNS: &str = "pk, org_id, at, request_id, method, path, query, status, latency_us, \
-     token, user_agent, source, resource_id, request_body, request_bytes, response_body";
+     token, user_agent, source, resource_id, request_body, request_bytes, response_body, dropped";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
     Ok(RequestRow {
@@ -47,6 +50,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         request_body: r.get(13)?,
         request_bytes: r.get::<_, i64>(14)?.max(0) as usize,
         response_body: r.get(15)?,
+        dropped: r
+            .get::<_, Option<String>>(16)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
     })
 }
 
@@ -59,8 +66,9 @@ pub fn insert_batch(
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO requests (org_id, at, request_id, method, path, query, status, latency_us,
-         token, user_agent, source, resource_id, request_body, request_bytes, response_body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         token, user_agent, source, resource_id, request_body, request_bytes, response_body,
+         dropped)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
     for r in rows {
         stmt.execute(params![
@@ -78,7 +86,8 @@ pub fn insert_batch(
             r.resource_id,
             r.request_body,
             r.request_bytes as i64,
-            r.response_body
+            r.response_body,
+            (!r.dropped.is_empty()).then(|| serde_json::Value::from(r.dropped.clone()).to_string())
         ])?;
     }
     // pks only grow, so the newest `keep` rows are those above max(pk) - keep.
@@ -257,5 +266,27 @@ mod tests {
         };
         assert_eq!(search(&conn, "o", &timed).unwrap().0, 2);
         assert_eq!(search(&conn, "other", &all).unwrap().0, 0);
+    }
+
+    #[test]
+    fn a_request_keeps_the_attributes_it_dropped() {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::migrate(&conn).unwrap();
+        let mut with = row(201, "t1");
+        with.dropped = vec!["urn:x:2.0:User:costCenter".into()];
+        insert_batch(&conn, &[row(200, "t0"), with], 10, None).unwrap();
+        let all = Search {
+            limit: 10,
+            ..Search::default()
+        };
+        let (_, page) = search(&conn, "o", &all).unwrap();
+        assert_eq!(page[0].dropped, ["urn:x:2.0:User:costCenter"]);
+        assert!(page[1].dropped.is_empty());
+        let stored: Option<String> = conn
+            .query_row("SELECT dropped FROM requests WHERE at = 't0'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, None);
     }
 }

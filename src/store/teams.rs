@@ -237,10 +237,11 @@ pub fn user_ids(conn: &Connection, pks: &[i64]) -> Result<Vec<String>> {
 
 /// Compiles a Teams list's filter and sort without running them (see [`list`]).
 pub fn check_query(
+    rt: &'static crate::model::schema::ResourceType,
     filter: Option<&crate::model::filter::Filter>,
     sort: Option<&crate::model::query::Sort>,
 ) -> Result<()> {
-    super::check_query(&LISTED, filter, sort)
+    super::check_query(&LISTED, rt, filter, sort)
 }
 
 const LISTED: super::Listed<TeamRow> = super::Listed {
@@ -248,8 +249,9 @@ const LISTED: super::Listed<TeamRow> = super::Listed {
     alias: "t",
     columns: COLUMNS,
     counter: "team_count",
-    compile: super::filter_sql::compile_teams,
-    sort_expr: super::filter_sql::teams_sort_expr,
+    base: &crate::model::schema::GROUP_TYPE,
+    compile: super::filter_sql::compile_teams_in,
+    sort_expr: super::filter_sql::teams_sort_expr_in,
     from_row,
 };
 

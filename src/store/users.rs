@@ -24,6 +24,8 @@ pub struct UserColumns {
     pub display_name: Option<String>,
     pub active: bool,
     pub emails: Vec<Email>,
+    /// The string values of declared extension attributes, indexed for `eq` and uniqueness.
+    pub declared: Vec<crate::model::declared::IndexedValue>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +79,9 @@ pub fn insert(
     .map_err(super::unique_as("userName"))?;
     let pk = conn.last_insert_rowid();
     insert_emails(conn, org_pk, pk, &cols.emails)?;
+    if !cols.declared.is_empty() {
+        super::schemas::set_values(conn, org_pk, pk, &cols.declared)?;
+    }
     Ok(pk)
 }
 
@@ -133,6 +138,7 @@ pub fn update(
     conn.prepare_cached("DELETE FROM user_emails WHERE user_pk = ?")?
         .execute([pk])?;
     insert_emails(conn, org_pk, pk, &cols.emails)?;
+    super::schemas::set_values(conn, org_pk, pk, &cols.declared)?;
     Ok(version)
 }
 
@@ -185,10 +191,11 @@ pub fn teams_of(conn: &Connection, user_pk: i64) -> Result<Vec<(String, String)>
 
 /// Compiles a users list's filter and sort without running them (see [`list`]).
 pub fn check_query(
+    rt: &'static crate::model::schema::ResourceType,
     filter: Option<&crate::model::filter::Filter>,
     sort: Option<&crate::model::query::Sort>,
 ) -> Result<()> {
-    super::check_query(&LISTED, filter, sort)
+    super::check_query(&LISTED, rt, filter, sort)
 }
 
 const LISTED: super::Listed<UserRow> = super::Listed {
@@ -196,8 +203,9 @@ const LISTED: super::Listed<UserRow> = super::Listed {
     alias: "u",
     columns: COLUMNS,
     counter: "user_count",
-    compile: super::filter_sql::compile_users,
-    sort_expr: super::filter_sql::users_sort_expr,
+    base: &crate::model::schema::USER_TYPE,
+    compile: super::filter_sql::compile_users_in,
+    sort_expr: super::filter_sql::users_sort_expr_in,
     from_row,
 };
 

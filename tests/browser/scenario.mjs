@@ -356,13 +356,14 @@ await step('give a Team a Deployment role, see it explained, rotate the token', 
   const role = page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .role`);
   await role.waitFor();
   check((await role.textContent()) === 'DEPLOYMENT_ADMIN', 'the Deployment role is not shown');
-  const from = await page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .sources`).textContent();
+  const from = await page.locator(`#effective-access tr[data-deployment="etl-${stamp}"] .role-source`).textContent();
   check(from.includes('Team'), `the source is not the Team: ${from}`);
   await shot('user-effective-deployment');
   await go('#/tokens');
   const t = page.locator(`tr[data-token="okta-${stamp}"]`);
   await t.locator('select').selectOption('60');
   await t.getByRole('button', { name: /Rotate/ }).click();
+  await confirmDialog('1 hour');
   await page.locator('#token-value').waitFor();
   const fresh = await page.inputValue('#token-value');
   check(fresh && fresh !== token, 'no new secret was shown');
@@ -427,7 +428,8 @@ await step('generate an hour of IdP traffic: 1,000 users in a Team, a PATCH amon
   await go('#/tokens');
   await page.fill('#token-name', `entra-${stamp}`);
   await page.click('#new-token-title ~ form button[type=submit]');
-  await page.locator('#token-value').waitFor();
+  // The page may still show the rotated secret of the step before: wait for this token's own.
+  await waitText(page.locator('#new-token h2'), `Token entra-${stamp} created`);
   failingToken = await page.inputValue('#token-value');
   await many(12, async () => {
     const r = await scim('GET', '/Users?filter=userName%20zz%20%22x%22', null, failingToken);
@@ -570,13 +572,37 @@ await page.setViewportSize({ width: 1366, height: 800 });
 await step('read well on a phone', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   for (const [hash, name] of [['#/org', 'phone-organization'], ['#/users', 'phone-users'], ['#/activity', 'phone-activity'],
-    ['#/activity?tab=audit', 'phone-audit'], ['#/activity?tab=health', 'phone-health'], [`#/teams/${teamId}`, 'phone-team'], [`#/users/${userId}`, 'phone-user']]) {
+    ['#/activity?tab=audit', 'phone-audit'], ['#/activity?tab=health', 'phone-health'], [`#/teams/${teamId}`, 'phone-team'], [`#/users/${userId}`, 'phone-user'],
+    ['#/tokens', 'phone-tokens'], ['#/clients', 'phone-clients'], ['#/access', 'phone-access'], ['#/events', 'phone-events']]) {
     await go(hash);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `${hash} is ${overflow}px wider than a phone`);
     await shot(name);
   }
   await page.setViewportSize({ width: 1366, height: 800 });
+});
+
+await step('see an undeclared attribute marked, declare its schema (errors shown), then keep its values', async () => {
+  const urn = 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User';
+  const body = (name) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', urn], userName: name, [urn]: { costCenter: 'CC-7' } });
+  const first = await scim('POST', '/Users', body(`cc1.${stamp}@example.com`));
+  check(first.status === 201 && !first.json[urn], `undeclared values kept: ${JSON.stringify(first.json)}`);
+  await go('#/schemas');
+  await waitText(page.locator('ul.undeclared li'), 'costCenter');
+  await page.fill('#schema-text', JSON.stringify({ id: urn, attributes: [{ name: 'costCenter', type: 'text' }] }));
+  await page.click('.schema-form button[type=submit]');
+  await waitText(page.locator('#schema-error'), 'attributes[0].type');
+  await page.fill('#schema-text', JSON.stringify({ id: urn, attributes: [{ name: 'costCenter', type: 'string' }] }));
+  await page.click('.schema-form button[type=submit]');
+  await page.locator(`tr[data-schema="${urn}"]`).waitFor();
+  const second = await scim('POST', '/Users', body(`cc2.${stamp}@example.com`));
+  check(second.status === 201 && second.json[urn] && second.json[urn].costCenter === 'CC-7', `declared values dropped: ${JSON.stringify(second.json)}`);
+  await go('#/activity');
+  await page.locator('#requests tbody tr').first().waitFor();
+  const marked = page.locator('#requests tbody tr', { hasText: 'dropped' }).first();
+  await marked.locator('summary').click();
+  await waitText(marked.locator('p.dropped'), `${urn}:costCenter`);
+  await shot('schemas');
 });
 
 await step('revoke the token and see the SCIM API answer 401', async () => {
@@ -623,6 +649,7 @@ await step('create an OAuth client, trade its secret for an access token, rotate
   check((await page.inputValue('#client-secret-value')) !== secret, 'a new secret is shown');
   await page.locator(`tr[data-client="entra-${stamp}"] li[data-secret]`).nth(1).waitFor();
   await page.locator(`tr[data-client="entra-${stamp}"]`).getByRole('button', { name: /Revoke/ }).click();
+  await confirmDialog('refused');
   await waitText(page.locator(`tr[data-client="entra-${stamp}"]`), 'revoked');
   const after = await scim('GET', '/Users', null, grant.access_token);
   check(after.status === 401, `SCIM answered ${after.status} to a revoked client's token`);

@@ -315,6 +315,29 @@ fn user(name: &str) -> Value {
 // ---- the tests ------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn only_an_organization_with_a_receiver_advertises_events_in_its_service_provider_config() {
+    let s = Server::start().await;
+    // No receiver: no events are made, so none are advertised (and the config is RFC 7643's).
+    let spc = s.get("/ServiceProviderConfig").await.json();
+    assert!(spc.get("securityEvents").is_none(), "{spc}");
+    assert_eq!(
+        spc["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
+    let receiver = Receiver::start().await;
+    add(&s, &receiver.url(), "push", "notice").await;
+    let spc = s.get("/ServiceProviderConfig").await.json();
+    assert_eq!(spc["securityEvents"]["asyncRequest"], "none");
+    assert!(
+        spc["schemas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v.as_str().is_some_and(|u| u.contains(":events:2.0:")))
+    );
+}
+
+#[tokio::test]
 async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_key() {
     let s = Server::start().await;
     let notice = Receiver::start().await;
@@ -384,7 +407,7 @@ async fn every_acknowledged_change_is_pushed_in_order_signed_with_the_published_
         id.clone(),
         None,
         now(),
-        |mut d| {
+        |_, mut d| {
             d.insert("displayName".into(), json!("Ada L."));
             Ok(d)
         },

@@ -29,6 +29,7 @@ mod oauth;
 mod ops;
 mod postgres;
 mod replays;
+mod schemas;
 mod storage;
 mod teams;
 mod users;

@@ -1274,3 +1274,90 @@ async fn an_access_token_meets_the_scim_switch_like_an_api_token() {
         .unwrap();
     assert_eq!(scim_get(&s, &users, &token).await.status, 200);
 }
+
+#[tokio::test]
+async fn an_access_token_sees_the_organizations_declared_schema_extensions() {
+    const URN: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+    let s = server_for(None).await;
+    let (id, secret) = secret_client(&s, "entra").await;
+    let token = assert_token(
+        &token_request(
+            &s,
+            &form(&[("grant_type", "client_credentials")]),
+            &[("authorization", &basic(&id, &secret))],
+        )
+        .await,
+    );
+    let auth = format!("Bearer {token}");
+    async fn create(s: &Server, auth: &str, name: &str, ext: Value) -> Resp {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", URN],
+                          "userName": name, URN: ext});
+        s.raw(
+            "POST",
+            &format!("{}/Users", s.base()),
+            &[
+                ("authorization", auth),
+                ("content-type", "application/scim+json"),
+            ],
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+    // Before the declaration (the client is cached now): dropped, as for an API token.
+    let r = create(
+        &s,
+        &auth,
+        "before@example.com",
+        json!({"costCenter": "CC-1"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json().get(URN).is_none(), "{}", r.text);
+    let schema = json!({"id": URN, "name": "CustomExtensionName", "attributes": [
+        {"name": "costCenter", "type": "string"}, {"name": "seats", "type": "integer"}]});
+    scimbox::directory::schemas::add(
+        &s.store,
+        &actor(),
+        org(&s).await.pk,
+        schema.to_string(),
+        "User".into(),
+        crate::common::now(),
+    )
+    .await
+    .unwrap();
+    // The same access token now keeps declared values and types them.
+    let r = create(&s, &auth, "ada@example.com", json!({"costCenter": "CC-42"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()[URN]["costCenter"], "CC-42", "{}", r.text);
+    let user = scim_get(
+        &s,
+        &format!("{}/Users/{}", s.base(), r.json()["id"].as_str().unwrap()),
+        &token,
+    )
+    .await;
+    assert_eq!(user.json()[URN]["costCenter"], "CC-42", "{}", user.text);
+    // Filters know the declared attribute (a principal without the declaration would refuse
+    // it as invalidFilter), and the request is not marked as dropping it.
+    let filter = format!("{URN}:costCenter%20eq%20%22cc-42%22");
+    let found = scim_get(&s, &format!("{}/Users?filter={filter}", s.base()), &token).await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.json()["totalResults"], 1, "{}", found.text);
+    let search = scimbox::store::requests::Search {
+        method: Some("POST".into()),
+        limit: 2,
+        ..Default::default()
+    };
+    let (_, seen) = s
+        .app
+        .admin
+        .inspector
+        .list(&s.store, &s.org_id, search)
+        .await
+        .unwrap();
+    assert!(seen[0].dropped.is_empty(), "{:?}", seen[0].dropped);
+    assert_eq!(seen[1].dropped, [format!("{URN}:costCenter")]);
+    let bad = create(&s, &auth, "bob@example.com", json!({"seats": "three"})).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.json()["scimType"], "invalidValue", "{}", bad.text);
+    assert!(bad.text.contains(&format!("{URN}:seats")), "{}", bad.text);
+}

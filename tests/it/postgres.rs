@@ -473,6 +473,17 @@ fn the_postgres_schema_keeps_every_sqlite_rule() {
         format!("INSERT INTO event_acks (receiver_pk, seq) VALUES ({r1}, 1)"),
         "DELETE FROM event_receivers WHERE id = 'r1'".into(),
         "SELECT count(*) FROM event_acks".into(),
+        // Declared schema extensions: adding or removing one drops every server's cache.
+        format!(
+            "INSERT INTO declared_schemas (org_pk, urn, resource_type, body, created) \
+             VALUES ({o1}, 'urn:ex:Ext', 'User', '{{}}', 't')"
+        ),
+        format!(
+            "INSERT INTO declared_schemas (org_pk, urn, resource_type, body, created) \
+             VALUES ({o1}, 'URN:EX:EXT', 'User', '{{}}', 't')"
+        ),
+        "UPDATE declared_schemas SET body = '[]' WHERE urn = 'urn:ex:Ext'".into(),
+        "DELETE FROM declared_schemas WHERE urn = 'urn:ex:Ext'".into(),
         "DELETE FROM orgs WHERE id = 'o2'".into(),
         "SELECT count(*) FROM deployments".into(),
     ];

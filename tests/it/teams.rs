@@ -41,7 +41,7 @@ async fn local_members(s: &Server, team: &str, op: MemberOp) -> Result<(), Error
         Origin::Local,
         false,
         now(),
-        Ok,
+        |_, data| Ok(data),
     )
     .await
     .map(|_| ())

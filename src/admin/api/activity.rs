@@ -149,6 +149,7 @@ fn request_json(r: &RequestRow, audit: i64) -> Value {
         "requestBody": r.request_body, "requestBytes": r.request_bytes,
         "responseBody": r.response_body,
         "auditEntries": audit,
+        "dropped": r.dropped,
     })
 }
 

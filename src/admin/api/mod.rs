@@ -14,6 +14,7 @@ mod activity;
 mod clients;
 mod events;
 mod orgs;
+mod schemas;
 mod signin;
 mod teams;
 mod tokens;
@@ -244,6 +245,7 @@ async fn route(app: &App, admin: &AdminState, req: &Request) -> Result<Reply> {
                 Some("workspaces") => workspaces::route(&cx, method, rest).await,
                 Some("audit" | "requests" | "health") => activity::route(&cx, method, rest).await,
                 Some("receivers") => events::route(&cx, method, rest).await,
+                Some("schemas" | "undeclared") => schemas::route(&cx, method, rest).await,
                 Some(_) => Err(cx.not_found(method)),
             }
         }

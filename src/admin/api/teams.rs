@@ -206,7 +206,7 @@ async fn change_members(
         Origin::Local,
         false,
         now,
-        Ok,
+        |_, data| Ok(data),
     )
     .await?;
     team_detail(app, org, &found.row.id, 200).await

@@ -24,7 +24,7 @@ pub(super) async fn route(cx: &Cx<'_>, method: &str, rest: &[&str]) -> Result<Re
                 id.to_string(),
                 None,
                 now,
-                move |mut data| {
+                move |_, mut data| {
                     data.insert("active".into(), Value::Bool(active));
                     Ok(data)
                 },

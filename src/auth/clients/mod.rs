@@ -67,6 +67,9 @@ struct ClientState {
     /// (pk, expires) of each secret it has.
     secrets: Vec<(i64, String)>,
     last_touched: Option<String>,
+    /// The organization's resource types with its declared extensions (a declaration bumps
+    /// the auth epoch, which empties this cache).
+    types: crate::model::declared::Types,
 }
 
 /// The OAuth state a server keeps: the access-token key, the JWKS cache, the client cache.
@@ -164,7 +167,8 @@ impl OAuth {
                             .into_iter()
                             .map(|s| (s.pk, s.expires))
                             .collect();
-                        Ok(Some(state_of(&row, secrets)))
+                        let types = crate::store::schemas::types(conn, row.org_pk)?;
+                        Ok(Some(state_of(&row, secrets, types)))
                     })
                     .await?
                     .ok_or(Error::Unauthorized)?;
@@ -206,6 +210,7 @@ impl OAuth {
                 token_pk: claims.client_pk,
                 token_name: state.name,
                 client: true,
+                types: state.types,
             },
             due,
         ))
@@ -363,7 +368,11 @@ impl OAuth {
     }
 }
 
-fn state_of(row: &ClientRow, secrets: Vec<(i64, String)>) -> ClientState {
+fn state_of(
+    row: &ClientRow,
+    secrets: Vec<(i64, String)>,
+    types: crate::model::declared::Types,
+) -> ClientState {
     ClientState {
         org_pk: row.org_pk,
         org_id: row.org_id.clone(),
@@ -372,5 +381,6 @@ fn state_of(row: &ClientRow, secrets: Vec<(i64, String)>) -> ClientState {
         scim_enabled: row.org_scim_enabled,
         secrets,
         last_touched: row.last_used.clone(),
+        types,
     }
 }
