@@ -12,6 +12,7 @@ import './activity.js';
 import './clients.js';
 import './access.js';
 import './events.js';
+import './schemas.js';
 
 function renderNav(section) {
   const nav = document.getElementById('nav');

@@ -1,7 +1,9 @@
-// scimbox admin page: declared schema extensions (RFC 7643 §7) and the undeclared attributes
-// an IdP sends. Loaded after app.js and uses its helpers (h, api, show, table, …); registers
-// its view in `extraViews`. Server data is only ever shown as text.
-'use strict';
+// The Schemas view (#/schemas): declared schema extensions (RFC 7643 §7) and the undeclared
+// attributes an IdP sends. Server data is only ever shown as text.
+
+import { h, show, toast, timeEl, badge, table, errorLine, fail, busy, confirmAction } from './dom.js';
+import { api, orgPath } from './api.js';
+import { register } from './views.js';
 
 async function viewSchemas() {
   const data = await api('GET', orgPath('/schemas'));
@@ -20,31 +22,38 @@ async function viewSchemas() {
     err.textContent = '';
   });
   const type = h('select', { id: 'schema-type' }, h('option', { value: 'User', text: 'User' }), h('option', { value: 'Group', text: 'Group' }));
+  const declare = h('button', { type: 'submit', class: 'primary', text: 'Declare' });
   const form = h('form', { class: 'schema-form', novalidate: true },
     h('label', { for: 'schema-file', text: 'Upload a schema file' }), file,
     h('label', { for: 'schema-text', text: 'or paste it (RFC 7643 §7 JSON)' }), text,
     h('div', {}, h('label', { for: 'schema-type', text: 'Extends' }), type),
-    h('button', { type: 'submit', class: 'primary', text: 'Declare' }));
+    declare);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     err.textContent = '';
     if (!text.value.trim()) { err.textContent = 'Paste a schema or choose a file first.'; text.focus(); return; }
     try {
-      const made = await api('POST', orgPath('/schemas'), { schema: text.value, resourceType: type.value });
+      const made = await busy(declare, () => api('POST', orgPath('/schemas'), { schema: text.value, resourceType: type.value }), 'Declaring…');
       toast(`Declared ${made.id}`);
       await viewSchemas();
+      document.getElementById('schema-text').focus();
     } catch (ex) { fail(err, ex); text.focus(); }
   });
   const rows = data.schemas.map((s) => {
     const remove = h('button', { type: 'button', class: 'danger', text: 'Remove', 'aria-label': `Remove ${s.id}` });
     remove.addEventListener('click', async () => {
       const force = s.carriers > 0;
-      const question = force
-        ? `${s.carriers} resources carry values for ${s.id}. Remove it and drop those values? (Each change is audited.)`
-        : `Remove ${s.id}? IdPs will no longer see it in /Schemas.`;
-      if (!confirm(question)) return;
+      const ok = await confirmAction({
+        title: `Remove ${s.id}?`,
+        consequence: force
+          ? `${s.carriers} resource${s.carriers === 1 ? ' carries values' : 's carry values'} for it: removing it drops those values (each change is audited), and IdPs no longer see it in /Schemas. Values the IdP sends under it are dropped from then on.`
+          : 'IdPs no longer see it in /Schemas, and values they send under it are dropped from then on.',
+        confirm: force ? 'Remove and drop the values' : 'Remove',
+      });
+      if (!ok) return;
+      listErr.textContent = '';
       try {
-        await api('DELETE', orgPath(`/schemas/${encodeURIComponent(s.id)}${force ? '?force=true' : ''}`));
+        await busy(remove, () => api('DELETE', orgPath(`/schemas/${encodeURIComponent(s.id)}${force ? '?force=true' : ''}`)), 'Removing…');
         toast(`Removed ${s.id}`);
         await viewSchemas();
       } catch (ex) { fail(listErr, ex); }
@@ -88,4 +97,4 @@ function splitPath(path) {
   return at > 0 && path.startsWith('urn:') ? [path.slice(0, at), path.slice(at + 1)] : ['', path];
 }
 
-extraViews.schemas = viewSchemas;
+register('schemas', { label: 'Schemas', order: 80, list: viewSchemas });

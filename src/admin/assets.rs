@@ -75,6 +75,7 @@ mod tests {
             "clients.js",
             "access.js",
             "events.js",
+            "schemas.js",
         ] {
             assert!(Assets::get(f).is_some(), "{f} is not embedded");
         }

@@ -597,11 +597,14 @@ await step('see an undeclared attribute marked, declare its schema (errors shown
   await page.locator(`tr[data-schema="${urn}"]`).waitFor();
   const second = await scim('POST', '/Users', body(`cc2.${stamp}@example.com`));
   check(second.status === 201 && second.json[urn] && second.json[urn].costCenter === 'CC-7', `declared values dropped: ${JSON.stringify(second.json)}`);
-  await go('#/activity');
-  await page.locator('#requests tbody tr').first().waitFor();
-  const marked = page.locator('#requests tbody tr', { hasText: 'dropped' }).first();
-  await marked.locator('summary').click();
-  await waitText(marked.locator('p.dropped'), `${urn}:costCenter`);
+  await go('#/activity?tab=requests&method=POST');
+  await page.locator('#requests tbody tr[data-status]').first().waitFor();
+  // The request that sent the undeclared value is marked; its bodies (a row of their own) name it.
+  const marked = page.locator('#requests tbody tr[data-status]', { hasText: 'dropped' }).first();
+  const open = marked.getByRole('button', { name: 'Bodies' });
+  await open.click();
+  const bodies = page.locator(`[id="${await open.getAttribute('aria-controls')}"]`);
+  await waitText(bodies.locator('p.dropped'), `${urn}:costCenter`);
   await shot('schemas');
 });
 

@@ -166,6 +166,10 @@ async fn the_admin_page_is_served_from_the_binary() {
         "users.js",
         "teams.js",
         "activity.js",
+        "clients.js",
+        "access.js",
+        "events.js",
+        "schemas.js",
     ] {
         let js = s
             .raw("GET", &url(&s, &format!("/{module}")), &[], None)

@@ -1178,7 +1178,8 @@ async fn the_admin_page_adds_shows_resumes_and_removes_receivers() {
     let page = a.get("/events.js").await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("viewEvents") && !page.text.contains("innerHTML"));
-    assert!(a.get("/").await.text.contains("events.js"));
+    // The page's entry module loads the view.
+    assert!(a.get("/app.js").await.text.contains("./events.js"));
 
     let bad = Receiver::start().await;
     bad.answer(Answer::Fail(
