@@ -24,10 +24,23 @@
 //! `SCIMBOX_BENCH_CLIENT_THREADS` (generator threads, default 2), `SCIMBOX_BENCH_LOG` (the
 //! server's log level, default `info`, which writes a line per request as deployed),
 //! `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to run: hello, create, read, filter,
-//! page, team, mixed, events; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
+//! page, team, mixed, events, soak, memory; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep
+//! the database).
+//!
+//! The soak (`soak.rs` beside this file) runs last: mixed IdP traffic from several clients for
+//! 90 s by default (12 s in the `cargo test` smoke run), one line per interval with latency
+//! percentiles and the server's RSS and open file descriptors, and a verdict on whether they
+//! stayed flat. `-- --soak 30m` runs it for 30 minutes (one line a minute), `--soak-rate 1000`
+//! paces it (requests/s over all clients), `--soak-clients 8` sets the clients. Errors or
+//! descriptor growth make the bench exit 1; so does memory growth when `--soak` was given.
+//! Then the `memory` phase prints the server's RSS before, at the peak of and after a few large
+//! requests.
 
 // A benchmark program: a failure should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+#[path = "scimbox/soak.rs"]
+mod soak;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -67,6 +80,9 @@ struct Config {
     log_level: String,
     /// Which groups of phases run (all when `SCIMBOX_BENCH_PHASES` is unset).
     phases: Option<Vec<String>>,
+    soak: soak::SoakConfig,
+    /// How long the memory phase waits after each large request before reading RSS.
+    settle: Duration,
 }
 
 impl Config {
@@ -105,6 +121,8 @@ impl Config {
             phases: std::env::var("SCIMBOX_BENCH_PHASES")
                 .ok()
                 .map(|v| v.split(',').map(|p| p.trim().to_string()).collect()),
+            soak: soak::SoakConfig::from_args(Duration::from_secs(if smoke { 12 } else { 90 })),
+            settle: Duration::from_secs(if smoke { 1 } else { 3 }),
         }
     }
 
@@ -1224,6 +1242,16 @@ fn main() {
     let peak_big = proc_status(server.pid).get("VmHWM").copied().unwrap_or(0.0);
     let db_big = db_size(&server.db);
     let sampled_big = take_peak(&sampler);
+
+    // ---- the soak, then memory after large requests (both after the figures above, so the
+    // large requests' peaks stay out of the run's RSS)
+    let soaked = cfg
+        .wants("soak")
+        .then(|| soak::run(&gen_, &t, server.pid, &cfg.soak, &ids, created));
+    let memory = cfg
+        .wants("memory")
+        .then(|| soak::huge_requests(&gen_, &t, server.pid, &sampler, cfg.settle));
+
     println!(
         "scimbox bench: {users_total} users (scale {}), {} generator threads, phase cap {:?}, server log level {}, {} cores",
         cfg.scale,
@@ -1277,6 +1305,12 @@ fn main() {
     for n in &report.notes {
         println!("- {n}");
     }
+    if let Some(v) = &soaked {
+        print!("{}", v.text);
+    }
+    if let Some(m) = &memory {
+        print!("{m}");
+    }
 
     // SIGTERM: the server drains and checkpoints, as in production.
     let _ = Command::new("kill")
@@ -1286,6 +1320,13 @@ fn main() {
     if kept {
         let path = dir.keep();
         eprintln!("kept the database and server log in {}", path.display());
+    }
+    let failures = soaked.map(|v| v.failures).unwrap_or_default();
+    for f in &failures {
+        eprintln!("scimbox bench: FAILED: {f}");
+    }
+    if !failures.is_empty() {
+        std::process::exit(1);
     }
 }
 
