@@ -7,6 +7,9 @@
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
+# make builds jemalloc (the server's allocator); .cargo/config.toml holds its settings.
+RUN apt-get update && apt-get install -y --no-install-recommends make && rm -rf /var/lib/apt/lists/*
+COPY .cargo ./.cargo
 # Dependencies first, so editing the source does not rebuild them.
 COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 # (The manifest names the bench target, so its file must exist for cargo to read it.)
