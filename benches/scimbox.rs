@@ -19,13 +19,20 @@
 //! this process (same machine, same client), so a phase that comes close to it is limited by
 //! the generator, not by scimbox.
 //!
+//! The ceiling of the server side is measured the same way (issue 20): after the preload, a
+//! minimal hyper + rusqlite server in this process (benches/support/minimal.rs) reads the same
+//! database file, and each request type it serves (GET by id, the indexed filters, a durable
+//! create) runs on it and on scimbox in alternating rounds; a second table prints both rates,
+//! latencies, CPU per request and the ratio scimbox / minimal against the issue's targets.
+//!
 //! Scale: `--quick` sets `SCIMBOX_BENCH_SCALE=0.05` (1,000,000 users become 50,000, every other
 //! count shrinks with it). Other knobs: `SCIMBOX_BENCH_PHASE_SECS` (time cap per phase),
 //! `SCIMBOX_BENCH_CLIENT_THREADS` (generator threads, default 2), `SCIMBOX_BENCH_LOG` (the
 //! server's log level, default `info`, which writes a line per request as deployed),
-//! `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to run: hello, create, read, filter,
-//! page, team, mixed, events, soak, memory; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep
-//! the database).
+//! `SCIMBOX_BENCH_VERSUS_SECS` (length of each round beside the minimal server: 0.8 s at
+//! small scales, 3 s in the full run), `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to
+//! run: hello, create, read, filter, minimal, page, team, mixed, events, soak, memory; the
+//! preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
 //!
 //! The soak (`soak.rs` beside this file) runs last: mixed IdP traffic from several clients for
 //! 90 s by default (12 s in the `cargo test` smoke run), one line per interval with latency
@@ -41,6 +48,8 @@
 
 #[path = "scimbox/soak.rs"]
 mod soak;
+#[path = "support/minimal.rs"]
+mod minimal;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -510,6 +519,8 @@ struct Row {
 struct Report {
     rows: Vec<Row>,
     notes: Vec<String>,
+    /// The comparisons with the minimal server.
+    versus: Vec<Versus>,
 }
 
 impl Report {
@@ -1055,6 +1066,19 @@ fn main() {
         }
     };
 
+    // ---- side by side with the minimal server (issue 20)
+    if cfg.wants("minimal") {
+        versus_phases(
+            &gen_,
+            &t,
+            &mut report,
+            &cfg,
+            &server,
+            &random_user,
+            users_total,
+        );
+    }
+
     // ---- reads at 1M
     let big = format!("{}M users", users_total as f64 / 1e6);
     if cfg.wants("read") {
@@ -1261,6 +1285,7 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     report.print();
+    print_versus(&mut report.versus);
     let ceiling = report
         .rows
         .iter()
@@ -1525,4 +1550,245 @@ fn team_phases(
         None,
         Goal::None,
     );
+}
+
+// ---- beside the minimal server ------------------------------------------------------------
+
+/// What one server measured over the rounds of one comparison.
+#[derive(Default)]
+struct Side {
+    ops: u64,
+    secs: f64,
+    cpu: Duration,
+    lat: Vec<u64>,
+    errors: u64,
+    /// ops/s of each round.
+    rounds: Vec<f64>,
+}
+
+impl Side {
+    fn add(&mut self, o: &Outcome, cpu: Duration) {
+        self.ops += o.ops();
+        self.secs += o.elapsed.as_secs_f64();
+        self.cpu += cpu;
+        self.errors += o.errors;
+        self.rounds
+            .push(o.ops() as f64 / o.elapsed.as_secs_f64().max(1e-9));
+        self.lat.extend(o.lat.iter().flatten().copied());
+    }
+    fn rate(&self) -> f64 {
+        self.ops as f64 / self.secs.max(1e-9)
+    }
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.ops.max(1) as f64
+    }
+    fn mean_ms(&self) -> f64 {
+        if self.lat.is_empty() {
+            return 0.0;
+        }
+        self.lat.iter().sum::<u64>() as f64 / self.lat.len() as f64 / 1e6
+    }
+}
+
+/// One request type measured on both servers, and the issue's target for the ratio.
+struct Versus {
+    name: &'static str,
+    conc: usize,
+    minimal: Side,
+    scimbox: Side,
+    /// scimbox's rate at least this fraction of the minimal server's (at one connection,
+    /// the same as a mean latency at most 1/fraction times the minimal server's).
+    target: f64,
+}
+
+impl Versus {
+    fn ratio(&self) -> f64 {
+        self.scimbox.rate() / self.minimal.rate().max(1e-9)
+    }
+}
+
+fn print_versus(rows: &mut [Versus]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "Beside the minimal server (hyper + rusqlite, thread-local read connections, prepared \
+         statements, no auth, no logging, no rendering; creates: one transaction and one fsync \
+         each), same database, same run, rounds alternating minimal / scimbox:"
+    );
+    println!();
+    println!(
+        "| request | c | minimal ops/s | scimbox ops/s | scimbox / minimal (per round) | minimal p50 / p99 | scimbox p50 / p99 | server CPU/op minimal / scimbox | target | result |"
+    );
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|---|---|");
+    for v in rows.iter_mut() {
+        v.minimal.lat.sort_unstable();
+        v.scimbox.lat.sort_unstable();
+        let per_round: Vec<String> = v
+            .scimbox
+            .rounds
+            .iter()
+            .zip(&v.minimal.rounds)
+            .map(|(s, m)| format!("{:.2}", s / m.max(1e-9)))
+            .collect();
+        let target = if v.conc == 1 && v.name.starts_with("POST") {
+            format!(
+                "mean latency ≤ {:.0}× minimal ({:.2} vs {:.2} ms)",
+                1.0 / v.target,
+                v.scimbox.mean_ms(),
+                v.minimal.mean_ms()
+            )
+        } else {
+            format!("≥ {:.2}", v.target)
+        };
+        let errors = v.minimal.errors + v.scimbox.errors;
+        let result = if errors > 0 {
+            format!("**{errors} errors**")
+        } else if v.ratio() >= v.target {
+            "met".into()
+        } else {
+            "**missed**".into()
+        };
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} ({}) | {} / {} | {} / {} | {:.1} / {:.1} µs | {} | {} |",
+            v.name,
+            v.conc,
+            v.minimal.rate(),
+            v.scimbox.rate(),
+            v.ratio(),
+            per_round.join(" / "),
+            ms(pct(&v.minimal.lat, 50.0)),
+            ms(pct(&v.minimal.lat, 99.0)),
+            ms(pct(&v.scimbox.lat, 50.0)),
+            ms(pct(&v.scimbox.lat, 99.0)),
+            v.minimal.cpu_us(),
+            v.scimbox.cpu_us(),
+            target,
+            result
+        );
+    }
+    println!();
+}
+
+/// Measures scimbox beside the minimal server on the same database, request type by request
+/// type: minimal, scimbox, minimal, scimbox (so drift of the machine falls on both alike),
+/// each round bounded by time rather than count.
+fn versus_phases(
+    gen_: &Generator,
+    t: &Target,
+    report: &mut Report,
+    cfg: &Config,
+    server: &Server,
+    random_user: &(impl Fn(&mut Rng) -> (u64, String) + Clone + Send + Sync + 'static),
+    users_total: u64,
+) {
+    let secs = std::env::var("SCIMBOX_BENCH_VERSUS_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(if cfg.scale <= 0.001 {
+            0.1
+        } else if cfg.scale < 0.5 {
+            0.8
+        } else {
+            3.0
+        });
+    let round = Duration::from_secs_f64(secs);
+    let org_pk: i64 = rusqlite::Connection::open(&server.db)
+        .unwrap()
+        .query_row("SELECT pk FROM orgs WHERE id = ?", [&server.org_id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let create_db = server.db.with_file_name("minimal-creates.db");
+    let min = minimal::start(&server.db, org_pk, &create_db);
+    let mt = Target {
+        addr: min.addr,
+        host: min.addr.to_string(),
+        base: t.base.clone(),
+        auth: t.auth.clone(),
+    };
+    eprintln!(
+        "  beside the minimal server at {}, rounds of {secs} s",
+        min.addr
+    );
+    type Make = Arc<dyn Fn(&mut Rng) -> Req + Send + Sync>;
+    let get: Make = {
+        let pick = random_user.clone();
+        Arc::new(move |rng| Req::get(format!("/Users/{}", pick(rng).1)))
+    };
+    let filter = |f: FilterFor| -> Make {
+        Arc::new(move |rng| {
+            let n = rng.below(users_total);
+            Req::get(format!("/Users?filter={}", enc(&f(n))))
+        })
+    };
+    let user_name_eq = filter(|n| format!("userName eq \"{}\"", user_name(n)));
+    // Creates take user numbers no other phase uses (the minimal server writes its own file,
+    // so the two never collide either).
+    let next = Arc::new(AtomicU64::new(90_000_000 + users_total * 4));
+    let create: Make = Arc::new(move |_| {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        Req::with(hyper::Method::POST, "/Users".into(), &okta_user(n), 201)
+    });
+    let cases: Vec<(&'static str, usize, Make, f64)> = vec![
+        ("GET /Users/{id}", 16, get.clone(), 0.60),
+        ("GET /Users/{id}", 1, get.clone(), 0.75),
+        ("filter userName eq", 16, user_name_eq.clone(), 0.60),
+        ("filter userName eq", 1, user_name_eq, 0.75),
+        (
+            "filter emails[type eq \"work\"].value eq",
+            16,
+            filter(|n| format!("emails[type eq \"work\"].value eq \"{}\"", user_name(n))),
+            0.50,
+        ),
+        (
+            "filter externalId eq",
+            16,
+            filter(|n| format!("externalId eq \"{}\"", external_id(n))),
+            0.50,
+        ),
+        ("POST /Users, durable", 1, create, 0.50),
+    ];
+    let run = |target: &Target, conc: usize, make: &Make, cap: Duration| {
+        let make = make.clone();
+        gen_.run(target, conc, u64::MAX, cap, 1, move |_, rng| make(rng))
+    };
+    // Both servers' caches warm before anything counts.
+    for target in [&mt, t] {
+        let _ = run(target, 16, &get, round / 3);
+    }
+    let cpu_pid = server.pid.to_string();
+    for (name, conc, make, goal) in cases {
+        let mut v = Versus {
+            name,
+            conc,
+            minimal: Side::default(),
+            scimbox: Side::default(),
+            target: goal,
+        };
+        for _ in 0..2 {
+            let c0 = minimal::cpu_time();
+            let o = run(&mt, conc, &make, round);
+            v.minimal.add(&o, minimal::cpu_time() - c0);
+            if let Some(e) = &o.first_error {
+                report
+                    .notes
+                    .push(format!("minimal server, {name} c={conc}: {e}"));
+            }
+            let c0 = cpu_time(&cpu_pid);
+            let o = run(t, conc, &make, round);
+            v.scimbox.add(&o, cpu_time(&cpu_pid) - c0);
+            if let Some(e) = &o.first_error {
+                report.notes.push(format!("scimbox, {name} c={conc}: {e}"));
+            }
+        }
+        eprintln!(
+            "  versus {name:<40} c={conc:<3} minimal {:>8.0}/s  scimbox {:>8.0}/s  ratio {:.2}",
+            v.minimal.rate(),
+            v.scimbox.rate(),
+            v.ratio()
+        );
+        report.versus.push(v);
+    }
+    min.rt.shutdown_background();
 }

@@ -13,7 +13,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    scimbox::logs::init(&cli.log_level, cli.log_format);
+    // Held to the end: dropping it writes the log lines still queued.
+    let logs = scimbox::logs::init(&cli.log_level, cli.log_format);
     let result = match &cli.command {
         Command::Serve(args) => scimbox::cli::serve(&cli.db, args),
         Command::Org(cmd) => scimbox::cli::org(&cli.db, cmd),
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
             timeout,
         } => scimbox::cli::health(url.as_deref(), *listen, *timeout),
     };
+    drop(logs);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -250,6 +250,17 @@ impl Metrics {
         )?;
         gauge_header(
             out,
+            "scimbox_log_lines_dropped_total",
+            "Log lines dropped because the queue to stderr was full (whatever reads it fell behind).",
+            "counter",
+        )?;
+        writeln!(
+            out,
+            "scimbox_log_lines_dropped_total {}",
+            crate::logs::dropped_lines()
+        )?;
+        gauge_header(
+            out,
             "scimbox_token_source_refused_total",
             "Requests refused because they came from outside their token's address ranges.",
             "counter",

@@ -232,10 +232,14 @@ impl Inspector {
             return Ok(());
         }
         let _turn = self.flushing.lock().await;
-        let batch: Vec<Record> = match self.pending.lock() {
+        let mut batch: Vec<Record> = match self.pending.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return Ok(()),
         };
+        // Only the newest `size` outlast this write: the older ones are not written at all.
+        if batch.len() > self.size {
+            batch.drain(..batch.len() - self.size);
+        }
         if batch.is_empty() {
             return Ok(());
         }
@@ -315,7 +319,17 @@ fn resource_of(seen: &Seen<'_>) -> Option<String> {
         return id;
     }
     if seen.method == "POST" && seen.status == 201 {
-        let created: Value = serde_json::from_str(seen.response?).ok()?;
+        // Resources are written with their id first (`scim::users::render`): no parse then.
+        let response = seen.response?;
+        if let Some(id) = response
+            .strip_prefix("{\"id\":\"")
+            .and_then(|r| r.split_once('"'))
+            .map(|(id, _)| id)
+            .filter(|id| !id.contains('\\'))
+        {
+            return Some(clip(id, 128));
+        }
+        let created: Value = serde_json::from_str(response).ok()?;
         return created.get("id")?.as_str().map(|s| clip(s, 128));
     }
     None
@@ -345,6 +359,13 @@ pub fn show_body(body: &[u8]) -> String {
     if body.is_empty() {
         return String::new();
     }
+    // Most bodies (every answer to a GET) hold nothing redaction could change: shown as they
+    // are, without parsing and writing them again.
+    if let Ok(text) = std::str::from_utf8(body)
+        && !might_hold_secret(text)
+    {
+        return cut(text);
+    }
     if body.len() <= PARSE_MAX
         && let Ok(mut v) = serde_json::from_slice::<Value>(body)
     {
@@ -368,6 +389,30 @@ fn cut(text: &str) -> String {
     } else {
         format!("{} … [truncated]", clip(text, BODY_HEAD))
     }
+}
+
+/// Whether redaction could change anything in `text`: a word any secret member name, PATCH
+/// path or secret-looking text contains ([`is_secret_name`], [`looks_secret`]), in any case,
+/// or a `\u` escape (which could spell one; the other JSON escapes stand for no letter). When
+/// not, the parsed document would come out unredacted, so the text is shown as it was sent.
+fn might_hold_secret(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let rest = &bytes[i..];
+        let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+        match bytes[i].to_ascii_lowercase() {
+            b'p' => starts(b"pass") || starts(b"pwd"),
+            b's' => starts(b"secret") || starts(b"sig") || starts(b"sbx_"),
+            b't' => starts(b"token"),
+            b'a' => starts(b"assertion") || starts(b"authorization"),
+            b'c' => starts(b"code") || starts(b"credential"),
+            b'k' => starts(b"key"),
+            b'b' => starts(b"bearer"),
+            b'\\' => starts(b"\\u"),
+            b'%' => true,
+            _ => false,
+        }
+    })
 }
 
 /// Whether unparsed text may hold a credential: a secret-like word, our token prefix, or an
@@ -522,6 +567,16 @@ mod tests {
         assert!(!cut.contains("s3cr") && cut.contains("withheld"), "{cut}");
         let bad = shown(r#"{"pa\u0073s": "x" oops"#);
         assert!(bad.contains("withheld"), "{bad}");
+        // A body redaction cannot change is shown as sent; one it might is parsed and checked.
+        let plain =
+            r#"{"userName":"a@x.io","name":{"givenName":"Ada"},"meta":{"version":"W/\"1\""}}"#;
+        assert_eq!(shown(plain), plain);
+        assert!(!might_hold_secret(plain));
+        for hint in [
+            "PassWord", "apiKey", "x\\u0041", "Sig", "TOKEN", "code", "50%",
+        ] {
+            assert!(might_hold_secret(&format!("{{\"{hint}\":1}}")), "{hint}");
+        }
         // Broken JSON with nothing secret-looking is kept, to show what the IdP sent.
         assert_eq!(shown(r#"{"a":1"#), r#"{"a":1"#);
         assert_eq!(shown(r#"{"a":1}"#), r#"{"a":1}"#);

@@ -103,10 +103,13 @@ pub(crate) fn page<T>(
     // of the organization and sorted them to return one page (22 ms a page at 50,000 users,
     // growing with the directory). Walking the table in pk order stops after the page.
     let plain = filter.is_none() && order_by.is_none();
+    // `+?` on the filtered side too: a bare `org_pk = ?` next to an equality on a non-unique
+    // index (externalId, emails) let SQLite plan with the value in view, so the statement was
+    // prepared again on every request (a tenth of the server's CPU on those filters).
     let mut where_sql = if plain {
         format!("+{alias}.org_pk = ?")
     } else {
-        format!("{alias}.org_pk = ?")
+        format!("{alias}.org_pk = +?")
     };
     if let Some(f) = &filter {
         params.extend(f.params.iter().cloned());
@@ -596,40 +599,49 @@ mod tests {
     use crate::model::filter::{AttrPath, CompareOp, Filter};
     use rusqlite::StatementStatus;
 
-    /// Every list request reuses its prepared statement: no parse and plan per request.
+    /// Every list request reuses its prepared statements: no parse and plan per request, on a
+    /// unique index (userName) and a non-unique one (externalId) alike.
     #[test]
     fn list_statements_stay_prepared_across_requests() {
         let conn = Connection::open_in_memory().unwrap();
         migrate::migrate(&conn).unwrap();
         conn.execute_batch("INSERT INTO orgs (id, name, created) VALUES ('o', 'o', 'now')")
             .unwrap();
-        let mut sql_text = String::new();
-        for i in 0..5 {
-            let filter = Filter::Compare {
-                path: AttrPath::simple("userName"),
-                op: CompareOp::Eq,
-                value: serde_json::json!(format!("user{i}@x.io")),
-            };
-            sql_text = filter_sql::compile_users(&filter).unwrap().sql;
-            let q = ListQuery {
-                filter: Some(filter),
-                sort: None,
-                offset: i,
-                limit: 10 + i,
-                keyset: Keyset::None,
-            };
-            users::list(&conn, 1, &q).unwrap();
+        for attr in ["userName", "externalId"] {
+            let mut sql_text = String::new();
+            for i in 0..5 {
+                let filter = Filter::Compare {
+                    path: AttrPath::simple(attr),
+                    op: CompareOp::Eq,
+                    value: serde_json::json!(format!("user{i}@x.io")),
+                };
+                sql_text = filter_sql::compile_users(&filter).unwrap().sql;
+                let q = ListQuery {
+                    filter: Some(filter),
+                    sort: None,
+                    offset: i,
+                    limit: 10 + i,
+                    keyset: Keyset::None,
+                };
+                users::list(&conn, 1, &q).unwrap();
+            }
+            let page = format!(
+                "SELECT u.pk, u.id, u.created, u.last_modified, u.version, u.data FROM users u \
+                 WHERE u.org_pk = +? AND ({sql_text}) ORDER BY u.pk LIMIT +? OFFSET +?"
+            );
+            let stmt = conn.prepare_cached(&page).unwrap();
+            assert_eq!(
+                stmt.get_status(StatementStatus::Run),
+                5,
+                "the same statement ran for {attr}"
+            );
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0, "{attr}");
         }
-        let page = format!(
-            "SELECT u.pk, u.id, u.created, u.last_modified, u.version, u.data FROM users u \
-             WHERE u.org_pk = ? AND ({sql_text}) ORDER BY u.pk LIMIT +? OFFSET +?"
-        );
-        let stmt = conn.prepare_cached(&page).unwrap();
-        assert_eq!(
-            stmt.get_status(StatementStatus::Run),
-            5,
-            "the same statement ran"
-        );
+        // A filtered list reads the organization's declared schemas each time.
+        let declared = "SELECT urn, resource_type, required, body, created FROM declared_schemas
+         WHERE org_pk = +? ORDER BY pk";
+        let stmt = conn.prepare_cached(declared).unwrap();
+        assert_eq!(stmt.get_status(StatementStatus::Run), 10);
         assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
     }
 }

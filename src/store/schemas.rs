@@ -27,11 +27,12 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Declared> {
     })
 }
 
-/// The organization's declarations, oldest first.
+/// The organization's declarations, oldest first. `+?`: with a bare `?` SQLite re-prepared
+/// the statement on every call, and every filtered list reads it.
 pub fn list(conn: &Connection, org_pk: i64) -> Result<Vec<Declared>> {
     let mut stmt = conn.prepare_cached(
         "SELECT urn, resource_type, required, body, created FROM declared_schemas
-         WHERE org_pk = ? ORDER BY pk",
+         WHERE org_pk = +? ORDER BY pk",
     )?;
     let rows = stmt.query_map([org_pk], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
