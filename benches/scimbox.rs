@@ -760,7 +760,7 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
         &StoreOptions {
             readers: 1,
             max_batch: 4,
-            external_checkpoints: false,
+            ..StoreOptions::default()
         },
     )
     .unwrap();

@@ -315,7 +315,9 @@ mod tests {
     #[test]
     fn clients_and_secrets_move_the_auth_epoch() {
         let (conn, org) = db();
-        let epoch = |c: &Connection| crate::store::tokens::auth_epoch(c).unwrap();
+        let epoch = |c: &Connection| {
+            crate::store::tokens::auth_epoch(&crate::store::Conn::sqlite(c)).unwrap()
+        };
         let e0 = epoch(&conn);
         let pk = insert(&conn, "c1", org, "entra", &Kind::Secret, "t0").unwrap();
         insert_secret(&conn, "s1", pk, "h", "t9", "t0").unwrap();

@@ -200,8 +200,10 @@ pub fn expiring(
 }
 
 /// The counter that triggers bump on every change that matters to authentication.
-pub fn auth_epoch(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM auth_epoch WHERE id = 1")?
-        .query_row([], |r| r.get(0))?)
+pub fn auth_epoch(conn: &super::Conn<'_>) -> Result<i64> {
+    conn.query_row(
+        "SELECT value FROM auth_epoch WHERE id = 1",
+        super::sql::params![],
+        |r| r.get(0),
+    )
 }

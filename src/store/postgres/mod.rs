@@ -14,6 +14,8 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+pub(crate) mod engine;
+
 const SCHEMA: &str = include_str!("schema.sql");
 
 /// The PostgreSQL schema version this binary writes; a database with a higher one is refused.
@@ -401,6 +403,33 @@ fn query_error(url: &PgUrl, e: tokio_postgres::Error) -> Error {
         None => e.to_string(),
     };
     Error::Internal(format!("PostgreSQL database {url}: {detail}"))
+}
+
+/// A statement's failure as scimbox's error: a taken unique value is `Uniqueness` (the caller
+/// names the attribute, see `store::unique_as`), a lost or restarting server, or one that
+/// cannot be reached, is `Storage(Unreachable)` (503, retried by the client, reconnected by
+/// the pool), contention is `Busy`. Anything else is internal: logged, never sent.
+pub(crate) fn error(e: tokio_postgres::Error) -> Error {
+    use crate::error::StorageFault;
+    if e.is_closed() {
+        return Error::Storage(StorageFault::Unreachable);
+    }
+    let Some(code) = e.code() else {
+        // No answer from the server: the connection broke or could not be made.
+        return Error::Storage(StorageFault::Unreachable);
+    };
+    match code.code() {
+        "23505" => Error::Uniqueness(String::new()),
+        // Serialization failure, deadlock, lock timeout, statement timeout.
+        "40001" | "40P01" | "55P03" | "57014" => Error::Busy,
+        "53100" => Error::Storage(StorageFault::Full),
+        "25006" => Error::Storage(StorageFault::ReadOnly),
+        "58030" => Error::Storage(StorageFault::Io),
+        c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+            Error::Storage(StorageFault::Unreachable)
+        }
+        _ => Error::Internal(format!("database: {e}")),
+    }
 }
 
 /// What a command on a PostgreSQL URL answers once the database is checked and migrated: the
