@@ -246,7 +246,9 @@ fn assert_refused(r: &(u16, String, String), words: &[&str]) {
 
 #[test]
 fn a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart() {
-    if crate::common::sqlite_only("a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart") {
+    if crate::common::sqlite_only(
+        "a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -300,7 +302,9 @@ fn a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart() 
 
 #[test]
 fn a_disk_that_turns_read_only_refuses_writes_with_503_and_reads_go_on() {
-    if crate::common::sqlite_only("a_disk_that_turns_read_only_refuses_writes_with_503_and_reads_go_on") {
+    if crate::common::sqlite_only(
+        "a_disk_that_turns_read_only_refuses_writes_with_503_and_reads_go_on",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
