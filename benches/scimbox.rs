@@ -24,7 +24,9 @@
 //! `SCIMBOX_BENCH_CLIENT_THREADS` (generator threads, default 2), `SCIMBOX_BENCH_LOG` (the
 //! server's log level, default `info`, which writes a line per request as deployed),
 //! `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to run: hello, create, read, filter,
-//! page, team, mixed, events; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
+//! page, team, mixed, events; the preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database),
+//! `SCIMBOX_BENCH_DB` (an empty PostgreSQL database's URL: the same phases on PostgreSQL; see
+//! `scripts/bench-postgres`).
 
 // A benchmark program: a failure should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
@@ -620,7 +622,11 @@ impl Drop for Server {
 /// Starts `scimbox serve` on an empty database; on first run it prints the organization's
 /// base URL and a token, which is all a client needs.
 fn start_server(dir: &Path, log_level: &str) -> Server {
-    let db = dir.join("bench.db");
+    // `SCIMBOX_BENCH_DB`: an empty PostgreSQL database's URL runs every phase on PostgreSQL
+    // (scripts/bench-postgres makes one on a throwaway cluster); a fresh SQLite file otherwise.
+    let db = std::env::var_os("SCIMBOX_BENCH_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("bench.db"));
     let log = dir.join("server.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimbox"))
         .arg("--db")
@@ -755,8 +761,9 @@ fn db_size(db: &Path) -> String {
 /// Returns the ids in user order.
 fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
     const BATCH: u64 = 10_000;
-    let store = Store::open(
-        db,
+    let target = scimbox::store::target::Target::parse(db).unwrap();
+    let store = Store::open_target(
+        &target,
         &StoreOptions {
             readers: 1,
             max_batch: 4,
