@@ -452,3 +452,348 @@ pub fn workspace_teams(conn: &Conn<'_>, workspace_pk: i64) -> Result<Vec<(String
     };
     conn.query_map(sql, params![workspace_pk], |r| Ok((r.get(0)?, r.get(1)?)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::store::{Store, orgs, testing, users};
+
+    const NOW: &str = "2026-12-02T10:00:00Z";
+
+    fn org(store: &Store, name: &str) -> i64 {
+        let name = name.to_string();
+        store
+            .write_blocking(move |c| Ok(orgs::insert(c, &format!("o-{name}"), &name, NOW)?.pk))
+            .unwrap()
+    }
+
+    fn user(store: &Store, org_pk: i64, name: &str) -> i64 {
+        let name = name.to_string();
+        store
+            .write_blocking(move |c| {
+                let cols = users::UserColumns {
+                    user_name: name.clone(),
+                    display_name: (name.len() % 2 == 0).then(|| format!("D {name}")),
+                    active: true,
+                    ..Default::default()
+                };
+                users::insert(c, org_pk, &format!("u-{name}"), &cols, "{}", NOW)
+            })
+            .unwrap()
+    }
+
+    fn cols(name: &str) -> TeamColumns {
+        TeamColumns {
+            display_name: name.into(),
+            external_id: Some(format!("ext-{name}")),
+            description: None,
+        }
+    }
+
+    fn team(store: &Store, org_pk: i64, name: &str) -> TeamRow {
+        let name = name.to_string();
+        store
+            .write_blocking(move |c| {
+                insert(
+                    c,
+                    org_pk,
+                    &format!("t-{name}"),
+                    &cols(&name),
+                    "{}",
+                    true,
+                    NOW,
+                )
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn teams_and_members_work_on_every_engine() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let o = org(&store, "acme");
+            let other = org(&store, "other");
+            let t = team(&store, o, "Eng");
+            assert_eq!((t.version, t.member_count, t.scim_managed), (1, 0, true));
+            let (ann, bob) = (user(&store, o, "ann"), user(&store, o, "bobby"));
+            let stranger = user(&store, other, "zed");
+            let tpk = t.pk;
+            // Taken names, ignoring ASCII case, within the organization only.
+            let dup =
+                store.write_blocking(move |c| insert(c, o, "t-x", &cols("ENG"), "{}", false, NOW));
+            assert_eq!(
+                dup.unwrap_err(),
+                Error::Uniqueness("displayName".into()),
+                "{engine}"
+            );
+            team(&store, other, "eng");
+            let (added, again, kinds) = store
+                .write_blocking(move |c| {
+                    let a = add_member(c, tpk, ann)? && add_member(c, tpk, bob)?;
+                    let again = add_member(c, tpk, ann)?;
+                    let kinds = (
+                        member_kind(c, o, "u-ann")?,
+                        member_kind(c, o, "t-Eng")?,
+                        member_kind(c, o, "u-zed")?,
+                        member_kind(c, o, "nobody")?,
+                    );
+                    Ok((a, again, kinds))
+                })
+                .unwrap();
+            assert!(added && !again, "{engine}");
+            assert_eq!(
+                kinds,
+                (
+                    MemberKind::User(ann),
+                    MemberKind::Team,
+                    MemberKind::Unknown,
+                    MemberKind::Unknown
+                ),
+                "{engine}"
+            );
+            let (members, details, mut pks, ids, got) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        members(c, tpk)?,
+                        member_details(c, tpk)?,
+                        member_pks(c, tpk)?,
+                        user_ids(c, &[bob, 999_999, ann])?,
+                        get(c, o, "t-Eng")?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(
+                members,
+                vec![
+                    ("u-ann".into(), "ann".into()),
+                    ("u-bobby".into(), "bobby".into())
+                ],
+                "{engine}: display falls back to userName"
+            );
+            assert_eq!(
+                details[0],
+                ("u-ann".into(), "ann".into(), None, true),
+                "{engine}"
+            );
+            assert_eq!(details[1].2.as_deref(), None, "{engine}");
+            pks.sort_unstable();
+            assert_eq!(pks, vec![ann, bob], "{engine}");
+            assert_eq!(ids, vec!["u-bobby".to_string(), "u-ann".into()], "{engine}");
+            assert_eq!(got.unwrap().member_count, 2, "{engine}: the trigger counts");
+            // A member of another organization is never found; removing is by key.
+            let (removed, gone, teams_of, stranger_kind) = store
+                .write_blocking(move |c| {
+                    Ok((
+                        remove_member(c, tpk, ann)?,
+                        remove_member(c, tpk, ann)?,
+                        users::teams_of(c, bob)?,
+                        member_kind(c, o, "u-zed")? == MemberKind::User(stranger),
+                    ))
+                })
+                .unwrap();
+            assert!(removed && !gone && !stranger_kind, "{engine}");
+            assert_eq!(teams_of, vec![("t-Eng".into(), "Eng".into())], "{engine}");
+            // Update, touch, find by id or by name in any ASCII case, delete.
+            store
+                .write_blocking(move |c| {
+                    update(
+                        c,
+                        tpk,
+                        &cols("Platform"),
+                        r#"{"a":1}"#,
+                        "2026-12-02T11:00:00Z",
+                    )?;
+                    touch(c, tpk, "2026-12-02T12:00:00Z")
+                })
+                .unwrap();
+            let (by_name, by_id, missing, wrong_org) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        find(c, o, "pLaTfOrM")?,
+                        find(c, o, "t-Eng")?,
+                        find(c, o, "Eng")?,
+                        get(c, other, "t-Eng")?,
+                    ))
+                })
+                .unwrap();
+            let row = by_name.unwrap();
+            assert_eq!(
+                (
+                    row.display_name.as_str(),
+                    row.version,
+                    row.last_modified.as_str(),
+                    row.data.as_str()
+                ),
+                ("Platform", 3, "2026-12-02T12:00:00Z", r#"{"a":1}"#),
+                "{engine}"
+            );
+            assert_eq!(by_id.unwrap().pk, tpk, "{engine}");
+            assert!(missing.is_none() && wrong_org.is_none(), "{engine}");
+            let t2 = team(&store, o, "Two").pk;
+            let renamed =
+                store.write_blocking(move |c| update(c, t2, &cols("PLATFORM"), "{}", NOW));
+            assert_eq!(
+                renamed.unwrap_err(),
+                Error::Uniqueness("displayName".into()),
+                "{engine}"
+            );
+            let deleted = store
+                .write_blocking(move |c| {
+                    Ok((
+                        delete(c, o, tpk)?,
+                        delete(c, o, tpk)?,
+                        delete(c, other, t2)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(deleted, (true, false, false), "{engine}");
+            let left = store
+                .read_blocking(move |c| users::teams_of(c, bob))
+                .unwrap();
+            assert!(left.is_empty(), "{engine}: memberships go with the Team");
+            store.close();
+        }
+    }
+
+    #[test]
+    fn workspaces_and_roles_work_on_every_engine() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let o = org(&store, "acme");
+            let (t1, t2) = (team(&store, o, "beta").pk, team(&store, o, "Alpha").pk);
+            let u = user(&store, o, "ann");
+            let (w1, w2) = store
+                .write_blocking(move |c| {
+                    let w1 = insert_workspace(c, o, "w-1", "Data", NOW)?;
+                    let w2 = insert_workspace(c, o, "w-2", "Apps", NOW)?;
+                    add_member(c, t1, u)?;
+                    set_team_org_role(c, t1, "ORGANIZATION_OWNER")?;
+                    set_team_workspace_role(c, t1, w1.pk, Some("WORKSPACE_MEMBER"))?;
+                    set_team_workspace_role(c, t1, w1.pk, Some("WORKSPACE_OWNER"))?;
+                    set_team_workspace_role(c, t2, w1.pk, Some("WORKSPACE_MEMBER"))?;
+                    set_team_workspace_role(c, t1, w2.pk, Some("WORKSPACE_MEMBER"))?;
+                    set_team_workspace_role(c, t1, w2.pk, None)?;
+                    set_team_workspace_role(c, t2, w2.pk, None)?;
+                    Ok((w1, w2))
+                })
+                .unwrap();
+            let dup = store.write_blocking(move |c| insert_workspace(c, o, "w-3", "DATA", NOW));
+            assert_eq!(
+                dup.unwrap_err(),
+                Error::Uniqueness("Workspace name".into()),
+                "{engine}"
+            );
+            let (all, by_name, by_id, none, roles, grants, on_w1) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        workspaces(c, o)?,
+                        find_workspace(c, o, "dAtA")?,
+                        find_workspace(c, o, "w-2")?,
+                        find_workspace(c, o + 1, "w-2")?,
+                        team_workspace_roles(c, t1)?,
+                        role_grants(c, u)?,
+                        workspace_teams(c, w1.pk)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(all, vec![w1.clone(), w2.clone()], "{engine}");
+            assert_eq!(
+                (by_name, by_id, none),
+                (Some(w1), Some(w2), None),
+                "{engine}"
+            );
+            assert_eq!(
+                roles,
+                vec![("w-1".into(), "Data".into(), "WORKSPACE_OWNER".into())],
+                "{engine}"
+            );
+            assert_eq!(
+                grants,
+                (
+                    vec!["ORGANIZATION_MEMBER".into(), "ORGANIZATION_OWNER".into()],
+                    vec![("w-1".into(), "Data".into(), "WORKSPACE_OWNER".into())]
+                ),
+                "{engine}"
+            );
+            assert_eq!(
+                on_w1,
+                vec![
+                    ("Alpha".into(), "WORKSPACE_MEMBER".into()),
+                    ("beta".into(), "WORKSPACE_OWNER".into())
+                ],
+                "{engine}: by name ignoring case"
+            );
+            store.close();
+        }
+    }
+
+    /// Two servers (two stores on one PostgreSQL database) changing one Team at once, each
+    /// the way `directory::teams::update` does: read the Team, check its version, rewrite its
+    /// data from what it read, add a member. With the row locked by `get`, every member and
+    /// every change to the data is there at the end, and the version counted every write.
+    #[test]
+    fn concurrent_changes_to_one_team_through_two_servers_lose_nothing() {
+        let Some(url) = testing::fresh_postgres() else {
+            return;
+        };
+        let options = crate::store::StoreOptions {
+            readers: 2,
+            pg_pool: 4,
+            ..Default::default()
+        };
+        let target = crate::store::target::Target::Postgres(url);
+        let a = Store::open_target(&target, &options).unwrap();
+        let b = Store::open_target(&target, &options).unwrap();
+        let o = org(&a, "acme");
+        let t = team(&a, o, "Eng");
+        const THREADS: usize = 4;
+        const EACH: usize = 10;
+        let mut members = Vec::new();
+        for i in 0..THREADS * EACH {
+            members.push(user(&a, o, &format!("m{i}")));
+        }
+        let threads: Vec<_> = (0..THREADS)
+            .map(|n| {
+                let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+                let mine = members[n * EACH..(n + 1) * EACH].to_vec();
+                std::thread::spawn(move || {
+                    for (k, pk) in mine.into_iter().enumerate() {
+                        store
+                            .write_blocking(move |c| {
+                                let row = get(c, o, "t-Eng")?.expect("team");
+                                let mut data: serde_json::Map<String, serde_json::Value> =
+                                    serde_json::from_str(&row.data).unwrap();
+                                data.insert(format!("k{n}_{k}"), row.version.into());
+                                let text = serde_json::Value::Object(data).to_string();
+                                update(c, row.pk, &cols("Eng"), &text, NOW)?;
+                                assert!(add_member(c, row.pk, pk)?);
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        let (row, mut pks) = b
+            .read_blocking(move |c| Ok((get(c, o, "t-Eng")?.unwrap(), member_pks(c, t.pk)?)))
+            .unwrap();
+        pks.sort_unstable();
+        members.sort_unstable();
+        assert_eq!(pks, members, "no member lost");
+        assert_eq!(row.member_count, (THREADS * EACH) as i64);
+        assert_eq!(row.version, 1 + (THREADS * EACH) as i64);
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row.data).unwrap();
+        assert_eq!(data.len(), THREADS * EACH, "no change to the data lost");
+        // Each write read the version the one before it wrote: all versions seen, once each.
+        let mut seen: Vec<i64> = data.values().map(|v| v.as_i64().unwrap()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=(THREADS * EACH) as i64).collect::<Vec<_>>());
+        a.close();
+        b.close();
+    }
+}
