@@ -237,7 +237,344 @@ pub fn list(conn: &Conn<'_>, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<Use
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
+    use crate::model::declared::IndexedValue;
+    use crate::store::{Store, orgs, teams, testing};
     use rusqlite::StatementStatus;
+
+    const NOW: &str = "2026-12-02T10:00:00Z";
+
+    fn cols(name: &str) -> UserColumns {
+        UserColumns {
+            user_name: name.into(),
+            external_id: Some(format!("ext-{name}")),
+            display_name: Some(format!("Émile {name}")),
+            active: true,
+            emails: vec![
+                Email {
+                    value: format!("{name}@Example.com"),
+                    kind: Some("Work".into()),
+                    primary: true,
+                },
+                Email {
+                    value: format!("{name}@home.example"),
+                    kind: None,
+                    primary: false,
+                },
+            ],
+            declared: vec![IndexedValue {
+                attr: "urn:x:cost:1.0:user:badge".into(),
+                value: format!("b-{name}"),
+                unique: Some("badge"),
+                case_exact: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn users_work_on_every_engine() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let (o, other) = store
+                .write_blocking(|c| {
+                    Ok((
+                        orgs::insert(c, "o-1", "acme", NOW)?.pk,
+                        orgs::insert(c, "o-2", "other", NOW)?.pk,
+                    ))
+                })
+                .unwrap();
+            let pk = store
+                .write_blocking(move |c| insert(c, o, "u-1", &cols("Émile"), r#"{"a":1}"#, NOW))
+                .unwrap();
+            // userName is unique per organization by Unicode case folding.
+            let dup = store.write_blocking(move |c| insert(c, o, "u-2", &cols("émile"), "{}", NOW));
+            assert_eq!(
+                dup.unwrap_err(),
+                Error::Uniqueness("userName".into()),
+                "{engine}"
+            );
+            let elsewhere = store
+                .write_blocking(move |c| insert(c, other, "u-3", &cols("ÉMILE"), "{}", NOW))
+                .unwrap();
+            let (row, by_name, by_id, wrong_org, none, emails, values) = store
+                .read_blocking(move |c| {
+                    let emails = c.query_map(
+                        "SELECT value, value_fold, type, type_fold, is_primary FROM user_emails
+                         WHERE user_pk = ? ORDER BY value",
+                        params![pk],
+                        |r| {
+                            Ok((
+                                r.get::<String>(0)?,
+                                r.get::<String>(1)?,
+                                r.get::<Option<String>>(2)?,
+                                r.get::<Option<String>>(3)?,
+                                r.get::<bool>(4)?,
+                            ))
+                        },
+                    )?;
+                    let values = c.query_map(
+                        "SELECT value FROM declared_values WHERE user_pk = ?",
+                        params![pk],
+                        |r| r.get::<String>(0),
+                    )?;
+                    Ok((
+                        get(c, o, "u-1")?,
+                        find(c, o, "ÉMILE")?,
+                        find(c, o, "u-1")?,
+                        get(c, other, "u-1")?,
+                        find(c, o, "nobody")?,
+                        emails,
+                        values,
+                    ))
+                })
+                .unwrap();
+            let row = row.unwrap();
+            assert_eq!(
+                (
+                    row.pk,
+                    row.id.as_str(),
+                    row.version,
+                    row.data.as_str(),
+                    row.created.as_str()
+                ),
+                (pk, "u-1", 1, r#"{"a":1}"#, NOW),
+                "{engine}"
+            );
+            assert_eq!(by_name.as_ref(), Some(&row), "{engine}");
+            assert_eq!(by_id.as_ref(), Some(&row), "{engine}");
+            assert!(wrong_org.is_none() && none.is_none(), "{engine}");
+            assert_eq!(
+                emails,
+                vec![
+                    (
+                        "Émile@Example.com".to_string(),
+                        "émile@example.com".to_string(),
+                        Some("Work".to_string()),
+                        Some("work".to_string()),
+                        true
+                    ),
+                    (
+                        "Émile@home.example".into(),
+                        "émile@home.example".into(),
+                        None,
+                        None,
+                        false
+                    ),
+                ],
+                "{engine}"
+            );
+            assert_eq!(values, vec!["b-Émile".to_string()], "{engine}");
+            // A declared unique value another user of the organization holds is refused.
+            let taken = store.write_blocking(move |c| {
+                let mut c2 = cols("zoe");
+                c2.declared[0].value = "b-Émile".into();
+                insert(c, o, "u-4", &c2, "{}", NOW)
+            });
+            assert_eq!(
+                taken.unwrap_err(),
+                Error::Uniqueness("badge".into()),
+                "{engine}"
+            );
+            // Update: new columns, new emails, the version bumped, no display name.
+            let later = "2026-12-02T11:00:00Z";
+            let version = store
+                .write_blocking(move |c| {
+                    let mut c2 = cols("Zoë");
+                    c2.display_name = None;
+                    c2.active = false;
+                    c2.emails.truncate(1);
+                    update(c, o, pk, &c2, r#"{"b":2}"#, later)
+                })
+                .unwrap();
+            assert_eq!(version, 2, "{engine}");
+            let (row, old, fold_col, n_emails) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        find(c, o, "zoË")?.unwrap(),
+                        find(c, o, "émile")?,
+                        c.query_row(
+                            "SELECT user_name_fold, display_name_fold, active FROM users WHERE pk = ?",
+                            params![pk],
+                            |r| Ok((r.get::<String>(0)?, r.get::<Option<String>>(1)?, r.get::<bool>(2)?)),
+                        )?,
+                        c.query_row(
+                            "SELECT count(*) FROM user_emails WHERE user_pk = ?",
+                            params![pk],
+                            |r| r.get::<i64>(0),
+                        )?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(
+                (row.version, row.last_modified.as_str(), row.data.as_str()),
+                (2, later, r#"{"b":2}"#),
+                "{engine}"
+            );
+            assert!(old.is_none(), "{engine}");
+            assert_eq!(fold_col, ("zoë".into(), None, false), "{engine}");
+            assert_eq!(n_emails, 1, "{engine}");
+            // Renaming onto a taken name is refused, and so is updating another org's user.
+            let clash = store.write_blocking(move |c| {
+                insert(
+                    c,
+                    o,
+                    "u-5",
+                    &UserColumns {
+                        user_name: "x".into(),
+                        ..Default::default()
+                    },
+                    "{}",
+                    NOW,
+                )?;
+                update(
+                    c,
+                    o,
+                    pk,
+                    &UserColumns {
+                        user_name: "X".into(),
+                        ..Default::default()
+                    },
+                    "{}",
+                    NOW,
+                )
+            });
+            assert_eq!(
+                clash.unwrap_err(),
+                Error::Uniqueness("userName".into()),
+                "{engine}"
+            );
+            let foreign =
+                store.write_blocking(move |c| update(c, other, pk, &cols("q"), "{}", NOW));
+            assert!(
+                foreign.is_err(),
+                "{engine}: no row of another organization is changed"
+            );
+            // Teams of a user, then delete: its memberships and emails go with it.
+            let (teams_before, deleted, again, teams_after, left) = store
+                .write_blocking(move |c| {
+                    let t1 = teams::insert(
+                        c,
+                        o,
+                        "t-b",
+                        &teams::TeamColumns {
+                            display_name: "B".into(),
+                            ..Default::default()
+                        },
+                        "{}",
+                        true,
+                        NOW,
+                    )?;
+                    let t2 = teams::insert(
+                        c,
+                        o,
+                        "t-a",
+                        &teams::TeamColumns {
+                            display_name: "A".into(),
+                            ..Default::default()
+                        },
+                        "{}",
+                        true,
+                        NOW,
+                    )?;
+                    teams::add_member(c, t2.pk, pk)?;
+                    teams::add_member(c, t1.pk, pk)?;
+                    let before = teams_of(c, pk)?;
+                    let gone = delete(c, other, pk)?;
+                    let deleted = delete(c, o, pk)?;
+                    let left = c.query_row(
+                        "SELECT count(*) FROM user_emails WHERE user_pk = ?",
+                        params![pk],
+                        |r| r.get::<i64>(0),
+                    )?;
+                    Ok((before, deleted, gone, teams_of(c, pk)?, left))
+                })
+                .unwrap();
+            assert_eq!(
+                teams_before,
+                vec![("t-b".into(), "B".into()), ("t-a".into(), "A".into())],
+                "{engine}: in the order the Teams were created"
+            );
+            assert_eq!(
+                (deleted, again, teams_after.len(), left),
+                (true, false, 0, 0),
+                "{engine}"
+            );
+            assert!(elsewhere > 0);
+            store.close();
+        }
+    }
+
+    /// Two servers PATCHing one user at once, each reading the user in its write and
+    /// rewriting its data from what it read (as `directory::users::update_with` does): with
+    /// the row locked by `get`, no change is lost.
+    #[test]
+    fn concurrent_changes_to_one_user_through_two_servers_lose_nothing() {
+        let Some(url) = testing::fresh_postgres() else {
+            return;
+        };
+        let options = crate::store::StoreOptions {
+            readers: 2,
+            pg_pool: 4,
+            ..Default::default()
+        };
+        let target = crate::store::target::Target::Postgres(url);
+        let a = Store::open_target(&target, &options).unwrap();
+        let b = Store::open_target(&target, &options).unwrap();
+        let o = a
+            .write_blocking(|c| {
+                let o = orgs::insert(c, "o-1", "acme", NOW)?.pk;
+                insert(
+                    c,
+                    o,
+                    "u-1",
+                    &UserColumns {
+                        user_name: "ann".into(),
+                        ..Default::default()
+                    },
+                    "{}",
+                    NOW,
+                )?;
+                Ok(o)
+            })
+            .unwrap();
+        const THREADS: usize = 4;
+        const EACH: usize = 10;
+        let threads: Vec<_> = (0..THREADS)
+            .map(|n| {
+                let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+                std::thread::spawn(move || {
+                    for k in 0..EACH {
+                        store
+                            .write_blocking(move |c| {
+                                let row = get(c, o, "u-1")?.expect("user");
+                                let mut data: serde_json::Map<String, serde_json::Value> =
+                                    serde_json::from_str(&row.data).unwrap();
+                                data.insert(format!("k{n}_{k}"), row.version.into());
+                                let text = serde_json::Value::Object(data).to_string();
+                                let cols = UserColumns {
+                                    user_name: "ann".into(),
+                                    ..Default::default()
+                                };
+                                let v = update(c, o, row.pk, &cols, &text, NOW)?;
+                                assert_eq!(v, row.version + 1);
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
+        let row = b.read_blocking(move |c| get(c, o, "u-1")).unwrap().unwrap();
+        assert_eq!(row.version, 1 + (THREADS * EACH) as i64);
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row.data).unwrap();
+        assert_eq!(data.len(), THREADS * EACH, "no change lost");
+        a.close();
+        b.close();
+    }
 
     #[test]
     fn cached_team_lookup_is_not_prepared_again_for_each_user() {
