@@ -132,3 +132,92 @@ pub fn scim_enabled(conn: &Conn<'_>, org_pk: i64) -> Result<bool> {
         )?
         .unwrap_or(true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::store::testing;
+
+    const NOW: &str = "2026-12-02T10:00:00Z";
+
+    #[test]
+    fn organizations_work_on_every_engine() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let acme = store
+                .write_blocking(|c| insert(c, "o-1", "Acme", NOW))
+                .unwrap();
+            assert_eq!((acme.scim_enabled, acme.user_count), (true, 0), "{engine}");
+            let dup = store.write_blocking(|c| insert(c, "o-2", "ACME", NOW));
+            assert_eq!(
+                dup.unwrap_err(),
+                Error::Uniqueness("organization name".into()),
+                "{engine}"
+            );
+            let beta = store
+                .write_blocking(|c| insert(c, "o-3", "Beta", NOW))
+                .unwrap();
+            let (pk, bpk) = (acme.pk, beta.pk);
+            store
+                .write_blocking(move |c| {
+                    set_scim_enabled(c, bpk, false)?;
+                    c.execute(
+                        "INSERT INTO workspaces (org_pk, id, name, created) VALUES (?, 'w-1', 'W', ?)",
+                        params![pk, NOW],
+                    )?;
+                    c.execute(
+                        "INSERT INTO users (org_pk, id, user_name, user_name_fold, created,
+                         last_modified, data) VALUES (?, 'u-1', 'ann', 'ann', ?, ?, '{}')",
+                        params![pk, NOW, NOW],
+                    )?;
+                    Ok(())
+                })
+                .unwrap();
+            let got = store
+                .read_blocking(move |c| {
+                    Ok((
+                        list(c)?,
+                        by_id(c, "o-1")?,
+                        find(c, "aCmE")?,
+                        find(c, "o-3")?,
+                        find(c, "nobody")?,
+                        count(c)?,
+                        (
+                            scim_enabled(c, pk)?,
+                            scim_enabled(c, bpk)?,
+                            scim_enabled(c, 999)?,
+                        ),
+                        (contents(c, pk)?, contents(c, bpk)?, contents(c, 999)?),
+                        (
+                            id_in_use(c, "u-1")?,
+                            id_in_use(c, "w-1")?,
+                            id_in_use(c, "o-1")?,
+                        ),
+                    ))
+                })
+                .unwrap();
+            let (all, by, by_name, by_id3, none, n, enabled, held, in_use) = got;
+            assert_eq!(all.len(), 2, "{engine}");
+            assert_eq!(all[0].user_count, 1, "{engine}: the counter follows");
+            assert!(!all[1].scim_enabled, "{engine}");
+            assert_eq!(by.as_ref().map(|o| o.pk), Some(pk), "{engine}");
+            assert_eq!(by_name.map(|o| o.pk), Some(pk), "{engine}");
+            assert_eq!(by_id3.map(|o| o.pk), Some(bpk), "{engine}");
+            assert!(none.is_none(), "{engine}");
+            assert_eq!(n, 2, "{engine}");
+            assert_eq!(
+                enabled,
+                (true, false, true),
+                "{engine}: unknown reads as on"
+            );
+            assert_eq!(held, ((1, 0, 1), (0, 0, 0), (0, 0, 0)), "{engine}");
+            assert_eq!(
+                in_use,
+                (true, true, false),
+                "{engine}: org ids are not resource ids"
+            );
+            store.close();
+        }
+    }
+}

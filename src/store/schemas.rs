@@ -247,3 +247,161 @@ pub fn drop_values(conn: &Conn<'_>, org_pk: i64, urn: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, orgs, testing, users};
+
+    const NOW: &str = "2026-12-02T10:00:00Z";
+    const URN: &str = "urn:ietf:params:scim:schemas:extension:Cost:2.0:User";
+
+    fn declaration() -> Declared {
+        let text = format!(
+            r#"{{"id":"{URN}","name":"Cost","attributes":[
+               {{"name":"badge","type":"string","uniqueness":"server"}}]}}"#
+        );
+        let d = declared::parse(&text, "User").unwrap();
+        Declared {
+            urn: d.urn,
+            resource_type: d.resource_type.into(),
+            required: d.required,
+            body: d.text,
+            created: NOW.into(),
+        }
+    }
+
+    fn value(user: &str, unique: bool) -> IndexedValue {
+        IndexedValue {
+            attr: format!("{}:badge", URN.to_ascii_lowercase()),
+            value: format!("b-{user}"),
+            unique: unique.then_some("badge"),
+            case_exact: false,
+        }
+    }
+
+    fn user(store: &Store, org_pk: i64, name: &str, data: &str) -> i64 {
+        let (name, data) = (name.to_string(), data.to_string());
+        store
+            .write_blocking(move |c| {
+                let cols = users::UserColumns {
+                    user_name: name.clone(),
+                    ..Default::default()
+                };
+                users::insert(c, org_pk, &format!("u-{name}"), &cols, &data, NOW)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn declared_schemas_work_on_every_engine() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let o = store
+                .write_blocking(|c| Ok(orgs::insert(c, "o-1", "acme", NOW)?.pk))
+                .unwrap();
+            store
+                .write_blocking(move |c| insert(c, o, &declaration()))
+                .unwrap();
+            let dup = store.write_blocking(move |c| {
+                let mut d = declaration();
+                d.urn = d.urn.to_ascii_uppercase();
+                insert(c, o, &d)
+            });
+            assert_eq!(dup.unwrap_err(), Error::Uniqueness("id".into()), "{engine}");
+            let (all, by_urn, missing, ext) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        list(c, o)?,
+                        get(c, o, &URN.to_ascii_lowercase())?,
+                        get(c, o + 1, URN)?,
+                        extended(c, o, &USER_TYPE)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(all, vec![declaration()], "{engine}");
+            assert_eq!(
+                by_urn,
+                Some(declaration()),
+                "{engine}: the URN ignores case"
+            );
+            assert!(missing.is_none(), "{engine}");
+            assert!(ext.resolve(Some(URN), "badge", None).is_some(), "{engine}");
+            assert!(!std::ptr::eq(ext, &USER_TYPE), "{engine}");
+            // Values: a unique one another user holds is refused; the user's own is not.
+            let with = format!(r#"{{"{URN}":{{"badge":"x"}},"a":1}}"#);
+            let ann = user(&store, o, "ann", &with);
+            let bob = user(&store, o, "bob", r#"{"a":2}"#);
+            let null = user(&store, o, "cy", &format!(r#"{{"{URN}":null}}"#));
+            store
+                .write_blocking(move |c| {
+                    set_values(c, o, ann, &[value("ann", true)])?;
+                    set_values(c, o, ann, &[value("ann", true)])
+                })
+                .unwrap();
+            let taken = store.write_blocking(move |c| set_values(c, o, bob, &[value("ann", true)]));
+            assert_eq!(
+                taken.unwrap_err(),
+                Error::Uniqueness("badge".into()),
+                "{engine}"
+            );
+            store
+                .write_blocking(move |c| set_values(c, o, bob, &[value("ann", false)]))
+                .unwrap();
+            let (n, carrying_users, teams_n) = store
+                .read_blocking(move |c| {
+                    Ok((
+                        carriers(c, o, URN, "User")?,
+                        carrying(c, o, URN, "User")?,
+                        carriers(c, o, URN, "Group")?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!((n, teams_n), (2, 0), "{engine}: a JSON null counts");
+            assert_eq!(
+                carrying_users,
+                vec![
+                    (ann, "u-ann".into(), with.clone()),
+                    (null, "u-cy".into(), format!(r#"{{"{URN}":null}}"#))
+                ],
+                "{engine}"
+            );
+            let values_left = move |c: &Conn<'_>| {
+                c.query_row(
+                    "SELECT count(*) FROM declared_values WHERE org_pk = ?",
+                    params![o],
+                    |r| r.get::<i64>(0),
+                )
+            };
+            assert_eq!(store.read_blocking(values_left).unwrap(), 2, "{engine}");
+            // Dropping: the data rewritten (version bumped), the values and declaration gone.
+            let later = "2026-12-02T11:00:00Z";
+            let (row, gone, again, after) = store
+                .write_blocking(move |c| {
+                    set_data(c, "User", ann, r#"{"a":1}"#, later)?;
+                    drop_values(c, o, URN)?;
+                    let gone = delete(c, o, &URN.to_ascii_uppercase())?;
+                    let again = delete(c, o, URN)?;
+                    Ok((
+                        users::get(c, o, "u-ann")?.unwrap(),
+                        gone,
+                        again,
+                        list(c, o)?,
+                    ))
+                })
+                .unwrap();
+            assert_eq!(
+                (row.version, row.data.as_str(), row.last_modified.as_str()),
+                (2, r#"{"a":1}"#, later),
+                "{engine}"
+            );
+            assert!(gone && !again && after.is_empty(), "{engine}");
+            assert_eq!(store.read_blocking(values_left).unwrap(), 0, "{engine}");
+            let ext = store
+                .read_blocking(move |c| extended(c, o, &GROUP_TYPE))
+                .unwrap();
+            assert!(std::ptr::eq(ext, &GROUP_TYPE), "{engine}");
+            store.close();
+        }
+    }
+}
