@@ -324,13 +324,16 @@ pub async fn get(
         .await
 }
 
+/// The Team a write changes, locked on PostgreSQL until the write commits (`teams::get`).
 fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<TeamRow> {
     teams::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("Group {id} not found")))
 }
 
 /// Changes a Team's attributes (through `change`) and its members (through `member_ops`) in
 /// one transaction: all or nothing. Concurrent changes to one Team apply one after the other
-/// (the writer is single), so no member is lost.
+/// (SQLite's writer is single; on PostgreSQL `current` locks the Team row until COMMIT, so a
+/// second server waits and then works from the first one's version, data and members), so
+/// no member and no change is lost.
 #[allow(clippy::too_many_arguments)]
 pub async fn update<F>(
     store: &Store,

@@ -81,7 +81,7 @@ pub(crate) fn page<T>(
     q: &ListQuery,
 ) -> Result<(i64, Vec<T>)> {
     let rt = if q.filter.is_some() || q.sort.is_some() {
-        schemas::extended(conn, org_pk, listed.base)?
+        schemas::extended(&Conn::sqlite(conn), org_pk, listed.base)?
     } else {
         listed.base
     };
@@ -833,7 +833,7 @@ mod tests {
                 limit: 10 + i,
                 keyset: Keyset::None,
             };
-            users::list(&conn, 1, &q).unwrap();
+            users::list(&Conn::sqlite(&conn), 1, &q).unwrap();
         }
         let page = format!(
             "SELECT u.pk, u.id, u.created, u.last_modified, u.version, u.data FROM users u \
