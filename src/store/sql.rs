@@ -297,11 +297,13 @@ impl<'a> Conn<'a> {
         }
     }
 
-    /// ` FOR UPDATE` inside a PostgreSQL write (so two servers changing one row take turns
-    /// and neither loses the other's change), nothing otherwise: SQLite has one writer.
+    /// ` FOR NO KEY UPDATE` inside a PostgreSQL write (so two servers changing one row take
+    /// turns and neither loses the other's change), nothing otherwise: SQLite has one writer.
+    /// Not `FOR UPDATE`: that lock also blocks the key-share lock a foreign key check takes,
+    /// so adding a user to a Team would wait for (or deadlock with) a PATCH of that user.
     pub fn for_update(&self) -> &'static str {
         match &self.0 {
-            Inner::Postgres(s) if s.writing => " FOR UPDATE",
+            Inner::Postgres(s) if s.writing => " FOR NO KEY UPDATE",
             _ => "",
         }
     }
