@@ -618,6 +618,7 @@ pub async fn set_role(
         .write(move |conn| {
             let row = teams::find(conn, org_pk, &team)?
                 .ok_or_else(|| Error::NotFound(format!("no Team {team:?}")))?;
+            crate::store::access::lock_holder(conn, crate::store::access::Holder::Team(row.pk))?;
             let before = team_access(conn, &row)?.to_json().to_string();
             let owner_before = super::guard::team_matters(&row.org_role)
                 .then(|| super::guard::before(conn, org_pk))
