@@ -55,6 +55,19 @@ pub(crate) fn before_commit(conn: &Conn<'_>) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
+    // The inserts' foreign key checks lock each organization's row (KEY SHARE): take those
+    // locks first, so that once this transaction holds the advisory lock it waits for
+    // nothing (not for a write that locked the organization and now waits for the lock).
+    let mut orgs: Vec<i64> = events.iter().map(|e| e.org_pk).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    for org_pk in orgs {
+        conn.query_opt(
+            "SELECT pk FROM orgs WHERE pk = ? FOR KEY SHARE",
+            params![org_pk],
+            |_| Ok(()),
+        )?;
+    }
     conn.query_row(
         "SELECT pg_advisory_xact_lock(CAST(? AS BIGINT))",
         params![OUTBOX_LOCK],
@@ -1162,5 +1175,91 @@ mod tests {
         for s in servers {
             s.close();
         }
+    }
+
+    /// PostgreSQL: a write that locked its organization's row and then makes events, beside
+    /// one that made events and reaches its COMMIT while the first still holds that row:
+    /// neither waits for the other while holding the outbox lock, so both commit (no
+    /// deadlock, which PostgreSQL would end by failing one of them).
+    #[test]
+    fn a_write_holding_the_organization_row_does_not_deadlock_the_outbox() {
+        let Some(url) = fresh_postgres() else {
+            return;
+        };
+        let target = crate::store::target::Target::Postgres(url);
+        let options = StoreOptions {
+            readers: 2,
+            pg_pool: 2,
+            ..StoreOptions::default()
+        };
+        let (one, two) = (
+            Store::open_target(&target, &options).unwrap(),
+            Store::open_target(&target, &options).unwrap(),
+        );
+        let o = org(&one, "o");
+        receiver(&one, o, "r1", "poll");
+        let (locked_tx, locked) = std::sync::mpsc::channel::<()>();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        // The first write: locks the organization, makes an event, then waits to be let go.
+        let first = std::thread::spawn({
+            let one = one.clone();
+            move || {
+                one.write_blocking(move |c| {
+                    c.query_row(
+                        "SELECT pk FROM orgs WHERE pk = ? FOR UPDATE",
+                        params![o],
+                        |_| Ok(()),
+                    )?;
+                    super::super::audit::insert(
+                        c,
+                        &entry(o, "u-o", "update", "{}", r#"{"a":1}"#),
+                        "t1",
+                    )?;
+                    locked_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    Ok(())
+                })
+            }
+        });
+        locked.recv().unwrap();
+        // The second: its events go in while the first holds the organization's row.
+        let second = std::thread::spawn({
+            let two = two.clone();
+            move || {
+                two.write_blocking(move |c| {
+                    super::super::audit::insert(
+                        c,
+                        &entry(o, "u-o", "update", "{}", r#"{"a":2}"#),
+                        "t2",
+                    )
+                })
+            }
+        });
+        // Let the first go on once the second waits for a lock (bounded polling).
+        let mut waited = 0;
+        loop {
+            let waiting: i64 = one
+                .read_blocking(|c| {
+                    c.query_row(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                        params![],
+                        |r| r.get(0),
+                    )
+                })
+                .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 1000, "the second write never waited for the first");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        go.send(()).unwrap();
+        assert_eq!(first.join().unwrap(), Ok(()));
+        assert_eq!(second.join().unwrap(), Ok(()));
+        assert_eq!(one.read_blocking(depth).unwrap(), 2);
+        one.close();
+        two.close();
     }
 }
