@@ -49,7 +49,7 @@ pub async fn run(store: Store, client: crate::outbound::Outbound, options: Optio
             prune(&store, &options).await;
             last_prune = Some(tokio::time::Instant::now());
         }
-        match store.read(|c| outbox::push_receivers(c)).await {
+        match store.read(outbox::push_receivers).await {
             Ok(receivers) => {
                 for r in receivers {
                     if r.backlog > 0 && running.insert(r.pk) {

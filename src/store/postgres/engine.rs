@@ -208,8 +208,11 @@ impl Shared {
         conn.execute_batch(begin)?;
         // Nothing from an earlier write on this thread counts for this one.
         let _ = super::super::outbox::take_written();
+        super::super::outbox::discard_pending();
         let result = catch_unwind(AssertUnwindSafe(|| f(&conn)))
-            .unwrap_or_else(|_| Err(Error::Internal("a database call panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("a database call panicked".into())))
+            // The events the write made go in last, numbered in commit order.
+            .and_then(|v| super::super::outbox::before_commit(&conn).map(|()| v));
         match result {
             Ok(v) => {
                 conn.execute_batch("COMMIT")?;
@@ -220,6 +223,7 @@ impl Shared {
             }
             Err(e) => {
                 let _ = super::super::outbox::take_written();
+                super::super::outbox::discard_pending();
                 if conn.execute_batch("ROLLBACK").is_err() {
                     // A connection that cannot roll back is not handed out again.
                     let _ = deadpool_postgres::Object::take(client);
