@@ -330,6 +330,20 @@ pub fn receiver_by_pk(conn: &Conn<'_>, pk: i64) -> Result<Option<Receiver>> {
     )
 }
 
+/// Takes (or renews) the right to push receiver `pk`'s SETs for `owner` (one server) until
+/// `until`: granted when nobody holds it, `owner` already does, or the holder's lease ran out
+/// before `now` (a server that died). Returns whether `owner` holds it now. Times are UTC text
+/// in one format, so text order is time order.
+pub fn claim_push(conn: &Conn<'_>, pk: i64, owner: &str, now: &str, until: &str) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE event_receivers SET lease_owner = ?1, lease_until = ?2
+         WHERE pk = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_until IS NULL
+                            OR lease_until < ?4)",
+        params![owner, until, pk, now],
+    )?;
+    Ok(n > 0)
+}
+
 /// An organization's receivers in the order they were added, with their backlogs.
 pub fn list_receivers(conn: &Conn<'_>, org_pk: i64) -> Result<Vec<Receiver>> {
     conn.query_map(

@@ -19,7 +19,7 @@ pub(crate) mod engine;
 const SCHEMA: &str = include_str!("schema.sql");
 
 /// The PostgreSQL schema version this binary writes; a database with a higher one is refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2), in PostgreSQL's dialect. Each
 /// translates one SQLite step of `store/migrate.rs` (named in its comment): identity `pk`s,
@@ -233,6 +233,9 @@ const STEPS: &[&str] = &[
      CREATE INDEX declared_values_user ON declared_values (user_pk);",
     // 7, SQLite step 9: the extension attributes a kept request sent and scimbox dropped.
     "ALTER TABLE requests ADD COLUMN dropped TEXT;",
+    // 8, SQLite step 10: the push lease, so one server at a time pushes a receiver's SETs.
+    "ALTER TABLE event_receivers ADD COLUMN lease_owner TEXT;
+     ALTER TABLE event_receivers ADD COLUMN lease_until TEXT;",
 ];
 
 /// The advisory lock every migrating server takes (inside its transaction, so it is released
