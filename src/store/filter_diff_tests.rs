@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use rusqlite::types::Value as SqlValue;
+use super::sql::Value as SqlValue;
 use serde_json::{Value as Json, json};
 
 use super::filter_sql::{SqlFilter, compile_teams, compile_users};

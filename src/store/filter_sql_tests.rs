@@ -1,6 +1,6 @@
 //! Tests of `filter_sql` against a real schema: results, organization isolation, query plans.
 
-use rusqlite::types::Value;
+use crate::store::sql::Value;
 use rusqlite::{Connection, params_from_iter};
 use serde_json::{Value as Json, json};
 
