@@ -211,7 +211,7 @@ pub fn check_query(
     super::check_query(&LISTED, rt, filter, sort)
 }
 
-const LISTED: super::Listed<UserRow> = super::Listed {
+pub(super) const LISTED: super::Listed<UserRow> = super::Listed {
     table: "users",
     alias: "u",
     columns: COLUMNS,
