@@ -3,10 +3,11 @@
 //! values that have no stored folded column (SQLite registers the Rust function itself).
 //!
 //! PostgreSQL 15 has no case folding of its own (`lower` follows the locale and is not
-//! folding), so `fold.sql` spells out every code point `model::fold` changes: the ones that
-//! fold to one code point through one `translate`, the ones that fold to several (`ß` to
-//! `ss`) through `replace` first. Each code point folds on its own and a folded text folds to
-//! itself, so the order of the two does not matter. ASCII-only text takes a short path.
+//! folding), so `fold.sql` spells out every code point `model::fold` changes, by block of 256
+//! code points, each block only when the text has a character in it: the ones that fold to
+//! one code point through one `translate`, the ones that fold to several (`ß` to `ss`)
+//! through `replace`. Each code point folds on its own and a folded text folds to itself, so
+//! the order does not matter. ASCII-only text takes a short path.
 //!
 //! `fold.sql` is generated from `model::fold` by [`function_sql`]; a test fails when the two
 //! drift apart (a new `unicase`), and `SCIMBOX_WRITE_FOLD_SQL=1` rewrites the file. Another
@@ -16,39 +17,57 @@
 #[cfg(test)]
 pub(crate) fn function_sql() -> String {
     use crate::model::fold::fold;
-    let (mut from, mut to, mut multi) = (String::new(), String::new(), Vec::new());
-    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-        if c.is_ascii() {
-            continue;
-        }
+    use std::collections::BTreeMap;
+    // Per block of 256 code points: (from, to) of one-to-one folds, and the longer folds.
+    type Block = (String, String, Vec<(char, String)>);
+    let mut blocks: BTreeMap<u32, Block> = BTreeMap::new();
+    for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
         let one = c.to_string();
         let folded = fold(&one);
         if folded == one {
             continue;
         }
+        let block = blocks.entry(u32::from(c) >> 8).or_default();
         let mut chars = folded.chars();
         match (chars.next(), chars.next()) {
             (Some(f), None) => {
-                from.push(c);
-                to.push(f);
+                block.0.push(c);
+                block.1.push(f);
             }
-            _ => multi.push((c, folded.into_owned())),
+            _ => block.2.push((c, folded.into_owned())),
         }
     }
-    let mut expr = String::from("s");
-    for (c, f) in &multi {
-        expr = format!("replace({expr}, '{c}', '{f}')");
+    let escape = |cp: u32| {
+        if cp > 0xFFFF {
+            format!("\\U{cp:08x}")
+        } else {
+            format!("\\u{cp:04x}")
+        }
+    };
+    let mut body = String::new();
+    for (block, (from, to, multi)) in &blocks {
+        let (lo, hi) = (escape((block << 8).max(0x80)), escape((block << 8) | 0xFF));
+        body.push_str(&format!("    IF s ~ '[{lo}-{hi}]' THEN\n"));
+        for (c, f) in multi {
+            body.push_str(&format!("        s := replace(s, '{c}', '{f}');\n"));
+        }
+        if !from.is_empty() {
+            body.push_str(&format!("        s := translate(s, '{from}', '{to}');\n"));
+        }
+        body.push_str("    END IF;\n");
     }
-    let upper: String = ('A'..='Z').collect();
-    let lower: String = ('a'..='z').collect();
     format!(
         "-- Generated from model::fold by store::postgres::fold::function_sql; do not edit.\n\
          CREATE FUNCTION scimbox_fold(s TEXT) RETURNS TEXT\n\
-         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fold$\n\
-         SELECT CASE WHEN octet_length(s) = char_length(s)\n\
-         THEN translate(s, '{upper}', '{lower}')\n\
-         ELSE translate({expr},\n'{upper}{from}',\n'{lower}{to}') END\n\
-         $fold$;\n"
+         LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fold$\n\
+         BEGIN\n\
+         \x20   s := translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');\n\
+         \x20   IF octet_length(s) = char_length(s) THEN\n\
+         \x20       RETURN s;\n\
+         \x20   END IF;\n\
+         {body}\
+         \x20   RETURN s;\n\
+         END $fold$;\n"
     )
 }
 
