@@ -1,5 +1,7 @@
-//! Compiles a SCIM filter AST (RFC 7644 §3.4.2.2) to a parameterized SQLite condition, and
-//! `sortBy` (RFC 7644 §3.4.2.3) to an ORDER BY expression.
+//! Compiles a SCIM filter AST (RFC 7644 §3.4.2.2) to a parameterized SQL condition, and
+//! `sortBy` (RFC 7644 §3.4.2.3) to an ORDER BY expression, in the dialect of either engine
+//! (the `_on` functions take it; the others are SQLite's). PostgreSQL's text means the same
+//! (see `Dialect`); SQLite's is written exactly as before PostgreSQL, for its plans.
 //!
 //! Every value is a bound parameter. Column names and JSON paths come only from the fixed mapping
 //! below, keyed by catalogue entries, so client text never reaches the SQL text.
@@ -18,8 +20,9 @@
 //! caller's organization as `?1`, the caller's first parameter.
 //!
 //! The result is two-valued: an absent attribute (SQL NULL) counts as "no match", also under
-//! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)`, because a bare `NOT` of an unknown
-//! result would drop the row. RFC 7644 §3.4.2.2 defines `not` as the inverse of the match.
+//! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)` (`FALSE` on PostgreSQL), because a
+//! bare `NOT` of an unknown result would drop the row. RFC 7644 §3.4.2.2 defines `not` as the
+//! inverse of the match.
 
 use super::sql::{Engine, Value};
 use serde_json::Value as Json;
