@@ -39,6 +39,21 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+/// A value binds on a bare rusqlite statement too (SQLite-only tools and tests that run a
+/// compiled filter themselves).
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef as V;
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Value::Null => V::Null,
+            Value::Integer(i) => V::Integer(*i),
+            Value::Real(f) => V::Real(*f),
+            Value::Text(s) => V::Text(s.as_bytes()),
+            Value::Blob(b) => V::Blob(b),
+        }))
+    }
+}
+
 /// Something that binds as a statement parameter.
 pub trait Param: Sync {
     fn value(&self) -> ValueRef<'_>;

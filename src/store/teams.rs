@@ -49,23 +49,6 @@ fn from_row(r: &Row<'_>) -> Result<TeamRow> {
     })
 }
 
-/// [`from_row`] for `store::page`, which still reads rusqlite's rows (its port is another
-/// change): the same columns in the same order.
-fn page_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamRow> {
-    Ok(TeamRow {
-        pk: r.get(0)?,
-        id: r.get(1)?,
-        display_name: r.get(2)?,
-        org_role: r.get(3)?,
-        scim_managed: r.get(4)?,
-        member_count: r.get(5)?,
-        created: r.get(6)?,
-        last_modified: r.get(7)?,
-        version: r.get(8)?,
-        data: r.get(9)?,
-    })
-}
-
 /// Inserts a Team; a taken `displayName` (case-insensitive) is `Uniqueness("displayName")`.
 pub fn insert(
     conn: &Conn<'_>,
@@ -293,13 +276,13 @@ const LISTED: super::Listed<TeamRow> = super::Listed {
     columns: COLUMNS,
     counter: "team_count",
     base: &crate::model::schema::GROUP_TYPE,
-    compile: super::filter_sql::compile_teams_in,
-    sort_expr: super::filter_sql::teams_sort_expr_in,
-    from_row: page_row,
+    compile: super::filter_sql::compile_teams_on,
+    sort_expr: super::filter_sql::teams_sort_expr_on,
+    from_row,
 };
 
 /// Lists one organization's teams (see `store::page`).
-pub fn list(conn: &Conn<'_>, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
+pub fn list(conn: &super::Conn<'_>, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<TeamRow>)> {
     super::page(conn, &LISTED, org_pk, q)
 }
 

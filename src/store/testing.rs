@@ -29,11 +29,17 @@ pub fn stores() -> (tempfile::TempDir, Vec<(&'static str, Store)>) {
 
 /// A new, empty PostgreSQL database on the test server, or `None` without one.
 pub fn fresh_postgres() -> Option<PgUrl> {
+    fresh_postgres_with("")
+}
+
+/// [`fresh_postgres`] created with `options` after its name (`TEMPLATE template0 LOCALE_PROVIDER
+/// icu ...`, for a default collation that is not code-point order).
+pub fn fresh_postgres_with(options: &str) -> Option<PgUrl> {
     let admin = std::env::var("SCIMBOX_TEST_POSTGRES").ok()?;
     let name = format!("scimbox_u_{}", uuid::Uuid::new_v4().simple());
     let admin_url = PgUrl::parse(&admin).expect("SCIMBOX_TEST_POSTGRES is a URL");
     let config = admin_url.config().clone();
-    let create = format!("CREATE DATABASE {name}");
+    let create = format!("CREATE DATABASE {name} {options}");
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

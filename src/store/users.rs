@@ -48,19 +48,6 @@ fn from_row(r: &Row<'_>) -> Result<UserRow> {
     })
 }
 
-/// [`from_row`] for `store::page`, which still reads rusqlite's rows (its port is another
-/// change): the same columns in the same order.
-fn page_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok(UserRow {
-        pk: r.get(0)?,
-        id: r.get(1)?,
-        created: r.get(2)?,
-        last_modified: r.get(3)?,
-        version: r.get(4)?,
-        data: r.get(5)?,
-    })
-}
-
 /// Inserts a user; a taken `userName` (per organization, ignoring case by Unicode case folding:
 /// `Émile` and `émile` are one name) is `Uniqueness("userName")`. Returns the new row's pk.
 pub fn insert(
@@ -218,19 +205,19 @@ pub fn check_query(
     super::check_query(&LISTED, rt, filter, sort)
 }
 
-const LISTED: super::Listed<UserRow> = super::Listed {
+pub(super) const LISTED: super::Listed<UserRow> = super::Listed {
     table: "users",
     alias: "u",
     columns: COLUMNS,
     counter: "user_count",
     base: &crate::model::schema::USER_TYPE,
-    compile: super::filter_sql::compile_users_in,
-    sort_expr: super::filter_sql::users_sort_expr_in,
-    from_row: page_row,
+    compile: super::filter_sql::compile_users_on,
+    sort_expr: super::filter_sql::users_sort_expr_on,
+    from_row,
 };
 
 /// Lists one organization's users (see `store::page`).
-pub fn list(conn: &Conn<'_>, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
+pub fn list(conn: &super::Conn<'_>, org_pk: i64, q: &ListQuery) -> Result<(i64, Vec<UserRow>)> {
     super::page(conn, &LISTED, org_pk, q)
 }
 

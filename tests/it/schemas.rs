@@ -375,7 +375,7 @@ fn an_eq_lookup_on_a_declared_attribute_is_an_index_seek() {
                 .unwrap()
                 .query_map(
                     rusqlite::params_from_iter(
-                        std::iter::once(rusqlite::types::Value::Integer(1)).chain(c.params),
+                        std::iter::once(scimbox::store::sql::Value::Integer(1)).chain(c.params),
                     ),
                     |r| r.get::<_, String>(3),
                 )

@@ -15,11 +15,12 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 pub(crate) mod engine;
+mod fold;
 
 const SCHEMA: &str = include_str!("schema.sql");
 
 /// The PostgreSQL schema version this binary writes; a database with a higher one is refused.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2), in PostgreSQL's dialect. Each
 /// translates one SQLite step of `store/migrate.rs` (named in its comment): identity `pk`s,
@@ -233,7 +234,25 @@ const STEPS: &[&str] = &[
      CREATE INDEX declared_values_user ON declared_values (user_pk);",
     // 7, SQLite step 9: the extension attributes a kept request sent and scimbox dropped.
     "ALTER TABLE requests ADD COLUMN dropped TEXT;",
-    // 8, SQLite step 10: the push lease, so one server at a time pushes a receiver's SETs.
+    // 8, no SQLite step (SQLite registers its function on each connection and compares text
+    // by bytes already): what filters need on PostgreSQL. `scimbox_fold` folds case exactly
+    // as `model::fold` (see `fold.rs`). The columns that filters order, range-scan or match
+    // patterns on compare by code point (as SQLite's BINARY), so their indexes serve the
+    // `COLLATE "C"` that filters write whatever the database's default collation.
+    concat!(
+        include_str!("fold.sql"),
+        "ALTER TABLE users
+             ALTER COLUMN user_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN display_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN created TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN last_modified TYPE TEXT COLLATE \"C\";
+         ALTER TABLE teams
+             ALTER COLUMN display_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN created TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN last_modified TYPE TEXT COLLATE \"C\";
+         ALTER TABLE user_emails ALTER COLUMN value_fold TYPE TEXT COLLATE \"C\";"
+    ),
+    // 9, SQLite step 10: the push lease, so one server at a time pushes a receiver's SETs.
     "ALTER TABLE event_receivers ADD COLUMN lease_owner TEXT;
      ALTER TABLE event_receivers ADD COLUMN lease_until TEXT;",
 ];
