@@ -39,18 +39,7 @@ fn open(db: &Path) -> Result<Store, String> {
 /// Opens what `--db` names (a SQLite file or a PostgreSQL URL); errors name the flag.
 fn open_with(db: &Path, options: &StoreOptions) -> Result<Store, String> {
     let target = Target::parse(db).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
-    let store = Store::open_target(&target, options)
-        .map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))?;
-    // Until every store function runs on PostgreSQL, the CLI and the server stop here.
-    if let Target::Postgres(url) = &target {
-        store.close();
-        return Err(crate::store::postgres::not_yet_supported(
-            url,
-            crate::store::postgres::SCHEMA_VERSION,
-        )
-        .to_string());
-    }
-    Ok(store)
+    Store::open_target(&target, options).map_err(|e| format!("{e} (set --db or SCIMBOX_DB)"))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

@@ -211,10 +211,11 @@ fn fixture(rng: &mut Rng) -> Fixture {
     let (users, teams) = store
         .read_blocking(|conn| {
             let mut out_users = Vec::new();
-            let mut stmt = conn.prepare("SELECT id FROM users WHERE org_pk = 1")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<String> = conn.query_map(
+                "SELECT id FROM users WHERE org_pk = 1",
+                super::sql::params![],
+                |r| r.get(0),
+            )?;
             for id in ids {
                 let Some(row) = users::get(conn, 1, &id)? else {
                     continue;
@@ -226,10 +227,11 @@ fn fixture(rng: &mut Rng) -> Fixture {
                 out_users.push((id, json));
             }
             let mut out_teams = Vec::new();
-            let mut stmt = conn.prepare("SELECT id FROM teams WHERE org_pk = 1")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<String> = conn.query_map(
+                "SELECT id FROM teams WHERE org_pk = 1",
+                super::sql::params![],
+                |r| r.get(0),
+            )?;
             for id in ids {
                 let Some(row) = teams::get(conn, 1, &id)? else {
                     continue;

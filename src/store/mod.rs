@@ -84,7 +84,7 @@ pub(crate) fn page<T>(
     q: &ListQuery,
 ) -> Result<(i64, Vec<T>)> {
     let rt = if q.filter.is_some() || q.sort.is_some() {
-        schemas::extended(&Conn::sqlite(conn), org_pk, listed.base)?
+        schemas::extended(conn, org_pk, listed.base)?
     } else {
         listed.base
     };

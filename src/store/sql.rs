@@ -419,20 +419,6 @@ impl<'a> Conn<'a> {
     }
 }
 
-/// Until every store function reads through [`Conn`]'s own methods, the SQLite connection
-/// under it. PostgreSQL cannot serve before then (`Store::open_target` refuses it), so a
-/// PostgreSQL `Conn` never reaches this.
-impl std::ops::Deref for Conn<'_> {
-    type Target = rusqlite::Connection;
-
-    fn deref(&self) -> &rusqlite::Connection {
-        match self.0 {
-            Inner::Sqlite(c) => c,
-            Inner::Postgres(_) => unreachable!("a PostgreSQL connection read as SQLite's"),
-        }
-    }
-}
-
 impl PgSession<'_> {
     fn block_on<T>(
         &self,

@@ -1,7 +1,6 @@
-//! The PostgreSQL engine, first part: connecting, checking that the database is scimbox's (or
-//! empty), and creating or migrating its schema once even when several servers start together.
-//! Serving from PostgreSQL is not built yet: [`super::Store::open`] answers every command on a
-//! PostgreSQL URL with [`not_yet_supported`] after this part succeeded.
+//! The PostgreSQL engine: connecting, checking that the database is scimbox's (or empty), and
+//! creating or migrating its schema once even when several servers start together; serving
+//! from it is [`engine`], and every store function runs on it through `store::sql`.
 //!
 //! Versioning: the PostgreSQL schema has its own version, kept in the one-row table
 //! `scimbox_meta` (PostgreSQL has no `user_version`). `schema.sql` beside this file is version
@@ -452,16 +451,6 @@ pub(crate) fn error(e: tokio_postgres::Error) -> Error {
         }
         _ => Error::Internal(format!("database: {e}")),
     }
-}
-
-/// What a command on a PostgreSQL URL answers once the database is checked and migrated: the
-/// engine serves nothing else yet, so every command says so instead of half-working.
-pub fn not_yet_supported(url: &PgUrl, version: i64) -> Error {
-    Error::NotImplemented(format!(
-        "the PostgreSQL database {url} is ready (scimbox PostgreSQL schema version {version}), \
-         but this scimbox cannot yet serve or change data on PostgreSQL: only checking and \
-         migrating the database is built; use a SQLite file path for --db"
-    ))
 }
 
 #[cfg(test)]
