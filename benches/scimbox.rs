@@ -32,7 +32,8 @@
 //! `SCIMBOX_BENCH_VERSUS_SECS` (length of each round beside the minimal server: 0.8 s at
 //! small scales, 3 s in the full run), `SCIMBOX_BENCH_PHASES` (a comma list of phase groups to
 //! run: hello, create, read, filter, minimal, page, team, mixed, events, soak, memory; the
-//! preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database).
+//! preload always runs), `SCIMBOX_BENCH_KEEP` (keep the database), `SCIMBOX_BENCH_DB` (an
+//! empty PostgreSQL database's URL: the same phases on PostgreSQL; see `scripts/bench-postgres`).
 //!
 //! The soak (`soak.rs` beside this file) runs last: mixed IdP traffic from several clients for
 //! 90 s by default (12 s in the `cargo test` smoke run), one line per interval with latency
@@ -46,10 +47,10 @@
 // A benchmark program: a failure should stop it loudly, not be handled.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
 
-#[path = "scimbox/soak.rs"]
-mod soak;
 #[path = "support/minimal.rs"]
 mod minimal;
+#[path = "scimbox/soak.rs"]
+mod soak;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -649,7 +650,11 @@ impl Drop for Server {
 /// Starts `scimbox serve` on an empty database; on first run it prints the organization's
 /// base URL and a token, which is all a client needs.
 fn start_server(dir: &Path, log_level: &str) -> Server {
-    let db = dir.join("bench.db");
+    // `SCIMBOX_BENCH_DB`: an empty PostgreSQL database's URL runs every phase on PostgreSQL
+    // (scripts/bench-postgres makes one on a throwaway cluster); a fresh SQLite file otherwise.
+    let db = std::env::var_os("SCIMBOX_BENCH_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("bench.db"));
     let log = dir.join("server.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimbox"))
         .arg("--db")
@@ -784,12 +789,13 @@ fn db_size(db: &Path) -> String {
 /// Returns the ids in user order.
 fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
     const BATCH: u64 = 10_000;
-    let store = Store::open(
-        db,
+    let target = scimbox::store::target::Target::parse(db).unwrap();
+    let store = Store::open_target(
+        &target,
         &StoreOptions {
             readers: 1,
             max_batch: 4,
-            external_checkpoints: false,
+            ..StoreOptions::default()
         },
     )
     .unwrap();

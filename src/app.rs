@@ -162,7 +162,7 @@ impl App {
     pub fn new(store: Store, limits: Limits) -> Result<App> {
         let throttle = std::sync::Arc::new(crate::auth::throttle::Throttle::new());
         let auth = Authenticator::new(
-            store.path(),
+            &store,
             throttle.clone(),
             crate::auth::bearer::throttle_policy(limits.auth_free_failures),
         )?;

@@ -359,7 +359,12 @@ async fn first_run(store: &Store, root: &str) -> crate::error::Result<()> {
         return Ok(());
     }
     let actor = cli_actor("serve (first run)");
-    let org = directory::orgs::create(store, &actor, "default".into(), now()).await?;
+    let org = match directory::orgs::create(store, &actor, "default".into(), now()).await {
+        Ok(org) => org,
+        // Another server on the same (PostgreSQL) database made it a moment ago.
+        Err(crate::error::Error::Uniqueness(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
     let (_, bearer) =
         directory::orgs::create_token(store, &actor, &org, "initial".into(), None, now()).await?;
     // Written, not println!'d: a closed stdout (`scimbox serve | head -3`) must not take the

@@ -55,6 +55,9 @@ pub enum StorageFault {
     ReadOnly,
     /// The disk reported an I/O error (`SQLITE_IOERR`).
     Io,
+    /// The database server cannot be reached or is restarting (PostgreSQL): reads fail too,
+    /// and the server reconnects by itself once it is back.
+    Unreachable,
 }
 
 impl StorageFault {
@@ -64,6 +67,7 @@ impl StorageFault {
             StorageFault::Full => "full",
             StorageFault::ReadOnly => "read-only",
             StorageFault::Io => "io-error",
+            StorageFault::Unreachable => "unreachable",
         }
     }
 
@@ -78,6 +82,9 @@ impl StorageFault {
             }
             StorageFault::Io => {
                 "storage failed with an I/O error: the change was not saved; retry later"
+            }
+            StorageFault::Unreachable => {
+                "the database cannot be reached: the request was not carried out; retry in a moment"
             }
         }
     }

@@ -462,7 +462,7 @@ impl Gauges {
             db_bytes,
             wal_bytes,
             writer: store.writer_stats(),
-            events: store.read(|c| crate::store::outbox::gauges(c)).await?,
+            events: store.read(crate::store::outbox::gauges).await?,
             storage: store.health(),
         })
     }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use rusqlite::Connection;
-use rusqlite::types::Value;
+use scimbox::store::sql::Value;
 use scimbox::error::Error;
 use scimbox::scim::filter::parse_filter;
 use scimbox::store::filter_sql::{SqlFilter, compile_teams, compile_users};

@@ -14,8 +14,7 @@ use crate::error::{Error, Result};
 use crate::store::{self, Store, tokens};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -71,9 +70,6 @@ struct Cached {
     cidrs: Vec<crate::model::cidr::Cidr>,
 }
 
-/// Watches to check with: several, so concurrent requests do not queue on one mutex.
-const WATCHES: usize = 4;
-
 /// The throttle scope of token checks, per client address.
 pub const THROTTLE_SCOPE: &str = "scim-addr";
 /// How long a request waits for other token checks from its address to finish (an IdP opens
@@ -95,8 +91,7 @@ pub fn throttle_policy(free: u32) -> Policy {
 /// Verifies bearer tokens for the SCIM API.
 pub struct Authenticator {
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    watches: Vec<Mutex<store::Watch>>,
-    next_watch: AtomicUsize,
+    watch: store::AuthWatch,
     /// The last `auth_epoch` seen; the cache holds only entries verified under it.
     epoch: AtomicI64,
     /// argon2 is deliberately slow; a few at a time keep a flood of bad tokens from taking
@@ -123,18 +118,12 @@ pub struct Touch {
 impl Authenticator {
     /// An authenticator for the database at `db`, counting token checks in `throttle` with
     /// `policy` per client address.
-    pub fn new(db: &Path, throttle: Arc<Throttle>, policy: Policy) -> Result<Authenticator> {
-        let mut watches = Vec::with_capacity(WATCHES);
-        let mut epoch = 0;
-        for _ in 0..WATCHES {
-            let watch = store::Watch::open(db)?;
-            epoch = watch.read(|conn| tokens::auth_epoch(conn))?;
-            watches.push(Mutex::new(watch));
-        }
+    pub fn new(store: &Store, throttle: Arc<Throttle>, policy: Policy) -> Result<Authenticator> {
+        let watch = store::AuthWatch::open(store)?;
+        let epoch = watch.epoch_blocking()?;
         Ok(Authenticator {
             cache: Mutex::new(HashMap::new()),
-            watches,
-            next_watch: AtomicUsize::new(0),
+            watch,
             epoch: AtomicI64::new(epoch),
             verify_slots: Semaphore::new(2),
             decoy_hash: secret::hash_token(&secret::random_hex(SECRET_HEX)?)?,
@@ -146,20 +135,10 @@ impl Authenticator {
 
     /// Drops every cached token if anything that matters to authentication changed since the
     /// last look, in this process or another.
-    fn refresh(&self) -> Result<()> {
-        let n = self.watches.len();
-        let start = self.next_watch.fetch_add(1, Ordering::Relaxed) % n;
-        let free = (0..n).find_map(|i| self.watches[(start + i) % n].try_lock().ok());
-        let mut w = match free {
-            Some(w) => w,
-            None => self.watches[start]
-                .lock()
-                .map_err(|_| Error::Internal("auth watch poisoned".into()))?,
-        };
-        if !w.changed()? {
+    async fn refresh(&self) -> Result<()> {
+        let Some(epoch) = self.watch.changed().await? else {
             return Ok(());
-        }
-        let epoch = w.read(|conn| tokens::auth_epoch(conn))?;
+        };
         if epoch != self.epoch.load(Ordering::SeqCst) {
             // Clear first, then publish the epoch: a request that sees the new epoch finds
             // no entry verified before it.
@@ -173,8 +152,8 @@ impl Authenticator {
 
     /// The current auth epoch, after looking for changes made anywhere: other credential
     /// caches (OAuth clients) keep entries only while it stays the same.
-    pub fn epoch(&self) -> Result<i64> {
-        self.refresh()?;
+    pub async fn epoch(&self) -> Result<i64> {
+        self.refresh().await?;
         Ok(self.epoch.load(Ordering::SeqCst))
     }
 
@@ -205,7 +184,7 @@ impl Authenticator {
             .filter(|v| !v.is_empty())
             .ok_or(Error::Unauthorized)?;
         let digest: [u8; 32] = Sha256::digest(bearer.as_bytes()).into();
-        self.refresh()?;
+        self.refresh().await?;
         let entry = match self.cached(&digest)? {
             Some(c) => c,
             None => {

@@ -66,7 +66,7 @@ pub async fn set(store: &Store, name: &str, password: Secret, now: String) -> Re
 
 /// Whether any admin account exists (none on a new database).
 pub async fn any(store: &Store) -> Result<bool> {
-    Ok(store.read(|conn| admins::count(conn)).await? > 0)
+    Ok(store.read(admins::count).await? > 0)
 }
 
 /// A real hash to check against when the name is unknown, so a wrong name takes as long as a

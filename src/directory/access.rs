@@ -426,6 +426,7 @@ pub async fn set_user_role(
         .write(move |conn| {
             let row = su::find(conn, org_pk, &user)?
                 .ok_or_else(|| Error::NotFound(format!("no user {user:?}")))?;
+            sa::lock_holder(conn, Holder::User(row.pk))?;
             let before = effective(conn, row.pk)?;
             let owner_before = super::guard::user_matters(conn, row.pk)?
                 .then(|| super::guard::before(conn, org_pk))

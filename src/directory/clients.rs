@@ -234,6 +234,11 @@ pub async fn rotate(
     );
     store
         .write(move |conn| {
+            // Found again in the write (locked on PostgreSQL, so two servers adding secrets
+            // at once take turns and neither goes over the limit or adds to a revoked client).
+            clients::by_pk(conn, client_pk)?
+                .filter(|c| c.revoked.is_none())
+                .ok_or_else(|| Error::NotFound(format!("no live client {client_id:?}")))?;
             if clients::secrets(conn, client_pk)?.len() >= MAX_SECRETS {
                 return Err(Error::InvalidValue(format!(
                     "a client holds at most {MAX_SECRETS} secrets; delete one first \

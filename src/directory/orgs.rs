@@ -172,7 +172,7 @@ pub async fn sync_of(
 }
 
 pub async fn list(store: &Store) -> Result<Vec<Org>> {
-    store.read(|conn| orgs::list(conn)).await
+    store.read(orgs::list).await
 }
 
 /// Finds an organization by id or name, or says which was not found.

@@ -324,13 +324,16 @@ pub async fn get(
         .await
 }
 
+/// The Team a write changes, locked on PostgreSQL until the write commits (`teams::get`).
 fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<TeamRow> {
     teams::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("Group {id} not found")))
 }
 
 /// Changes a Team's attributes (through `change`) and its members (through `member_ops`) in
 /// one transaction: all or nothing. Concurrent changes to one Team apply one after the other
-/// (the writer is single), so no member is lost.
+/// (SQLite's writer is single; on PostgreSQL `current` locks the Team row until COMMIT, so a
+/// second server waits and then works from the first one's version, data and members), so
+/// no member and no change is lost.
 #[allow(clippy::too_many_arguments)]
 pub async fn update<F>(
     store: &Store,
@@ -615,6 +618,7 @@ pub async fn set_role(
         .write(move |conn| {
             let row = teams::find(conn, org_pk, &team)?
                 .ok_or_else(|| Error::NotFound(format!("no Team {team:?}")))?;
+            crate::store::access::lock_holder(conn, crate::store::access::Holder::Team(row.pk))?;
             let before = team_access(conn, &row)?.to_json().to_string();
             let owner_before = super::guard::team_matters(&row.org_role)
                 .then(|| super::guard::before(conn, org_pk))

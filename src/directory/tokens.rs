@@ -44,10 +44,15 @@ pub async fn rotate(
     let until = (grace_secs > 0)
         .then(|| crate::clock::format(now + time::Duration::seconds(grace_secs as i64)));
     let actor = actor.clone();
-    let (pk, id) = (row.pk, row.id.clone());
+    let id = row.id.clone();
     store
         .write(move |conn| {
-            tokens::rotate(conn, pk, &hash, until.as_deref(), &stamp)?;
+            // Found again in the write (and locked on PostgreSQL): a token revoked or rotated
+            // since the read above is not rotated from a stale state.
+            let row = tokens::find_live(conn, org_pk, &id, &stamp)?
+                .filter(|t| t.id == id)
+                .ok_or_else(|| Error::NotFound(format!("no live token {id:?}")))?;
+            tokens::rotate(conn, row.pk, &hash, until.as_deref(), &stamp)?;
             let before = serde_json::json!({"rotated": row.rotated}).to_string();
             let after = serde_json::json!({"rotated": stamp, "oldSecretUntil": until}).to_string();
             actor.record(

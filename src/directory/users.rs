@@ -104,7 +104,9 @@ pub async fn get(store: &Store, org_pk: i64, id: String) -> Result<Option<User>>
         .await
 }
 
-/// Reads a user on the writer's connection (inside a write).
+/// Reads a user on the writer's connection (inside a write); on PostgreSQL the row stays
+/// locked until the write commits (`users::get`), so a second server changing the same user
+/// waits and then sees this change.
 fn current(conn: &Conn, org_pk: i64, id: &str) -> Result<UserRow> {
     users::get(conn, org_pk, id)?.ok_or_else(|| Error::NotFound(format!("User {id} not found")))
 }

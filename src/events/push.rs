@@ -49,7 +49,7 @@ pub async fn run(store: Store, client: crate::outbound::Outbound, options: Optio
             prune(&store, &options).await;
             last_prune = Some(tokio::time::Instant::now());
         }
-        match store.read(|c| outbox::push_receivers(c)).await {
+        match store.read(outbox::push_receivers).await {
             Ok(receivers) => {
                 for r in receivers {
                     if r.backlog > 0 && running.insert(r.pk) {
@@ -153,6 +153,31 @@ pub fn backoff(attempts: i64, max: Duration) -> Duration {
 }
 
 /// Delivers one receiver's backlog; returns when it is empty, the receiver is gone or failed.
+/// This process's name in push leases: random, made once.
+fn server_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| crate::auth::secret::random_hex(8).unwrap_or_else(|_| "server".into()))
+}
+
+/// Takes or renews this server's lease on receiver `pk` for long enough to push one SET
+/// (twice the push timeout, plus a margin). `false`: another server pushes it now.
+async fn claim(store: &Store, options: &Options, pk: i64) -> bool {
+    let now = crate::clock::now();
+    let lease = time::Duration::try_from(options.timeout * 2 + Duration::from_secs(10))
+        .unwrap_or(time::Duration::minutes(1));
+    let (now, until) = (crate::clock::format(now), crate::clock::format(now + lease));
+    match store
+        .write(move |c| outbox::claim_push(c, pk, server_id(), &now, &until))
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, "events: cannot claim a receiver");
+            false
+        }
+    }
+}
+
 async fn work(store: &Store, client: &crate::outbound::Outbound, options: &Options, pk: i64) {
     let limits = crate::outbound::Limits {
         timeout: options.timeout,
@@ -201,6 +226,11 @@ async fn work(store: &Store, client: &crate::outbound::Outbound, options: &Optio
         };
         let issuer = super::issuer(&options.root, &r.org_id);
         for event in batch {
+            // With several servers on one database, one at a time pushes a receiver, so each
+            // SET goes out once (and again only after a failure, as with one server).
+            if !claim(store, options, pk).await {
+                return;
+            }
             let iat = crate::clock::now().unix_timestamp();
             let token = match set::claims(&event, &r, &issuer, iat).and_then(|c| key.sign(&c)) {
                 Ok(t) => t,

@@ -1,8 +1,8 @@
 //! Admin accounts (argon2id password hashes) and their sessions (SHA-256 digests of the
 //! session ids), for the admin page.
 
+use super::sql::{Conn, Engine, params};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, params};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminRow {
@@ -12,37 +12,47 @@ pub struct AdminRow {
     pub hash: String,
 }
 
-pub fn by_name(conn: &Connection, name: &str) -> Result<Option<AdminRow>> {
-    Ok(conn
-        .prepare_cached("SELECT pk, name, hash FROM admins WHERE name = ?")?
-        .query_row([name], |r| {
-            Ok(AdminRow {
-                pk: r.get(0)?,
-                name: r.get(1)?,
-                hash: r.get(2)?,
-            })
+/// The account with this name, any ASCII case (SQLite's NOCASE column; on PostgreSQL the
+/// same folding, which its unique index is on).
+pub fn by_name(conn: &Conn<'_>, name: &str) -> Result<Option<AdminRow>> {
+    let sql = match conn.engine() {
+        Engine::Sqlite => "SELECT pk, name, hash FROM admins WHERE name = ?",
+        Engine::Postgres => {
+            "SELECT pk, name, hash FROM admins WHERE scimbox_nocase(name) = scimbox_nocase(?)"
+        }
+    };
+    conn.query_opt(sql, params![name], |r| {
+        Ok(AdminRow {
+            pk: r.get(0)?,
+            name: r.get(1)?,
+            hash: r.get(2)?,
         })
-        .optional()?)
+    })
 }
 
-pub fn count(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT count(*) FROM admins")?
-        .query_row([], |r| r.get(0))?)
+pub fn count(conn: &Conn<'_>) -> Result<i64> {
+    conn.query_row("SELECT count(*) FROM admins", params![], |r| r.get(0))
 }
 
 /// Sets an admin's password hash, creating the account if needed, and ends every session of
 /// that account (a reset password must lock out whoever had the old one). Returns its pk.
-pub fn set_password(conn: &Connection, name: &str, hash: &str, now: &str) -> Result<i64> {
-    let pk: i64 = conn
-        .prepare_cached(
+/// One upsert on the name's unique index, so two servers setting one account's password at
+/// once make one account.
+pub fn set_password(conn: &Conn<'_>, name: &str, hash: &str, now: &str) -> Result<i64> {
+    let sql = match conn.engine() {
+        Engine::Sqlite => {
             "INSERT INTO admins (name, hash, created, password_changed) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (name) DO UPDATE SET hash = excluded.hash,
-             password_changed = excluded.password_changed RETURNING pk",
-        )?
-        .query_row(params![name, hash, now], |r| r.get(0))?;
-    conn.prepare_cached("DELETE FROM sessions WHERE admin_pk = ?")?
-        .execute([pk])?;
+             password_changed = excluded.password_changed RETURNING pk"
+        }
+        Engine::Postgres => {
+            "INSERT INTO admins (name, hash, created, password_changed) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (scimbox_nocase(name)) DO UPDATE SET hash = excluded.hash,
+             password_changed = excluded.password_changed RETURNING pk"
+        }
+    };
+    let pk: i64 = conn.query_row(sql, params![name, hash, now], |r| r.get(0))?;
+    conn.execute("DELETE FROM sessions WHERE admin_pk = ?", params![pk])?;
     Ok(pk)
 }
 
@@ -65,22 +75,21 @@ pub struct NewSession<'a> {
     pub expires: &'a str,
 }
 
-pub fn insert_session(conn: &Connection, s: &NewSession<'_>, now: &str) -> Result<()> {
-    conn.prepare_cached(
+pub fn insert_session(conn: &Conn<'_>, s: &NewSession<'_>, now: &str) -> Result<()> {
+    conn.execute(
         "INSERT INTO sessions (digest, admin_pk, csrf, created, last_seen, expires)
          VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-    )?
-    .execute(params![s.digest, s.admin_pk, s.csrf, now, s.expires])?;
+        params![s.digest, s.admin_pk, s.csrf, now, s.expires],
+    )?;
     Ok(())
 }
 
-pub fn session(conn: &Connection, digest: &str) -> Result<Option<SessionRow>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT s.pk, s.admin_pk, a.name, s.csrf, s.created, s.last_seen, s.expires
-             FROM sessions s JOIN admins a ON a.pk = s.admin_pk WHERE s.digest = ?",
-        )?
-        .query_row([digest], |r| {
+pub fn session(conn: &Conn<'_>, digest: &str) -> Result<Option<SessionRow>> {
+    conn.query_opt(
+        "SELECT s.pk, s.admin_pk, a.name, s.csrf, s.created, s.last_seen, s.expires
+         FROM sessions s JOIN admins a ON a.pk = s.admin_pk WHERE s.digest = ?",
+        params![digest],
+        |r| {
             Ok(SessionRow {
                 pk: r.get(0)?,
                 admin_pk: r.get(1)?,
@@ -90,83 +99,175 @@ pub fn session(conn: &Connection, digest: &str) -> Result<Option<SessionRow>> {
                 last_seen: r.get(5)?,
                 expires: r.get(6)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
-/// Extends a session that is in use.
-pub fn touch_session(conn: &Connection, pk: i64, now: &str, expires: &str) -> Result<()> {
-    conn.prepare_cached("UPDATE sessions SET last_seen = ?, expires = ? WHERE pk = ?")?
-        .execute(params![now, expires, pk])?;
+/// Extends a session that is in use (one statement, which locks the row it changes; a
+/// session ended meanwhile stays ended).
+pub fn touch_session(conn: &Conn<'_>, pk: i64, now: &str, expires: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sessions SET last_seen = ?, expires = ? WHERE pk = ?",
+        params![now, expires, pk],
+    )?;
     Ok(())
 }
 
 /// Ends a session; `false` if there was none with this digest.
-pub fn delete_session(conn: &Connection, digest: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("DELETE FROM sessions WHERE digest = ?")?
-        .execute([digest])?
-        > 0)
+pub fn delete_session(conn: &Conn<'_>, digest: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM sessions WHERE digest = ?", params![digest])? > 0)
 }
 
 /// Forgets sessions that expired before `now`; returns how many.
-pub fn delete_expired(conn: &Connection, now: &str) -> Result<usize> {
-    Ok(conn
-        .prepare_cached("DELETE FROM sessions WHERE expires <= ?")?
-        .execute([now])?)
+pub fn delete_expired(conn: &Conn<'_>, now: &str) -> Result<usize> {
+    conn.execute("DELETE FROM sessions WHERE expires <= ?", params![now])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing;
+    use crate::store::tokens::tests::postgres_pair;
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        super::super::migrate::migrate(&conn).unwrap();
-        conn
+    fn session_of(
+        admin_pk: i64,
+        digest: &'static str,
+        expires: &'static str,
+    ) -> NewSession<'static> {
+        NewSession {
+            digest,
+            admin_pk,
+            csrf: "c",
+            expires,
+        }
     }
 
     #[test]
     fn a_new_password_ends_the_accounts_sessions() {
-        let conn = db();
-        let pk = set_password(&conn, "admin", "$argon2id$a", "t1").unwrap();
-        let s = NewSession {
-            digest: "d1",
-            admin_pk: pk,
-            csrf: "c",
-            expires: "t9",
-        };
-        insert_session(&conn, &s, "t1").unwrap();
-        assert_eq!(session(&conn, "d1").unwrap().unwrap().admin_name, "admin");
-        assert_eq!(
-            set_password(&conn, "ADMIN", "$argon2id$b", "t2").unwrap(),
-            pk
-        );
-        assert_eq!(session(&conn, "d1").unwrap(), None);
-        assert_eq!(
-            by_name(&conn, "Admin").unwrap().unwrap().hash,
-            "$argon2id$b"
-        );
-        assert_eq!(count(&conn).unwrap(), 1);
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            assert_eq!(store.read_blocking(count), Ok(0), "{engine}");
+            let pk = store
+                .write_blocking(|c| set_password(c, "admin", "$argon2id$a", "t1"))
+                .unwrap();
+            store
+                .write_blocking(move |c| insert_session(c, &session_of(pk, "d1", "t9"), "t1"))
+                .unwrap();
+            let s = store.read_blocking(|c| session(c, "d1")).unwrap().unwrap();
+            assert_eq!(
+                (s.admin_pk, s.admin_name.as_str(), s.csrf.as_str()),
+                (pk, "admin", "c"),
+                "{engine}"
+            );
+            assert_eq!(
+                (s.created.as_str(), s.last_seen.as_str(), s.expires.as_str()),
+                ("t1", "t1", "t9"),
+                "{engine}"
+            );
+            // The name in another case is the same account.
+            assert_eq!(
+                store.write_blocking(|c| set_password(c, "ADMIN", "$argon2id$b", "t2")),
+                Ok(pk),
+                "{engine}"
+            );
+            assert_eq!(
+                store.read_blocking(|c| session(c, "d1")),
+                Ok(None),
+                "{engine}"
+            );
+            let row = store
+                .read_blocking(|c| by_name(c, "Admin"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (row.pk, row.name.as_str(), row.hash.as_str()),
+                (pk, "admin", "$argon2id$b"),
+                "{engine}"
+            );
+            assert_eq!(
+                store.read_blocking(|c| by_name(c, "root")),
+                Ok(None),
+                "{engine}"
+            );
+            assert_eq!(store.read_blocking(count), Ok(1), "{engine}");
+            store.close();
+        }
     }
 
     #[test]
-    fn expired_sessions_are_forgotten() {
-        let conn = db();
-        let pk = set_password(&conn, "admin", "h", "t1").unwrap();
-        for (d, e) in [("a", "2026-01-01"), ("b", "2026-03-01")] {
-            let s = NewSession {
-                digest: d,
-                admin_pk: pk,
-                csrf: "c",
-                expires: e,
-            };
-            insert_session(&conn, &s, "t1").unwrap();
+    fn sessions_are_extended_ended_and_forgotten() {
+        let (_dir, stores) = testing::stores();
+        for (engine, store) in stores {
+            let pk = store
+                .write_blocking(|c| set_password(c, "admin", "h", "t1"))
+                .unwrap();
+            store
+                .write_blocking(move |c| {
+                    insert_session(c, &session_of(pk, "a", "2026-01-01"), "t1")?;
+                    insert_session(c, &session_of(pk, "b", "2026-03-01"), "t1")
+                })
+                .unwrap();
+            // A digest is unique.
+            assert!(matches!(
+                store.write_blocking(move |c| insert_session(
+                    c,
+                    &session_of(pk, "b", "2026-03-01"),
+                    "t1"
+                )),
+                Err(crate::error::Error::Uniqueness(_))
+            ));
+            let b = store.read_blocking(|c| session(c, "b")).unwrap().unwrap();
+            store
+                .write_blocking(move |c| touch_session(c, b.pk, "t2", "2026-04-01"))
+                .unwrap();
+            let b = store.read_blocking(|c| session(c, "b")).unwrap().unwrap();
+            assert_eq!(
+                (b.last_seen.as_str(), b.expires.as_str()),
+                ("t2", "2026-04-01"),
+                "{engine}"
+            );
+            assert_eq!(
+                store.write_blocking(|c| delete_expired(c, "2026-02-01")),
+                Ok(1),
+                "{engine}"
+            );
+            assert_eq!(
+                store.read_blocking(|c| session(c, "a")),
+                Ok(None),
+                "{engine}"
+            );
+            assert!(store.read_blocking(|c| session(c, "b")).unwrap().is_some());
+            assert_eq!(store.write_blocking(|c| delete_session(c, "b")), Ok(true));
+            assert_eq!(store.write_blocking(|c| delete_session(c, "b")), Ok(false));
+            store.close();
         }
-        assert_eq!(delete_expired(&conn, "2026-02-01").unwrap(), 1);
-        assert!(session(&conn, "b").unwrap().is_some());
-        assert!(delete_session(&conn, "b").unwrap());
-        assert!(!delete_session(&conn, "b").unwrap());
+    }
+
+    /// Sessions live in the database: one started through one server is valid through
+    /// another on the same PostgreSQL database, and a sign-out through the second ends it
+    /// for the first.
+    #[test]
+    fn a_session_started_on_one_server_works_on_another() {
+        let Some((a, b)) = postgres_pair() else {
+            return;
+        };
+        let pk = a
+            .write_blocking(|c| set_password(c, "admin", "h", "t1"))
+            .unwrap();
+        a.write_blocking(move |c| insert_session(c, &session_of(pk, "d1", "t9"), "t1"))
+            .unwrap();
+        let seen = b.read_blocking(|c| session(c, "d1")).unwrap().unwrap();
+        assert_eq!(seen.admin_name, "admin");
+        assert_eq!(
+            b.read_blocking(|c| by_name(c, "ADMIN"))
+                .unwrap()
+                .unwrap()
+                .pk,
+            pk
+        );
+        assert_eq!(b.write_blocking(|c| delete_session(c, "d1")), Ok(true));
+        assert_eq!(a.read_blocking(|c| session(c, "d1")), Ok(None));
+        a.close();
+        b.close();
     }
 }

@@ -2,6 +2,9 @@
 //! and Teams, run by the SQL compiler against a real SQLite store and by the in-memory matcher
 //! over the same resources as the server renders them. Both must give the same ids, or the
 //! same error (RFC 7644 §3.4.2.2 has one meaning; `model::typing` is the one typing pass).
+//! When `SCIMBOX_TEST_POSTGRES` names a server, the same rows are copied into a fresh
+//! PostgreSQL database (whose default collation is ICU's en-US, not code-point order) and
+//! every filter also runs there, compiled in PostgreSQL's dialect, against the same answer.
 //!
 //! Seeded: the seed is printed, and `SCIMBOX_DIFF_SEED` replays one; `SCIMBOX_DIFF_CASES` sets
 //! how many filters per resource type (default 3,000). A failure prints the filter, its SQL and
@@ -10,10 +13,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use rusqlite::types::Value as SqlValue;
+use super::sql::Value as SqlValue;
 use serde_json::{Value as Json, json};
 
-use super::filter_sql::{SqlFilter, compile_teams, compile_users};
+use super::filter_sql::{SqlFilter, compile_teams_on, compile_users_on};
+use super::sql::{Engine, param_list, params};
 use super::{Store, StoreOptions, teams, users};
 use crate::directory::teams::{Team, team_access};
 use crate::directory::users::User;
@@ -137,6 +141,8 @@ fn user_body(rng: &mut Rng, n: usize) -> Json {
 
 struct Fixture {
     store: Store,
+    /// The same rows on PostgreSQL, when a server is there.
+    postgres: Option<Store>,
     _dir: tempfile::TempDir,
     users: Vec<(String, Json)>,
     teams: Vec<(String, Json)>,
@@ -205,10 +211,11 @@ fn fixture(rng: &mut Rng) -> Fixture {
     let (users, teams) = store
         .read_blocking(|conn| {
             let mut out_users = Vec::new();
-            let mut stmt = conn.prepare("SELECT id FROM users WHERE org_pk = 1")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<String> = conn.query_map(
+                "SELECT id FROM users WHERE org_pk = 1",
+                super::sql::params![],
+                |r| r.get(0),
+            )?;
             for id in ids {
                 let Some(row) = users::get(conn, 1, &id)? else {
                     continue;
@@ -220,10 +227,11 @@ fn fixture(rng: &mut Rng) -> Fixture {
                 out_users.push((id, json));
             }
             let mut out_teams = Vec::new();
-            let mut stmt = conn.prepare("SELECT id FROM teams WHERE org_pk = 1")?;
-            let ids: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let ids: Vec<String> = conn.query_map(
+                "SELECT id FROM teams WHERE org_pk = 1",
+                super::sql::params![],
+                |r| r.get(0),
+            )?;
             for id in ids {
                 let Some(row) = teams::get(conn, 1, &id)? else {
                     continue;
@@ -239,12 +247,69 @@ fn fixture(rng: &mut Rng) -> Fixture {
             Ok((out_users, out_teams))
         })
         .unwrap();
+    let postgres = copy_to_postgres(&store);
     Fixture {
         store,
+        postgres,
         _dir: dir,
         users,
         teams,
     }
+}
+
+/// The tables filters read, copied row for row (pks included) from the SQLite store into a
+/// fresh PostgreSQL database, or `None` without a server. (The copy runs no store function,
+/// so it does not depend on which store files run on PostgreSQL yet.)
+fn copy_to_postgres(sqlite: &Store) -> Option<Store> {
+    let url = super::testing::fresh_postgres_with(
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+    )?;
+    let pg = Store::open_target(
+        &super::target::Target::Postgres(url),
+        &StoreOptions::default(),
+    )
+    .expect("open postgres");
+    const TABLES: &[(&str, &str)] = &[
+        ("orgs", "pk, id, name, created"),
+        (
+            "users",
+            "pk, org_pk, id, user_name, user_name_fold, external_id, display_name, \
+             display_name_fold, active, org_role, created, last_modified, version, data",
+        ),
+        (
+            "user_emails",
+            "user_pk, org_pk, value, value_fold, type, type_fold, is_primary",
+        ),
+        (
+            "teams",
+            "pk, org_pk, id, display_name, display_name_fold, external_id, description, \
+             org_role, scim_managed, created, last_modified, version, data",
+        ),
+        ("memberships", "team_pk, user_pk"),
+    ];
+    for (table, cols) in TABLES {
+        let n = cols.split(',').count();
+        let select = format!("SELECT {cols} FROM {table}");
+        let rows: Vec<Vec<SqlValue>> = sqlite
+            .read_blocking(move |c| {
+                c.query_map(&select, params![], |r| (0..n).map(|i| r.get(i)).collect())
+            })
+            .unwrap();
+        let marks = vec!["?"; n].join(", ");
+        let insert = format!("INSERT INTO {table} ({cols}) VALUES ({marks})");
+        let want = rows.len();
+        let count = format!("SELECT count(*) FROM {table}");
+        let copied: i64 = pg
+            .write_blocking(move |c| {
+                for row in &rows {
+                    c.execute(&insert, &param_list(row))?;
+                }
+                c.query_row(&count, params![], |r| r.get(0))
+            })
+            .unwrap();
+        assert_eq!(copied, want as i64, "{table}");
+    }
+    Some(pg)
 }
 
 /// Every attribute path of a resource type, filterable or not, with a few misspelt ones.
@@ -430,9 +495,8 @@ fn sql_ids(store: &Store, table: &'static str, c: SqlFilter) -> Result<BTreeSet<
         );
         let mut params = vec![SqlValue::Integer(1)];
         params.extend(c.params);
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let ids = conn.query_map(&sql, &param_list(&params), |r| r.get(0))?;
+        Ok(ids.into_iter().collect())
     })
 }
 
@@ -462,20 +526,27 @@ fn run(fx: &Fixture, rng: &mut Rng, seed: u64, cases: usize, users: bool) -> (us
     let data = strings(resources);
     let (mut matched, mut errors) = (0, 0);
     let all = resources.len();
+    let mut stores = vec![(Engine::Sqlite, &fx.store)];
+    if let Some(pg) = &fx.postgres {
+        stores.push((Engine::Postgres, pg));
+    }
     for case in 0..cases {
         let f = filter(rng, &paths, &data, 0, false);
-        let compiled = if users {
-            compile_users(&f)
-        } else {
-            compile_teams(&f)
-        };
-        let sql_text = compiled.as_ref().map(|c| c.sql.clone()).unwrap_or_default();
-        let in_sql = compiled.and_then(|c| sql_ids(&fx.store, table, c));
         let in_memory = memory_ids(&f, resources, rt);
-        if in_sql != in_memory {
+        for (engine, store) in &stores {
+            let compiled = if users {
+                compile_users_on(*engine, &USER_TYPE, &f)
+            } else {
+                compile_teams_on(*engine, &GROUP_TYPE, &f)
+            };
+            let sql_text = compiled.as_ref().map(|c| c.sql.clone()).unwrap_or_default();
+            let in_sql = compiled.and_then(|c| sql_ids(store, table, c));
+            if in_sql == in_memory {
+                continue;
+            }
             let mut report = format!(
-                "the engines disagree (seed {seed}, {table} case {case}; replay with \
-                 SCIMBOX_DIFF_SEED={seed})\nfilter: {f:#?}\nSQL: {sql_text}\n\
+                "the engines disagree on {engine:?} (seed {seed}, {table} case {case}; replay \
+                 with SCIMBOX_DIFF_SEED={seed})\nfilter: {f:#?}\nSQL: {sql_text}\n\
                  SQL says:    {in_sql:?}\nmemory says: {in_memory:?}\n"
             );
             if let (Ok(a), Ok(b)) = (&in_sql, &in_memory) {
@@ -487,7 +558,7 @@ fn run(fx: &Fixture, rng: &mut Rng, seed: u64, cases: usize, users: bool) -> (us
             }
             panic!("{report}");
         }
-        match in_sql {
+        match in_memory {
             // Counted when the filter told resources apart: some matched, not all.
             Ok(ids) if !ids.is_empty() && ids.len() < all => matched += 1,
             Ok(_) => {}
@@ -527,4 +598,8 @@ fn sql_and_memory_engines_agree_on_generated_filters() {
     assert!(um > cases / 50 && tm > cases / 100, "{um} {tm}");
     assert!(ue > cases / 20 && te > cases / 20, "{ue} {te}");
     fx.store.close();
+    if let Some(pg) = &fx.postgres {
+        println!("the same filters agreed on PostgreSQL");
+        pg.close();
+    }
 }

@@ -1,5 +1,7 @@
-//! Compiles a SCIM filter AST (RFC 7644 §3.4.2.2) to a parameterized SQLite condition, and
-//! `sortBy` (RFC 7644 §3.4.2.3) to an ORDER BY expression.
+//! Compiles a SCIM filter AST (RFC 7644 §3.4.2.2) to a parameterized SQL condition, and
+//! `sortBy` (RFC 7644 §3.4.2.3) to an ORDER BY expression, in the dialect of either engine
+//! (the `_on` functions take it; the others are SQLite's). PostgreSQL's text means the same
+//! (see `Dialect`); SQLite's is written exactly as before PostgreSQL, for its plans.
 //!
 //! Every value is a bound parameter. Column names and JSON paths come only from the fixed mapping
 //! below, keyed by catalogue entries, so client text never reaches the SQL text.
@@ -18,10 +20,11 @@
 //! caller's organization as `?1`, the caller's first parameter.
 //!
 //! The result is two-valued: an absent attribute (SQL NULL) counts as "no match", also under
-//! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)`, because a bare `NOT` of an unknown
-//! result would drop the row. RFC 7644 §3.4.2.2 defines `not` as the inverse of the match.
+//! `not`. The SQL form of `not` is `NOT COALESCE(x, 0)` (`FALSE` on PostgreSQL), because a
+//! bare `NOT` of an unknown result would drop the row. RFC 7644 §3.4.2.2 defines `not` as the
+//! inverse of the match.
 
-use rusqlite::types::Value;
+use super::sql::{Engine, Value};
 use serde_json::Value as Json;
 use time::OffsetDateTime;
 
@@ -51,7 +54,7 @@ pub struct SqlFilter {
     pub params: Vec<Value>,
 }
 
-/// Compiles a `/Users` filter to a condition over `users u`.
+/// Compiles a `/Users` filter to a SQLite condition over `users u`.
 ///
 /// Fails with `InvalidFilter` for an unknown or unfilterable attribute (password, `$ref`,
 /// `meta.location`, the computed access extension), a value of the wrong type, an ordering
@@ -63,20 +66,41 @@ pub fn compile_users(filter: &Filter) -> Result<SqlFilter> {
 
 /// [`compile_users`] for an organization's User type, its declared extensions included.
 pub fn compile_users_in(rt: &'static ResourceType, filter: &Filter) -> Result<SqlFilter> {
-    Compiler::new(Res::Users, rt).compile(filter)
+    compile_users_on(Engine::Sqlite, rt, filter)
 }
 
-/// Compiles a `/Groups` filter to a condition over `teams t`. Fails like [`compile_users`].
+/// [`compile_users_in`] in the dialect of `engine`: the same answers on either (the
+/// differential test runs both against the in-memory matcher).
+pub fn compile_users_on(
+    engine: Engine,
+    rt: &'static ResourceType,
+    filter: &Filter,
+) -> Result<SqlFilter> {
+    Compiler::new(Res::Users, rt, engine).compile(filter)
+}
+
+/// Compiles a `/Groups` filter to a SQLite condition over `teams t`. Fails like
+/// [`compile_users`].
 pub fn compile_teams(filter: &Filter) -> Result<SqlFilter> {
     compile_teams_in(&GROUP_TYPE, filter)
 }
 
 /// [`compile_teams`] for an organization's Group type.
 pub fn compile_teams_in(rt: &'static ResourceType, filter: &Filter) -> Result<SqlFilter> {
-    Compiler::new(Res::Teams, rt).compile(filter)
+    compile_teams_on(Engine::Sqlite, rt, filter)
 }
 
-/// The ORDER BY expression for `sortBy` on `/Users` (RFC 7644 §3.4.2.3). It has no parameters.
+/// [`compile_teams_in`] in the dialect of `engine`.
+pub fn compile_teams_on(
+    engine: Engine,
+    rt: &'static ResourceType,
+    filter: &Filter,
+) -> Result<SqlFilter> {
+    Compiler::new(Res::Teams, rt, engine).compile(filter)
+}
+
+/// The SQLite ORDER BY expression for `sortBy` on `/Users` (RFC 7644 §3.4.2.3). It has no
+/// parameters.
 ///
 /// A case-insensitive attribute sorts case-insensitively. A multi-valued attribute sorts by
 /// the primary value, else the first (`emails.value`, or `emails` alone). `groups.*` sort by
@@ -93,7 +117,16 @@ pub fn users_sort_expr(path: &AttrPath) -> Result<String> {
 
 /// [`users_sort_expr`] for an organization's User type.
 pub fn users_sort_expr_in(rt: &'static ResourceType, path: &AttrPath) -> Result<String> {
-    Compiler::new(Res::Users, rt).sort_expr(path)
+    users_sort_expr_on(Engine::Sqlite, rt, path)
+}
+
+/// [`users_sort_expr_in`] in the dialect of `engine` (text sorts by code point on both).
+pub fn users_sort_expr_on(
+    engine: Engine,
+    rt: &'static ResourceType,
+    path: &AttrPath,
+) -> Result<String> {
+    Compiler::new(Res::Users, rt, engine).sort_expr(path)
 }
 
 /// The ORDER BY expression for `sortBy` on `/Groups`; see [`users_sort_expr`]. `members.*`
@@ -104,7 +137,16 @@ pub fn teams_sort_expr(path: &AttrPath) -> Result<String> {
 
 /// [`teams_sort_expr`] for an organization's Group type.
 pub fn teams_sort_expr_in(rt: &'static ResourceType, path: &AttrPath) -> Result<String> {
-    Compiler::new(Res::Teams, rt).sort_expr(path)
+    teams_sort_expr_on(Engine::Sqlite, rt, path)
+}
+
+/// [`teams_sort_expr_in`] in the dialect of `engine`.
+pub fn teams_sort_expr_on(
+    engine: Engine,
+    rt: &'static ResourceType,
+    path: &AttrPath,
+) -> Result<String> {
+    Compiler::new(Res::Teams, rt, engine).sort_expr(path)
 }
 
 /// The full ORDER BY list for a sort expression: absent values last when ascending and first
@@ -168,9 +210,27 @@ impl Sql {
     /// plan per request. Through `+` the value is only read when the statement runs; plans and
     /// index use stay the same (LIKE/GLOB patterns keep their bare `?`: the LIKE optimization
     /// needs to see them).
-    fn bind(&mut self, value: Value) {
-        self.text.push_str("+?");
+    ///
+    /// On PostgreSQL a bound value is a typed `CAST(? AS ...)`: the server infers a bare
+    /// parameter's type from its use, which is not always the value's (a JSON number, a
+    /// constant).
+    fn bind(&mut self, d: Dialect, value: Value) {
+        self.text.push_str(match (d.0, &value) {
+            (Engine::Sqlite, _) => "+?",
+            (Engine::Postgres, Value::Integer(_)) => "CAST(? AS BIGINT)",
+            (Engine::Postgres, Value::Real(_)) => "CAST(? AS DOUBLE PRECISION)",
+            (Engine::Postgres, _) => "CAST(? AS TEXT)",
+        });
         self.params.push(value);
+    }
+
+    /// A bound boolean: an integer on SQLite, a BOOLEAN on PostgreSQL.
+    fn bind_bool(&mut self, d: Dialect, b: bool) {
+        self.text.push_str(match d.0 {
+            Engine::Sqlite => "+?",
+            Engine::Postgres => "CAST(? AS BOOLEAN)",
+        });
+        self.params.push(Value::Integer(i64::from(b)));
     }
 
     fn append(&mut self, other: Sql) {
@@ -183,6 +243,188 @@ impl Sql {
         out.append(inner);
         out.str(after);
         out
+    }
+}
+
+/// What differs between the engines' SQL, in one place. SQLite's text is exactly what it was
+/// before PostgreSQL (its plans and the tests on them depend on it).
+///
+/// PostgreSQL reads the TEXT `data` column as `jsonb` (a cast per use: no second copy to
+/// write or store, and a value's text stays byte for byte what the store wrote, on both
+/// engines). JSON text cannot carry `\u0000` into `jsonb`, so the cast sees it as U+FFFD: a
+/// stored NUL never makes a filter fail. Text is compared and sorted by code point
+/// (`COLLATE "C"`, as SQLite's BINARY), whatever the database's default collation; equality
+/// leaves the column's collation alone (deterministic collations compare bytes anyway), so
+/// every index still serves it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Dialect(Engine);
+
+impl Dialect {
+    fn pg(self) -> bool {
+        self.0 == Engine::Postgres
+    }
+
+    /// The row's resource JSON, in a form the JSON operators take.
+    fn data(self, a: &str) -> String {
+        match self.0 {
+            Engine::Sqlite => format!("{a}.data"),
+            Engine::Postgres => {
+                format!("CAST(replace({a}.data, '\\u0000', '\\ufffd') AS JSONB)")
+            }
+        }
+    }
+
+    /// The caller's organization, its first parameter, for uncorrelated subqueries.
+    fn org(self) -> &'static str {
+        match self.0 {
+            Engine::Sqlite => "+?1",
+            Engine::Postgres => "?1",
+        }
+    }
+
+    /// `NOT` of a condition that may be unknown (an absent value): unknown counts as false.
+    fn not(self, inner: Sql) -> Sql {
+        match self.0 {
+            Engine::Sqlite => Sql::wrap("NOT COALESCE((", inner, "), 0)"),
+            Engine::Postgres => Sql::wrap("NOT COALESCE((", inner, "), FALSE)"),
+        }
+    }
+
+    fn truth(self, b: bool) -> Sql {
+        Sql::raw(match (self.0, b) {
+            (Engine::Sqlite, true) => "1",
+            (Engine::Sqlite, false) => "0",
+            (Engine::Postgres, true) => "TRUE",
+            (Engine::Postgres, false) => "FALSE",
+        })
+    }
+
+    /// Text compared by code point: ordering operators, patterns and sort keys.
+    fn ordered(self, text: &str) -> String {
+        match self.0 {
+            Engine::Sqlite => text.to_string(),
+            Engine::Postgres => format!("({text}) COLLATE \"C\""),
+        }
+    }
+
+    /// A scalar at `path` inside the row's JSON, as the SQL type of `ty`: text for strings
+    /// (and dateTimes, stored as text), a boolean, a number. A value of another JSON type is
+    /// NULL on PostgreSQL, so it matches nothing.
+    fn scalar(self, a: &str, path: &JsonPath, ty: AttrType) -> String {
+        match self.0 {
+            Engine::Sqlite => format!("({a}.data ->> '{}')", path.sqlite()),
+            Engine::Postgres => match ty {
+                AttrType::Boolean | AttrType::Integer | AttrType::Decimal => {
+                    pg_typed(&format!("({} #> '{}')", self.data(a), path.pg()), ty)
+                }
+                _ => format!("({} #>> '{}')", self.data(a), path.pg()),
+            },
+        }
+    }
+
+    /// `FROM` one row per element of the array at `path` as `j`; SQLite's `json_each` gives
+    /// `j.value`, `j.type`, `j.atom`, `j.key`, PostgreSQL's `j.value` (jsonb) and `j.key`
+    /// (its position). PostgreSQL's lax path yields nothing when there is no such array.
+    fn each(self, a: &str, path: &JsonPath) -> String {
+        match self.0 {
+            Engine::Sqlite => format!("json_each({a}.data, '{}') j", path.sqlite()),
+            Engine::Postgres => format!(
+                "jsonb_path_query({}, '{}[*]') WITH ORDINALITY j(value, key)",
+                self.data(a),
+                path.jsonpath()
+            ),
+        }
+    }
+
+    /// `FROM` one row per member of the object at `path` as `j` (its members' values).
+    fn members(self, a: &str, path: &JsonPath) -> String {
+        match self.0 {
+            Engine::Sqlite => format!("json_each({a}.data, '{}') j", path.sqlite()),
+            Engine::Postgres => format!(
+                "jsonb_path_query({}, '{}.*') j(value)",
+                self.data(a),
+                path.jsonpath()
+            ),
+        }
+    }
+
+    /// The element `j` is a JSON object.
+    fn is_object(self) -> &'static str {
+        match self.0 {
+            Engine::Sqlite => "j.type = 'object'",
+            Engine::Postgres => "jsonb_typeof(j.value) = 'object'",
+        }
+    }
+
+    /// The JSON value `v` (`j` or `k` of an `each`) is a non-empty scalar: SQLite's
+    /// `atom IS NOT NULL AND atom <> ''`.
+    fn atom_present(self, v: &str) -> String {
+        match self.0 {
+            Engine::Sqlite => format!("{v}.atom IS NOT NULL AND {v}.atom <> ''"),
+            Engine::Postgres => format!(
+                "jsonb_typeof({v}.value) NOT IN ('object', 'array', 'null') \
+                 AND ({v}.value #>> '{{}}') <> ''"
+            ),
+        }
+    }
+}
+
+/// A JSON value of PostgreSQL as the SQL type of `ty`, NULL when it has another JSON type.
+fn pg_typed(v: &str, ty: AttrType) -> String {
+    match ty {
+        AttrType::Boolean => {
+            format!("(CASE WHEN jsonb_typeof({v}) = 'boolean' THEN CAST({v} AS BOOLEAN) END)")
+        }
+        AttrType::Integer => {
+            format!("(CASE WHEN jsonb_typeof({v}) = 'number' THEN CAST({v} AS NUMERIC) END)")
+        }
+        AttrType::Decimal => format!(
+            "(CASE WHEN jsonb_typeof({v}) = 'number' THEN CAST({v} AS DOUBLE PRECISION) END)"
+        ),
+        _ => format!("({v} #>> '{{}}')"),
+    }
+}
+
+/// The path of an attribute inside `data`: the extension's URN (if any), the attribute, the
+/// sub-attribute. Names come from the catalogue and pass `check_name`, so none can end an SQL
+/// string literal or a quoted path step.
+#[derive(Clone, Debug, PartialEq)]
+struct JsonPath {
+    ext: Option<String>,
+    names: Vec<String>,
+}
+
+impl JsonPath {
+    /// SQLite's `$.name.givenName`, `$."urn:...:User".manager.value`.
+    fn sqlite(&self) -> String {
+        let mut p = String::from("$");
+        if let Some(ext) = &self.ext {
+            p.push_str(&format!(".\"{ext}\""));
+        }
+        for name in &self.names {
+            p.push('.');
+            p.push_str(name);
+        }
+        p
+    }
+
+    fn steps(&self) -> impl Iterator<Item = &String> {
+        self.ext.iter().chain(self.names.iter())
+    }
+
+    /// PostgreSQL's text-array path for `#>`: `{"name","givenName"}`.
+    fn pg(&self) -> String {
+        let steps: Vec<String> = self.steps().map(|s| format!("\"{s}\"")).collect();
+        format!("{{{}}}", steps.join(","))
+    }
+
+    /// An SQL/JSON path (PostgreSQL): `$."name"."givenName"`.
+    fn jsonpath(&self) -> String {
+        let mut p = String::from("$");
+        for s in self.steps() {
+            p.push_str(&format!(".\"{s}\""));
+        }
+        p
     }
 }
 
@@ -237,7 +479,7 @@ enum Coll {
     /// `emails`, mirrored in `user_emails` for value, type and primary.
     Emails,
     /// Any other multi-valued complex attribute, an array in `data` at this JSON path.
-    Json(String),
+    Json(JsonPath),
     /// `User.groups`, derived from memberships.
     Groups,
     /// `Group.members`, stored in memberships.
@@ -270,7 +512,7 @@ enum Target {
     /// A single-valued complex attribute named without a sub-attribute (`name`, `meta`).
     Complex {
         /// Its JSON path in `data`, or `None` for the computed `meta`.
-        json: Option<String>,
+        json: Option<JsonPath>,
         attr: &'static Attr,
     },
 }
@@ -288,14 +530,20 @@ enum Scope<'a> {
 
 struct Compiler {
     res: Res,
+    d: Dialect,
     /// The organization's resource type: the built-in one with its declared extensions.
     rt: &'static ResourceType,
     terms: usize,
 }
 
 impl Compiler {
-    fn new(res: Res, rt: &'static ResourceType) -> Self {
-        Compiler { res, rt, terms: 0 }
+    fn new(res: Res, rt: &'static ResourceType, engine: Engine) -> Self {
+        Compiler {
+            res,
+            d: Dialect(engine),
+            rt,
+            terms: 0,
+        }
     }
 
     fn compile(mut self, filter: &Filter) -> Result<SqlFilter> {
@@ -324,11 +572,7 @@ impl Compiler {
                 }
                 Ok(out)
             }
-            Filter::Not(inner) => Ok(Sql::wrap(
-                "NOT COALESCE((",
-                self.filter(inner, scope, depth + 1)?,
-                "), 0)",
-            )),
+            Filter::Not(inner) => Ok(self.d.not(self.filter(inner, scope, depth + 1)?)),
             Filter::Compare { path, op, value } => {
                 self.count_term()?;
                 self.compare(path, *op, value, scope, depth)
@@ -372,12 +616,12 @@ impl Compiler {
             // `eq null` is "has no value", `ne null` "has a value": exactly `not pr` and `pr`.
             let present = self.present(path, scope, depth)?;
             return Ok(match null_test(op)? {
-                Test::Absent => Sql::wrap("NOT COALESCE((", present, "), 0)"),
+                Test::Absent => self.d.not(present),
                 _ => present,
             });
         }
         let (coll, attr, sub) = match self.leaf(path, scope)? {
-            Target::Scalar(operand) => return compare(&operand, op, value, path),
+            Target::Scalar(operand) => return compare(self.d, &operand, op, value, path),
             Target::Complex { attr, .. } => {
                 // A single-valued complex attribute compares its `value` (`manager eq "id"`),
                 // as a multi-valued one does; without one the typing pass refuses it.
@@ -390,7 +634,7 @@ impl Compiler {
                     sub: Some(sub.name.to_string()),
                 };
                 return match self.leaf(&full, scope)? {
-                    Target::Scalar(operand) => compare(&operand, op, value, path),
+                    Target::Scalar(operand) => compare(self.d, &operand, op, value, path),
                     _ => Err(Error::Internal(format!(
                         "{}.value is not scalar",
                         attr.name
@@ -404,15 +648,25 @@ impl Compiler {
         {
             // A multi-valued simple attribute (only declared extensions have them): the
             // filter matches when any of its values does.
-            let operand = Operand::new(
-                "(CASE WHEN j.type NOT IN ('object', 'array') THEN j.value END)",
-                attr,
-            );
-            let cond = compare(&operand, op, value, path)?;
+            let item = match self.d.0 {
+                Engine::Sqlite => {
+                    "(CASE WHEN j.type NOT IN ('object', 'array') THEN j.value END)".to_string()
+                }
+                Engine::Postgres => match attr.ty {
+                    AttrType::Boolean | AttrType::Integer | AttrType::Decimal => {
+                        pg_typed("j.value", attr.ty)
+                    }
+                    _ => "(CASE WHEN jsonb_typeof(j.value) NOT IN ('object', 'array') \
+                          THEN j.value #>> '{}' END)"
+                        .to_string(),
+                },
+            };
+            let operand = Operand::new(item, attr);
+            let cond = compare(self.d, &operand, op, value, path)?;
             return Ok(Sql::wrap(
                 &format!(
-                    "EXISTS (SELECT 1 FROM json_each({}.data, '{json}') j WHERE (",
-                    self.res.alias()
+                    "EXISTS (SELECT 1 FROM {} WHERE (",
+                    self.d.each(self.res.alias(), json)
                 ),
                 cond,
                 "))",
@@ -445,8 +699,9 @@ impl Compiler {
                 attr,
                 sub: None,
             } if !attr.is_complex() => Ok(Sql::raw(&format!(
-                "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
-                 WHERE j.atom IS NOT NULL AND j.atom <> '')"
+                "EXISTS (SELECT 1 FROM {} WHERE {})",
+                self.d.each(a, &json),
+                self.d.atom_present("j")
             ))),
             Target::Multi {
                 coll,
@@ -474,19 +729,30 @@ impl Compiler {
                     Coll::Json(json) => json,
                     _ => json_path(None, attr, None)?,
                 };
-                Ok(Sql::raw(&format!(
-                    "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
-                     WHERE j.type = 'object' AND EXISTS (SELECT 1 FROM json_each(j.value) k \
-                     WHERE k.atom IS NOT NULL AND k.atom <> ''))"
-                )))
+                Ok(Sql::raw(&match self.d.0 {
+                    Engine::Sqlite => format!(
+                        "EXISTS (SELECT 1 FROM json_each({a}.data, '{}') j \
+                         WHERE j.type = 'object' AND EXISTS (SELECT 1 FROM json_each(j.value) k \
+                         WHERE k.atom IS NOT NULL AND k.atom <> ''))",
+                        json.sqlite()
+                    ),
+                    Engine::Postgres => format!(
+                        "EXISTS (SELECT 1 FROM {} WHERE {} AND EXISTS \
+                         (SELECT 1 FROM jsonb_path_query(j.value, '$.*') k(value) WHERE {}))",
+                        self.d.each(a, &json),
+                        self.d.is_object(),
+                        self.d.atom_present("k")
+                    ),
+                }))
             }
             // `meta` is computed and always there.
-            Target::Complex { json: None, .. } => Ok(Sql::raw("1")),
+            Target::Complex { json: None, .. } => Ok(self.d.truth(true)),
             Target::Complex {
                 json: Some(json), ..
             } => Ok(Sql::raw(&format!(
-                "EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j \
-                 WHERE j.atom IS NOT NULL AND j.atom <> '')"
+                "EXISTS (SELECT 1 FROM {} WHERE {})",
+                self.d.members(a, &json),
+                self.d.atom_present("j")
             ))),
         }
     }
@@ -507,8 +773,12 @@ impl Compiler {
                 json: Some(json), ..
             } => {
                 let a = self.res.alias();
+                let there = match self.d.0 {
+                    Engine::Sqlite => format!("json_type({a}.data, '{}')", json.sqlite()),
+                    Engine::Postgres => format!("({} #> '{}')", self.d.data(a), json.pg()),
+                };
                 Ok(Sql::wrap(
-                    &format!("json_type({a}.data, '{json}') IS NOT NULL AND ("),
+                    &format!("{there} IS NOT NULL AND ("),
                     self.filter(inner, Scope::Prefix(path), depth)?,
                     ")",
                 ))
@@ -545,7 +815,8 @@ impl Compiler {
                     Sql::wrap(
                         &format!(
                             "{a}.pk IN (SELECT e.user_pk FROM user_emails e \
-                             WHERE e.org_pk = +?1 AND ("
+                             WHERE e.org_pk = {} AND (",
+                            self.d.org()
                         ),
                         cond,
                         "))",
@@ -568,7 +839,7 @@ impl Compiler {
                 };
                 let cond = self.filter(inner, Scope::Element(Elem::JsonItem, attr), depth)?;
                 Ok(Sql::wrap(
-                    &format!("EXISTS (SELECT 1 FROM json_each({a}.data, '{json}') j WHERE ("),
+                    &format!("EXISTS (SELECT 1 FROM {} WHERE (", self.d.each(a, &json)),
                     cond,
                     "))",
                 ))
@@ -656,7 +927,7 @@ impl Compiler {
                         clip(name)
                     ))
                 })?;
-                Ok(Target::Scalar(element_operand(elem, attr, sub)?))
+                Ok(Target::Scalar(element_operand(self.d, elem, attr, sub)?))
             }
         }
     }
@@ -701,7 +972,10 @@ impl Compiler {
             (None, "meta", None) => Ok(Target::Complex { json: None, attr }),
             (None, "meta", Some("created")) => column(&format!("{a}.created")),
             (None, "meta", Some("lastModified")) => column(&format!("{a}.last_modified")),
-            (None, "meta", Some("resourceType")) => column(&format!("'{}'", rt.name)),
+            (None, "meta", Some("resourceType")) => column(&match self.d.0 {
+                Engine::Sqlite => format!("'{}'", rt.name),
+                Engine::Postgres => format!("CAST('{}' AS TEXT)", rt.name),
+            }),
             // The ETag form clients see (RFC 7644 §3.14); sorted as the number it carries.
             (None, "meta", Some("version")) => {
                 let mut operand = Operand::new(format!("('W/\"' || {a}.version || '\"')"), leaf);
@@ -740,7 +1014,7 @@ impl Compiler {
                     })
                 } else {
                     let json = json_path(schema, attr, r.sub)?;
-                    let mut operand = Operand::new(format!("({a}.data ->> '{json}')"), leaf);
+                    let mut operand = Operand::new(self.d.scalar(a, &json, leaf.ty), leaf);
                     if let (Res::Users, Some(schema)) = (self.res, schema)
                         && declared::indexed(leaf)
                     {
@@ -764,7 +1038,7 @@ impl Compiler {
                     })
                 } else {
                     let json = json_path(schema, attr, r.sub)?;
-                    column(&format!("(u.data ->> '{json}')"))
+                    column(&self.d.scalar("u", &json, leaf.ty))
                 }
             }
             _ => Err(Error::Internal(format!(
@@ -785,7 +1059,7 @@ impl Compiler {
         match self.target(path, Error::InvalidValue)? {
             Target::Scalar(operand) => Ok(match &operand.sort_key {
                 Some(key) => key.clone(),
-                None => sort_key(&operand),
+                None => sort_key(self.d, &operand),
             }),
             Target::Complex { .. } => not_sortable(),
             Target::Multi { coll, attr, sub } => {
@@ -799,12 +1073,20 @@ impl Compiler {
                             Coll::Json(json) => json,
                             _ => json_path(None, attr, None)?,
                         };
-                        let operand = element_operand(Elem::JsonItem, attr, sub)?;
+                        let operand = element_operand(self.d, Elem::JsonItem, attr, sub)?;
+                        let primary = match self.d.0 {
+                            Engine::Sqlite => {
+                                "(CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END) \
+                                 IS 1"
+                            }
+                            Engine::Postgres => {
+                                "COALESCE(j.value -> 'primary' = CAST('true' AS JSONB), FALSE)"
+                            }
+                        };
                         return Ok(format!(
-                            "(SELECT {} FROM json_each({a}.data, '{json}') j \
-                             ORDER BY (CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END) \
-                             IS 1 DESC, j.key LIMIT 1)",
-                            sort_key(&operand)
+                            "(SELECT {} FROM {} ORDER BY {primary} DESC, j.key LIMIT 1)",
+                            sort_key(self.d, &operand),
+                            self.d.each(a, &json)
                         ));
                     }
                     Coll::Groups => (
@@ -819,15 +1101,18 @@ impl Compiler {
                     ),
                 };
                 // Neither a user's groups nor a team's members have a primary or an order.
-                let operand = element_operand(elem, attr, sub)?;
-                Ok(format!("(SELECT MIN({}) {from})", sort_key(&operand)))
+                let operand = element_operand(self.d, elem, attr, sub)?;
+                Ok(format!(
+                    "(SELECT MIN({}) {from})",
+                    sort_key(self.d, &operand)
+                ))
             }
         }
     }
 }
 
 /// The operand for sub-attribute `sub` of one element of `attr`.
-fn element_operand(elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operand> {
+fn element_operand(d: Dialect, elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operand> {
     if let Some(why) = unfilterable(None, attr, Some(sub)) {
         return Err(invalid(format!("\"{}.{}\" {why}", attr.name, sub.name)));
     }
@@ -836,22 +1121,40 @@ fn element_operand(elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operan
     // A constant's fold is a constant too (catalogue words, no quote in them).
     let constant = |text: &str| {
         let f = fold(text);
-        Ok(Operand::new(format!("'{text}'"), sub).folded(format!("'{f}'")))
+        Ok(match d.0 {
+            Engine::Sqlite => Operand::new(format!("'{text}'"), sub).folded(format!("'{f}'")),
+            Engine::Postgres => Operand::new(format!("CAST('{text}' AS TEXT)"), sub)
+                .folded(format!("CAST('{f}' AS TEXT)")),
+        })
     };
     match (elem, sub.name) {
         (Elem::EmailRow, "value") => folded("e.value", "e.value_fold"),
         (Elem::EmailRow, "type") => folded("e.type", "e.type_fold"),
         (Elem::EmailRow, "primary") => operand("e.is_primary"),
         // RFC 7643 §2.4: an element's unset `primary` is false.
-        (Elem::JsonItem, "primary") => {
+        (Elem::JsonItem, "primary") if !d.pg() => {
             operand("COALESCE((CASE WHEN j.type = 'object' THEN j.value ->> '$.primary' END), 0)")
         }
-        (Elem::JsonItem, name) => {
+        (Elem::JsonItem, "primary") => operand(&format!(
+            "COALESCE({}, FALSE)",
+            pg_typed("(j.value -> 'primary')", AttrType::Boolean)
+        )),
+        (Elem::JsonItem, name) if !d.pg() => {
             check_name(name)?;
             // CASE keeps `->>` away from a non-object element, which would be malformed JSON.
             operand(&format!(
                 "(CASE WHEN j.type = 'object' THEN j.value ->> '$.{name}' END)"
             ))
+        }
+        // PostgreSQL's `->` is NULL on a non-object element.
+        (Elem::JsonItem, name) => {
+            check_name(name)?;
+            operand(&match sub.ty {
+                AttrType::Boolean | AttrType::Integer | AttrType::Decimal => {
+                    pg_typed(&format!("(j.value -> '{name}')"), sub.ty)
+                }
+                _ => format!("(j.value ->> '{name}')"),
+            })
         }
         (Elem::Team, "value") => operand("gt.id"),
         (Elem::Team, "display") => folded("gt.display_name", "gt.display_name_fold"),
@@ -871,7 +1174,13 @@ fn element_operand(elem: Elem, attr: &Attr, sub: &'static Attr) -> Result<Operan
 }
 
 /// Compiles one comparison on a single value, typed by `model::typing` (RFC 7644 §3.4.2.2).
-fn compare(operand: &Operand, op: CompareOp, value: &Json, path: &AttrPath) -> Result<Sql> {
+fn compare(
+    d: Dialect,
+    operand: &Operand,
+    op: CompareOp,
+    value: &Json,
+    path: &AttrPath,
+) -> Result<Sql> {
     let x = &operand.expr;
     let mut out = Sql::default();
     let test = type_comparison(operand.attr, path, op, value)?;
@@ -879,66 +1188,82 @@ fn compare(operand: &Operand, op: CompareOp, value: &Json, path: &AttrPath) -> R
         // Uncorrelated, so SQLite runs it from the index on (org_pk, attr, value); `?1` is
         // the caller's organization. The store keeps the values folded as the typing pass
         // folds `s` (unless caseExact), so the comparison is binary.
-        out.str(
-            "u.pk IN (SELECT d.user_pk FROM declared_values d WHERE d.org_pk = +?1 AND d.attr = ",
-        );
-        out.bind(Value::Text(key.clone()));
+        out.str(&format!(
+            "u.pk IN (SELECT d.user_pk FROM declared_values d WHERE d.org_pk = {} AND d.attr = ",
+            d.org()
+        ));
+        out.bind(d, Value::Text(key.clone()));
         out.str(" AND d.value = ");
-        out.bind(Value::Text(s.clone()));
+        out.bind(d, Value::Text(s.clone()));
         out.str(")");
         return Ok(out);
     }
     match test {
-        Test::Absent => return Ok(Sql::wrap("NOT COALESCE((", present(operand), "), 0)")),
+        Test::Absent => return Ok(d.not(present(operand))),
         Test::Present => return Ok(present(operand)),
         Test::Compare(CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Typed::Text(s)) => {
-            return glob(operand, op, &s, path);
+            return pattern(d, operand, op, &s, path);
         }
         Test::Compare(op, Typed::Text(s)) => {
-            out.str(&format!("{} {} ", operand.text(), sql_op(op)));
-            out.bind(Value::Text(s));
+            let text = match op {
+                CompareOp::Eq | CompareOp::Ne => operand.text(),
+                _ => d.ordered(&operand.text()),
+            };
+            out.str(&format!("{text} {} ", sql_op(op)));
+            out.bind(d, Value::Text(s));
         }
         Test::Compare(op, Typed::Bool(b)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(Value::Integer(i64::from(b)));
+            out.bind_bool(d, b);
         }
         Test::Compare(op, Typed::Int(i)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(Value::Integer(i));
+            out.bind(d, Value::Integer(i));
         }
         Test::Compare(op, Typed::Dec(f)) => {
             out.str(&format!("{x} {} ", sql_op(op)));
-            out.bind(Value::Real(f));
+            out.bind(d, Value::Real(f));
         }
-        Test::Compare(op, Typed::Instant(t)) => return compare_time(x, op, t),
+        Test::Compare(op, Typed::Instant(t)) => return compare_time(d, x, op, t),
     }
     Ok(out)
 }
 
-/// `co`, `sw` and `ew` as GLOB, which is case-sensitive, over the text the comparison reads:
-/// the value, or its fold for a case-insensitive attribute (the operand is folded already), so
-/// both engines fold alike. GLOB's own wildcards in the operand are escaped so it is matched
-/// literally. On an indexed folded column (BINARY, as GLOB needs) SQLite's LIKE optimization
-/// turns `sw` into an index range (tested).
-fn glob(operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
+/// `co`, `sw` and `ew` over the text the comparison reads: the value, or its fold for a
+/// case-insensitive attribute (the operand is folded already), so both engines fold alike.
+///
+/// SQLite: GLOB, which is case-sensitive, its own wildcards in the operand escaped so it is
+/// matched literally. On an indexed folded column (BINARY, as GLOB needs) SQLite's LIKE
+/// optimization turns `sw` into an index range (tested). PostgreSQL: LIKE (case-sensitive
+/// there) by code point, `%`, `_` and the escape `\` in the operand escaped.
+fn pattern(d: Dialect, operand: &Operand, op: CompareOp, s: &str, path: &AttrPath) -> Result<Sql> {
     let mut p = String::with_capacity(s.len() + 2);
     for c in s.chars() {
-        match c {
-            '*' => p.push_str("[*]"),
-            '?' => p.push_str("[?]"),
-            '[' => p.push_str("[[]"),
-            c => p.push(c),
+        match (d.0, c) {
+            (Engine::Sqlite, '*') => p.push_str("[*]"),
+            (Engine::Sqlite, '?') => p.push_str("[?]"),
+            (Engine::Sqlite, '[') => p.push_str("[[]"),
+            (Engine::Postgres, '%' | '_' | '\\') => {
+                p.push('\\');
+                p.push(c);
+            }
+            (_, c) => p.push(c),
         }
     }
-    let pattern = wildcards(op, p, '*');
+    let any = if d.pg() { '%' } else { '*' };
+    let pattern = wildcards(op, p, any);
     if pattern.len() > MAX_PATTERN {
         return Err(invalid(format!(
             "the value compared with \"{}\" is longer than {MAX_PATTERN} bytes",
             shown(path)
         )));
     }
+    let text = match d.0 {
+        Engine::Sqlite => format!("{} GLOB ?", operand.text()),
+        Engine::Postgres => format!("{} LIKE ?", d.ordered(&operand.text())),
+    };
     Ok(Sql {
-        text: format!("{} GLOB ?", operand.text()),
+        text,
         params: vec![Value::Text(pattern)],
     })
 }
@@ -955,19 +1280,23 @@ fn wildcards(op: CompareOp, literal: String, any: char) -> String {
 /// times are UTC text with milliseconds, so the operand is formatted the same way and compared
 /// as text. An operand with a finer fraction is truncated to the millisecond and the operator
 /// adjusted, so that `ge 00:00:00.0005Z` does not match a time stored as `00:00:00.000Z`.
-fn compare_time(x: &str, op: CompareOp, t: OffsetDateTime) -> Result<Sql> {
+fn compare_time(d: Dialect, x: &str, op: CompareOp, t: OffsetDateTime) -> Result<Sql> {
     let text = t
         .format(STORED_TIME)
         .map_err(|e| Error::Internal(format!("formatting a dateTime operand: {e}")))?;
     let exact = t.nanosecond() % 1_000_000 == 0;
-    let sql = |o: &str| Sql {
-        text: format!("{x} {o} +?"),
-        params: vec![Value::Text(text.clone())],
+    let sql = |o: &str| {
+        let mut out = Sql::raw(&match o {
+            "=" | "<>" => format!("{x} {o} "),
+            _ => format!("{} {o} ", d.ordered(x)),
+        });
+        out.bind(d, Value::Text(text.clone()));
+        out
     };
     Ok(match (op, exact) {
         (op, true) => sql(sql_op(op)),
         // The operand falls strictly between two stored milliseconds.
-        (CompareOp::Eq, false) => Sql::raw("0"),
+        (CompareOp::Eq, false) => d.truth(false),
         (CompareOp::Ne, false) => Sql::raw(&format!("{x} IS NOT NULL")),
         (CompareOp::Gt | CompareOp::Ge, false) => sql(">"),
         (_, false) => sql("<="),
@@ -1004,9 +1333,10 @@ fn sql_op(op: CompareOp) -> &'static str {
 
 /// What a sort orders by: the text comparisons read (folded for a case-insensitive string),
 /// the value itself for other types.
-fn sort_key(operand: &Operand) -> String {
+fn sort_key(d: Dialect, operand: &Operand) -> String {
     match operand.attr.ty {
-        AttrType::String | AttrType::Reference | AttrType::Binary => operand.text(),
+        AttrType::String | AttrType::Reference | AttrType::Binary => d.ordered(&operand.text()),
+        AttrType::DateTime => d.ordered(&operand.expr),
         _ => operand.expr.clone(),
     }
 }
@@ -1089,18 +1419,20 @@ fn relative<'p>(path: &'p AttrPath, outer: &str) -> Result<&'p str> {
 /// The JSON path of an attribute inside `data`, e.g. `$.name.givenName` or
 /// `$."urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".manager.value`. The names
 /// come from the catalogue; `check_name` makes sure they cannot end the SQL string literal.
-fn json_path(ext: Option<&Schema>, attr: &Attr, sub: Option<&Attr>) -> Result<String> {
-    let mut p = String::from("$");
-    if let Some(schema) = ext {
-        check_name(schema.id)?;
-        p.push_str(&format!(".\"{}\"", schema.id));
-    }
+fn json_path(ext: Option<&Schema>, attr: &Attr, sub: Option<&Attr>) -> Result<JsonPath> {
+    let ext = match ext {
+        Some(schema) => {
+            check_name(schema.id)?;
+            Some(schema.id.to_string())
+        }
+        None => None,
+    };
+    let mut names = Vec::new();
     for name in std::iter::once(attr.name).chain(sub.map(|s| s.name)) {
         check_name(name)?;
-        p.push('.');
-        p.push_str(name);
+        names.push(name.to_string());
     }
-    Ok(p)
+    Ok(JsonPath { ext, names })
 }
 
 fn check_name(name: &str) -> Result<()> {

@@ -1,12 +1,14 @@
 //! Tests of `filter_sql` against a real schema: results, organization isolation, query plans.
 
-use rusqlite::types::Value;
+use crate::store::sql::Value;
 use rusqlite::{Connection, params_from_iter};
 use serde_json::{Value as Json, json};
 
 use super::filter_sql::{
-    SqlFilter, compile_teams, compile_users, order_by, teams_sort_expr, users_sort_expr,
+    SqlFilter, compile_teams, compile_teams_on, compile_users, compile_users_on, order_by,
+    teams_sort_expr, users_sort_expr,
 };
+use super::sql::{Engine, param_list, params};
 use crate::error::Error;
 use crate::model::filter::{AttrPath, CompareOp, Filter};
 use crate::model::fold::fold;
@@ -265,9 +267,105 @@ fn run(conn: &Connection, table: &str, org: i64, c: &SqlFilter) -> rusqlite::Res
     rows.collect()
 }
 
+/// With `SCIMBOX_TEST_POSTGRES`, one PostgreSQL database that mirrors the test's SQLite
+/// database for each query (tests take turns on it).
+fn mirror() -> Option<&'static std::sync::Mutex<super::Store>> {
+    static MIRROR: std::sync::OnceLock<Option<std::sync::Mutex<super::Store>>> =
+        std::sync::OnceLock::new();
+    MIRROR
+        .get_or_init(|| {
+            let url = super::testing::fresh_postgres()?;
+            let store = super::Store::open_target(
+                &super::target::Target::Postgres(url),
+                &super::StoreOptions {
+                    pg_pool: 2,
+                    ..super::StoreOptions::default()
+                },
+            )
+            .expect("open postgres");
+            Some(std::sync::Mutex::new(store))
+        })
+        .as_ref()
+}
+
+/// The tables filters read, as the mirror copies them.
+const MIRRORED: &[(&str, &str)] = &[
+    ("orgs", "pk, id, name, created"),
+    (
+        "users",
+        "pk, org_pk, id, user_name, user_name_fold, external_id, display_name, \
+         display_name_fold, active, org_role, created, last_modified, version, data",
+    ),
+    (
+        "user_emails",
+        "user_pk, org_pk, value, value_fold, type, type_fold, is_primary",
+    ),
+    (
+        "teams",
+        "pk, org_pk, id, display_name, display_name_fold, external_id, description, \
+         org_role, scim_managed, created, last_modified, version, data",
+    ),
+    ("memberships", "team_pk, user_pk"),
+];
+
+/// The same filter compiled for PostgreSQL and run on a copy of `conn`'s rows, or `None`
+/// without a server. Sorted by id as `run` sorts.
+fn on_postgres(
+    conn: &Connection,
+    table: &'static str,
+    org: i64,
+    f: &Filter,
+) -> Option<Vec<String>> {
+    let pg = mirror()?.lock().unwrap_or_else(|e| e.into_inner());
+    let sqlite = super::sql::Conn::sqlite(conn);
+    let mut copies = Vec::new();
+    for (t, cols) in MIRRORED {
+        let n = cols.split(',').count();
+        let rows: Vec<Vec<Value>> = sqlite
+            .query_map(&format!("SELECT {cols} FROM {t}"), params![], |r| {
+                (0..n).map(|i| r.get(i)).collect()
+            })
+            .unwrap();
+        let marks = vec!["?"; n].join(", ");
+        copies.push((format!("INSERT INTO {t} ({cols}) VALUES ({marks})"), rows));
+    }
+    let c = match table {
+        "users" => compile_users_on(Engine::Postgres, &USER_TYPE, f),
+        _ => compile_teams_on(Engine::Postgres, &GROUP_TYPE, f),
+    }
+    .unwrap_or_else(|e| panic!("{f:?} on PostgreSQL: {e:?}"));
+    let text = c.sql.clone();
+    let ids = pg.write_blocking(move |pc| {
+        pc.execute_batch(
+            "DELETE FROM memberships; DELETE FROM user_emails; DELETE FROM declared_values;
+             DELETE FROM teams; DELETE FROM users; DELETE FROM orgs;",
+        )?;
+        for (insert, rows) in &copies {
+            for row in rows {
+                pc.execute(insert, &param_list(row))?;
+            }
+        }
+        let a = &table[..1];
+        let sql = format!(
+            "SELECT {a}.id FROM {table} {a} WHERE {a}.org_pk = ? AND ({})",
+            c.sql
+        );
+        let mut params = vec![Value::Integer(org)];
+        params.extend(c.params);
+        let mut ids: Vec<String> = pc.query_map(&sql, &param_list(&params), |r| r.get(0))?;
+        ids.sort();
+        Ok(ids)
+    });
+    Some(ids.unwrap_or_else(|e| panic!("{text} on PostgreSQL: {e}")))
+}
+
 fn users_in(conn: &Connection, org: i64, f: &Filter) -> Vec<String> {
     let c = compile_users(f).unwrap_or_else(|e| panic!("{f:?}: {e:?}"));
-    run(conn, "users", org, &c).unwrap_or_else(|e| panic!("{}: {e}", c.sql))
+    let ids = run(conn, "users", org, &c).unwrap_or_else(|e| panic!("{}: {e}", c.sql));
+    if let Some(pg) = on_postgres(conn, "users", org, f) {
+        assert_eq!(pg, ids, "PostgreSQL and SQLite differ on {f:?}");
+    }
+    ids
 }
 
 fn users(conn: &Connection, f: &Filter) -> Vec<String> {
@@ -276,7 +374,11 @@ fn users(conn: &Connection, f: &Filter) -> Vec<String> {
 
 fn teams_in(conn: &Connection, org: i64, f: &Filter) -> Vec<String> {
     let c = compile_teams(f).unwrap_or_else(|e| panic!("{f:?}: {e:?}"));
-    run(conn, "teams", org, &c).unwrap_or_else(|e| panic!("{}: {e}", c.sql))
+    let ids = run(conn, "teams", org, &c).unwrap_or_else(|e| panic!("{}: {e}", c.sql));
+    if let Some(pg) = on_postgres(conn, "teams", org, f) {
+        assert_eq!(pg, ids, "PostgreSQL and SQLite differ on {f:?}");
+    }
+    ids
 }
 
 fn teams(conn: &Connection, f: &Filter) -> Vec<String> {
@@ -1594,4 +1696,78 @@ fn every_filter_string_the_parser_accepts_compiles_to_sql_that_sqlite_runs() {
         "only {parsed} of {cases} strings parsed"
     );
     assert!(ran > cases / 3, "only {ran} compiled filters ran");
+}
+
+/// On PostgreSQL the lookups the README calls indexed are index scans too (the folded columns
+/// compare by code point, so `COLLATE "C"` patterns and sorts can use their index).
+#[test]
+fn postgres_lookups_use_their_indexes() {
+    let Some(url) = super::testing::fresh_postgres() else {
+        return;
+    };
+    let store =
+        super::Store::open_target(&super::target::Target::Postgres(url), &Default::default())
+            .unwrap();
+    // Enough rows, analyzed, for the planner's choice to mean something.
+    store
+        .write_blocking(|pc| {
+            pc.execute_batch(
+                "INSERT INTO orgs (id, name, created) VALUES ('o1', 'One', 'now');
+                 INSERT INTO users (org_pk, id, user_name, user_name_fold, external_id,
+                                    created, last_modified, version, data)
+                 SELECT 1, 'u' || i, 'User' || i, 'user' || i, 'x' || i, 'now', 'now', 1, '{}'
+                 FROM generate_series(1, 2000) i;
+                 INSERT INTO user_emails (user_pk, org_pk, value, value_fold)
+                 SELECT pk, 1, user_name || '@b.c', user_name_fold || '@b.c' FROM users;
+                 ANALYZE;",
+            )
+        })
+        .unwrap();
+    let cases = [
+        (eq("userName", json!("Alice")), "users_user_name_fold"),
+        (
+            cmp("userName", CompareOp::Sw, json!("Al")),
+            "users_user_name_fold",
+        ),
+        (eq("emails.value", json!("a@b.c")), "user_emails_value_fold"),
+        (eq("externalId", json!("x")), "users_external_id"),
+    ];
+    for (f, index) in cases {
+        let c = compile_users_on(Engine::Postgres, &USER_TYPE, &f).unwrap();
+        let plan: Vec<String> = store
+            .write_blocking(move |pc| {
+                pc.execute_batch("SET LOCAL enable_seqscan = off")?;
+                let mut params = vec![Value::Integer(1)];
+                params.extend(c.params);
+                pc.query_map(
+                    &format!(
+                        "EXPLAIN SELECT u.id FROM users u WHERE u.org_pk = ? AND ({})",
+                        c.sql
+                    ),
+                    &param_list(&params),
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains(index), "{f:?}:\n{plan}");
+    }
+    let sort =
+        super::filter_sql::users_sort_expr_on(Engine::Postgres, &USER_TYPE, &path("userName"))
+            .unwrap();
+    let plan: Vec<String> = store
+        .write_blocking(move |pc| {
+            pc.execute_batch("SET LOCAL enable_seqscan = off")?;
+            pc.query_map(
+                &format!(
+                    "EXPLAIN SELECT u.id FROM users u WHERE u.org_pk = ? ORDER BY {} LIMIT 10",
+                    order_by(&sort, false, "u.pk")
+                ),
+                params![1],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert!(plan.join("\n").contains("users_user_name_fold"), "{plan:?}");
+    store.close();
 }

@@ -7,7 +7,7 @@ const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// The schema version this binary writes. A database with a higher `user_version` was written
 /// by a newer scimbox and is refused rather than misread.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2).
 const STEPS: &[&str] = &[
@@ -286,6 +286,11 @@ const STEPS: &[&str] = &[
     // organization does not declare that the request sent and scimbox dropped (a JSON array
     // of paths; NULL for requests kept before, read as none).
     "ALTER TABLE requests ADD COLUMN dropped TEXT;",
+    // 10: which server pushes to a receiver, and until when (with several servers on one
+    // PostgreSQL database only one of them may push a receiver's SETs, or each would be sent
+    // once per server; on one SQLite file the one server always holds it).
+    "ALTER TABLE event_receivers ADD COLUMN lease_owner TEXT;
+     ALTER TABLE event_receivers ADD COLUMN lease_until TEXT;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<()> {

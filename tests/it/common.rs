@@ -31,6 +31,87 @@ pub fn actor() -> Actor {
     }
 }
 
+/// The PostgreSQL server the whole suite runs on (a superuser's URL), when
+/// `SCIMBOX_TEST_ENGINE=postgres`; `None` runs it on SQLite. `scripts/test` runs it on both.
+pub fn postgres_engine() -> Option<String> {
+    let engine = std::env::var("SCIMBOX_TEST_ENGINE").unwrap_or_default();
+    if !engine.eq_ignore_ascii_case("postgres") {
+        return None;
+    }
+    let url = std::env::var("SCIMBOX_TEST_POSTGRES")
+        .expect("SCIMBOX_TEST_ENGINE=postgres needs SCIMBOX_TEST_POSTGRES (a server's URL)");
+    Some(url)
+}
+
+/// Whether a test of something only SQLite has (its file, its disk faults, Litestream) should
+/// step aside because the suite runs on PostgreSQL; says so when it does.
+pub fn sqlite_only(test: &str) -> bool {
+    if postgres_engine().is_some() {
+        eprintln!("skipped {test} on PostgreSQL: it tests the SQLite file");
+        return true;
+    }
+    false
+}
+
+/// Runs `sql` (simple-query protocol) on the PostgreSQL database at `url`, on a thread of its
+/// own so it works inside and outside a runtime; each row's columns as text.
+pub fn pg_sql(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut out = Vec::new();
+            for msg in client.simple_query(&sql).await.unwrap() {
+                if let tokio_postgres::SimpleQueryMessage::Row(row) = msg {
+                    out.push(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_string))
+                            .collect(),
+                    );
+                }
+            }
+            out
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The server URL `admin` pointing at database `name`.
+pub fn pg_with_db(admin: &str, name: &str) -> String {
+    let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
+    format!("{base}/{name}")
+}
+
+/// A new, empty database on the PostgreSQL server at `admin`; returns its URL.
+pub fn pg_fresh_db(admin: &str) -> String {
+    let name = format!("scimbox_t_{}", uuid::Uuid::new_v4().simple());
+    pg_sql(admin, &format!("CREATE DATABASE {name}"));
+    pg_with_db(admin, &name)
+}
+
+/// What `--db` gets for a new, empty database of the suite's engine: a file in `dir`, or a
+/// fresh PostgreSQL database's URL.
+pub fn fresh_db(dir: &std::path::Path, file: &str) -> PathBuf {
+    match postgres_engine() {
+        Some(admin) => PathBuf::from(pg_fresh_db(&admin)),
+        None => dir.join(file),
+    }
+}
+
+/// Opens the store `--db` names, as the binary does.
+pub fn open_store(db: &std::path::Path, options: &StoreOptions) -> Store {
+    let target = scimbox::store::target::Target::parse(db).unwrap();
+    Store::open_target(&target, options).unwrap()
+}
+
 /// A server on 127.0.0.1:0 with its own database, one organization and one token.
 pub struct Server {
     pub addr: SocketAddr,
@@ -136,8 +217,8 @@ impl Server {
             events_ca_file,
         } = opts;
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("test.db");
-        let store = Store::open(&db, &StoreOptions::default()).unwrap();
+        let db = fresh_db(dir.path(), "test.db");
+        let store = open_store(&db, &StoreOptions::default());
         let org = directory::orgs::create(&store, &actor(), "test-org".into(), now())
             .await
             .unwrap();

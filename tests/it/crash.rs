@@ -108,6 +108,9 @@ fn client(
 
 #[test]
 fn acknowledged_writes_survive_sigkill_at_random_moments() {
+    if crate::common::sqlite_only("acknowledged_writes_survive_sigkill_at_random_moments") {
+        return;
+    }
     let kills: usize = std::env::var("SCIMBOX_CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -353,7 +353,8 @@ async fn metrics_behind_their_token_count_routes_errors_and_organizations() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(db_bytes > 0);
+    // The size of a SQLite file; a PostgreSQL database's size is its server's to report.
+    assert!(db_bytes > 0 || crate::common::postgres_engine().is_some());
     // No raw path, id or token ever becomes a label.
     assert!(!m.contains(&s.token) && !m.contains("m-1@example.com"));
 }

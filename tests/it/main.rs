@@ -25,6 +25,7 @@ mod https;
 mod layers;
 mod limits;
 mod lists;
+mod multi;
 mod oauth;
 mod ops;
 mod postgres;

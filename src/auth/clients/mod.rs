@@ -137,7 +137,7 @@ impl OAuth {
         if claims.org_id != org_id {
             return Err(Error::Unauthorized);
         }
-        let epoch = auth.epoch()?;
+        let epoch = auth.epoch().await?;
         let cached = {
             let mut c = self
                 .clients

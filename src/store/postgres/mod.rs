@@ -1,7 +1,6 @@
-//! The PostgreSQL engine, first part: connecting, checking that the database is scimbox's (or
-//! empty), and creating or migrating its schema once even when several servers start together.
-//! Serving from PostgreSQL is not built yet: [`super::Store::open`] answers every command on a
-//! PostgreSQL URL with [`not_yet_supported`] after this part succeeded.
+//! The PostgreSQL engine: connecting, checking that the database is scimbox's (or empty), and
+//! creating or migrating its schema once even when several servers start together; serving
+//! from it is [`engine`], and every store function runs on it through `store::sql`.
 //!
 //! Versioning: the PostgreSQL schema has its own version, kept in the one-row table
 //! `scimbox_meta` (PostgreSQL has no `user_version`). `schema.sql` beside this file is version
@@ -14,10 +13,13 @@ use std::time::Duration;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+pub(crate) mod engine;
+mod fold;
+
 const SCHEMA: &str = include_str!("schema.sql");
 
 /// The PostgreSQL schema version this binary writes; a database with a higher one is refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Numbered steps from version N to N+1 (index 0 takes 1 to 2), in PostgreSQL's dialect. Each
 /// translates one SQLite step of `store/migrate.rs` (named in its comment): identity `pk`s,
@@ -231,6 +233,27 @@ const STEPS: &[&str] = &[
      CREATE INDEX declared_values_user ON declared_values (user_pk);",
     // 7, SQLite step 9: the extension attributes a kept request sent and scimbox dropped.
     "ALTER TABLE requests ADD COLUMN dropped TEXT;",
+    // 8, no SQLite step (SQLite registers its function on each connection and compares text
+    // by bytes already): what filters need on PostgreSQL. `scimbox_fold` folds case exactly
+    // as `model::fold` (see `fold.rs`). The columns that filters order, range-scan or match
+    // patterns on compare by code point (as SQLite's BINARY), so their indexes serve the
+    // `COLLATE "C"` that filters write whatever the database's default collation.
+    concat!(
+        include_str!("fold.sql"),
+        "ALTER TABLE users
+             ALTER COLUMN user_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN display_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN created TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN last_modified TYPE TEXT COLLATE \"C\";
+         ALTER TABLE teams
+             ALTER COLUMN display_name_fold TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN created TYPE TEXT COLLATE \"C\",
+             ALTER COLUMN last_modified TYPE TEXT COLLATE \"C\";
+         ALTER TABLE user_emails ALTER COLUMN value_fold TYPE TEXT COLLATE \"C\";"
+    ),
+    // 9, SQLite step 10: the push lease, so one server at a time pushes a receiver's SETs.
+    "ALTER TABLE event_receivers ADD COLUMN lease_owner TEXT;
+     ALTER TABLE event_receivers ADD COLUMN lease_until TEXT;",
 ];
 
 /// The advisory lock every migrating server takes (inside its transaction, so it is released
@@ -403,14 +426,31 @@ fn query_error(url: &PgUrl, e: tokio_postgres::Error) -> Error {
     Error::Internal(format!("PostgreSQL database {url}: {detail}"))
 }
 
-/// What a command on a PostgreSQL URL answers once the database is checked and migrated: the
-/// engine serves nothing else yet, so every command says so instead of half-working.
-pub fn not_yet_supported(url: &PgUrl, version: i64) -> Error {
-    Error::NotImplemented(format!(
-        "the PostgreSQL database {url} is ready (scimbox PostgreSQL schema version {version}), \
-         but this scimbox cannot yet serve or change data on PostgreSQL: only checking and \
-         migrating the database is built; use a SQLite file path for --db"
-    ))
+/// A statement's failure as scimbox's error: a taken unique value is `Uniqueness` (the caller
+/// names the attribute, see `store::unique_as`), a lost or restarting server, or one that
+/// cannot be reached, is `Storage(Unreachable)` (503, retried by the client, reconnected by
+/// the pool), contention is `Busy`. Anything else is internal: logged, never sent.
+pub(crate) fn error(e: tokio_postgres::Error) -> Error {
+    use crate::error::StorageFault;
+    if e.is_closed() {
+        return Error::Storage(StorageFault::Unreachable);
+    }
+    let Some(code) = e.code() else {
+        // No answer from the server: the connection broke or could not be made.
+        return Error::Storage(StorageFault::Unreachable);
+    };
+    match code.code() {
+        "23505" => Error::Uniqueness(String::new()),
+        // Serialization failure, deadlock, lock timeout, statement timeout.
+        "40001" | "40P01" | "55P03" | "57014" => Error::Busy,
+        "53100" => Error::Storage(StorageFault::Full),
+        "25006" => Error::Storage(StorageFault::ReadOnly),
+        "58030" => Error::Storage(StorageFault::Io),
+        c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+            Error::Storage(StorageFault::Unreachable)
+        }
+        _ => Error::Internal(format!("database: {e}")),
+    }
 }
 
 #[cfg(test)]
