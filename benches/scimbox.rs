@@ -785,7 +785,8 @@ fn db_size(db: &Path) -> String {
 
 /// Writes users `from..to` through the store, exactly as `directory::users::create` would
 /// (normalized resource, `active` defaulted, indexed columns, email rows, audit record), but
-/// 10,000 per transaction. Two threads: one builds a batch while the writer commits the other.
+/// 10,000 per transaction. Two threads on SQLite: one builds a batch while the writer commits
+/// the other.
 /// Returns the ids in user order.
 fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
     const BATCH: u64 = 10_000;
@@ -808,8 +809,14 @@ fn preload(db: &Path, org_id: &str, from: u64, to: u64) -> Vec<u128> {
     let batches = (to - from).div_ceil(BATCH) as usize;
     let ids: Mutex<Vec<Vec<u128>>> = Mutex::new(vec![Vec::new(); batches]);
     let next = AtomicUsize::new(0);
+    // On PostgreSQL the two transactions would queue on the organization's counter row (each
+    // insert bumps it), the second waiting out the first's 10,000 rows: one writer there.
+    let writers = match store.engine() {
+        scimbox::store::Engine::Sqlite => 2,
+        scimbox::store::Engine::Postgres => 1,
+    };
     std::thread::scope(|s| {
-        for _ in 0..2 {
+        for _ in 0..writers {
             s.spawn(|| {
                 loop {
                     let b = next.fetch_add(1, Ordering::Relaxed);
