@@ -330,8 +330,7 @@ impl<'a> Conn<'a> {
             Inner::Postgres(s) => {
                 let n = s.block_on(async {
                     let stmt = s.client.prepare_cached(&placeholders(sql)).await?;
-                    let values = pg_params(params);
-                    s.client.execute(&stmt, &pg_refs(&values)).await
+                    s.client.execute(&stmt, &pg_refs(&pg_params(params))).await
                 })?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
             }
@@ -363,12 +362,7 @@ impl<'a> Conn<'a> {
                 }
             }
             Inner::Postgres(s) => {
-                let row = s.block_on(async {
-                    let stmt = s.client.prepare_cached(&placeholders(sql)).await?;
-                    let values = pg_params(params);
-                    let rows = s.client.query(&stmt, &pg_refs(&values)).await?;
-                    Ok::<_, tokio_postgres::Error>(rows.into_iter().next())
-                })?;
+                let row = s.query(sql, params)?.into_iter().next();
                 match row {
                     Some(r) => f(&Row(RowInner::Postgres(&r))).map(Some),
                     None => Ok(None),
@@ -406,11 +400,7 @@ impl<'a> Conn<'a> {
                 Ok(out)
             }
             Inner::Postgres(s) => {
-                let rows = s.block_on(async {
-                    let stmt = s.client.prepare_cached(&placeholders(sql)).await?;
-                    let values = pg_params(params);
-                    s.client.query(&stmt, &pg_refs(&values)).await
-                })?;
+                let rows = s.query(sql, params)?;
                 rows.iter()
                     .map(|r| f(&Row(RowInner::Postgres(r))))
                     .collect()
@@ -420,6 +410,14 @@ impl<'a> Conn<'a> {
 }
 
 impl PgSession<'_> {
+    /// Every row of `sql` (prepared once per connection, then reused).
+    fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<tokio_postgres::Row>> {
+        self.block_on(async {
+            let stmt = self.client.prepare_cached(&placeholders(sql)).await?;
+            self.client.query(&stmt, &pg_refs(&pg_params(params))).await
+        })
+    }
+
     fn block_on<T>(
         &self,
         fut: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,

@@ -34,43 +34,7 @@ fn server(test: &str) -> Option<String> {
     }
 }
 
-/// The same server URL pointing at database `name`.
-fn with_db(admin: &str, name: &str) -> String {
-    let (base, _) = admin.rsplit_once('/').expect("the URL names a database");
-    format!("{base}/{name}")
-}
-
-/// Runs `sql` on the database at `url`; each row's columns as text.
-fn sql(url: &str, sql: &str) -> Vec<Vec<Option<String>>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let mut out = Vec::new();
-        for msg in client.simple_query(sql).await.unwrap() {
-            if let tokio_postgres::SimpleQueryMessage::Row(row) = msg {
-                out.push(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                );
-            }
-        }
-        out
-    })
-}
-
-/// A new, empty database on the test server; returns its URL.
-fn fresh_db(admin: &str) -> String {
-    let name = format!("scimbox_t_{}", uuid::Uuid::new_v4().simple());
-    sql(admin, &format!("CREATE DATABASE {name}"));
-    with_db(admin, &name)
-}
+use crate::common::{pg_fresh_db as fresh_db, pg_sql as sql, pg_with_db as with_db};
 
 fn password_of(url: &str) -> String {
     let rest = url.split_once("://").unwrap().1;
